@@ -1,0 +1,183 @@
+"""Spiking layers: linear, 1-D and 2-D convolution, and the leaky readout.
+
+All take time-first input ``[T, B, ...]`` and start from zero state on every
+forward call. Feed-forward currents for all time steps come from one matmul
+(or one convolution with time folded into the batch).
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from ..neuron import lif_sequence
+from ..params import LIFParams
+from ..surrogate import Surrogate
+from .base import SpikingLayer, WeightGroup, check_sequence_input
+
+
+def _default_uniform_(w: torch.Tensor, fan_in: int) -> None:
+    """PyTorch's default: U(-1/sqrt(fan_in), 1/sqrt(fan_in))."""
+    bound = 1.0 / math.sqrt(fan_in)
+    with torch.no_grad():
+        w.uniform_(-bound, bound)
+
+
+class SpikingLinear(SpikingLayer):
+    """``y = W x`` into LIF neurons; ``recurrent=True`` adds ``R S[t-1]``.
+
+    Input ``[T, B, in_features]`` -> spikes ``[T, B, out_features]``.
+    """
+
+    def __init__(
+        self,
+        in_features: int,
+        out_features: int,
+        params: LIFParams | None = None,
+        recurrent: bool = False,
+        bias: bool = False,
+        surrogate: str | Surrogate = "superspike",
+        surrogate_scale: float | None = None,
+        detach_reset: bool = True,
+    ) -> None:
+        super().__init__(params, surrogate, surrogate_scale, detach_reset)
+        _check_size("in_features", in_features)
+        _check_size("out_features", out_features)
+        self.in_features, self.out_features = in_features, out_features
+        self.weight = nn.Parameter(torch.empty(out_features, in_features))
+        self.bias = nn.Parameter(torch.zeros(out_features)) if bias else None
+        self.recurrent_weight = (
+            nn.Parameter(torch.empty(out_features, out_features)) if recurrent else None
+        )
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        _default_uniform_(self.weight, self.in_features)
+        if self.recurrent_weight is not None:
+            _default_uniform_(self.recurrent_weight, self.out_features)
+
+    @property
+    def fan_in(self) -> int:
+        return self.in_features
+
+    def weight_groups(self) -> list[WeightGroup]:
+        groups = [WeightGroup("weight", self.weight, "ff")]
+        if self.recurrent_weight is not None:
+            groups.append(WeightGroup("recurrent_weight", self.recurrent_weight, "rec"))
+        return groups
+
+    def recurrent_matrix(self) -> torch.Tensor | None:
+        return self.recurrent_weight
+
+    def input_current(self, x: torch.Tensor) -> torch.Tensor:
+        check_sequence_input(x, 3, type(self).__name__, (self.in_features,))
+        steps, batch = x.shape[:2]
+        out = F.linear(x.reshape(steps * batch, -1), self.weight, self.bias)
+        return out.reshape(steps, batch, self.out_features)
+
+    def extra_repr(self) -> str:
+        rec = ", recurrent=True" if self.recurrent_weight is not None else ""
+        return f"{self.in_features}, {self.out_features}{rec}"
+
+
+class _SpikingConv(SpikingLayer):
+    _conv: type[nn.Conv1d] | type[nn.Conv2d]
+    _spatial_dims: int
+
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        kernel_size: int | tuple[int, ...],
+        params: LIFParams | None = None,
+        stride: int | tuple[int, ...] = 1,
+        padding: int | tuple[int, ...] | str = 0,
+        bias: bool = False,
+        surrogate: str | Surrogate = "superspike",
+        surrogate_scale: float | None = None,
+        detach_reset: bool = True,
+    ) -> None:
+        super().__init__(params, surrogate, surrogate_scale, detach_reset)
+        _check_size("in_channels", in_channels)
+        _check_size("out_channels", out_channels)
+        self.conv = self._conv(
+            in_channels, out_channels, kernel_size, stride=stride, padding=padding, bias=bias
+        )
+        self.in_channels, self.out_channels = in_channels, out_channels
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        _default_uniform_(self.conv.weight, self.fan_in)
+        if self.conv.bias is not None:
+            nn.init.zeros_(self.conv.bias)
+
+    @property
+    def weight(self) -> torch.Tensor:
+        return self.conv.weight
+
+    @property
+    def fan_in(self) -> int:
+        return self.in_channels * math.prod(self.conv.kernel_size)
+
+    def weight_groups(self) -> list[WeightGroup]:
+        return [WeightGroup("conv.weight", self.conv.weight, "ff")]
+
+    def input_current(self, x: torch.Tensor) -> torch.Tensor:
+        name = type(self).__name__
+        if not isinstance(x, torch.Tensor) or x.dim() != self._spatial_dims + 3:
+            dims = "C, L" if self._spatial_dims == 1 else "C, H, W"
+            shape = tuple(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__
+            raise ValueError(f"{name}: expected input of shape [T, B, {dims}], got {shape}")
+        check_sequence_input(x, x.dim(), name, (self.in_channels, *x.shape[3:]))
+        steps, batch = x.shape[:2]
+        out = self.conv(x.reshape(steps * batch, *x.shape[2:]))
+        return out.reshape(steps, batch, *out.shape[1:])
+
+
+class SpikingConv1d(_SpikingConv):
+    """Conv1d into LIF neurons: ``[T, B, C, L]`` -> ``[T, B, C_out, L_out]``."""
+
+    _conv = nn.Conv1d
+    _spatial_dims = 1
+
+
+class SpikingConv2d(_SpikingConv):
+    """Conv2d into LIF neurons: ``[T, B, C, H, W]`` -> ``[T, B, C_out, H_out, W_out]``."""
+
+    _conv = nn.Conv2d
+    _spatial_dims = 2
+
+
+class Readout(SpikingLinear):
+    """Non-spiking leaky integrator: the LIF filter with no threshold.
+
+    Returns the membrane trace ``U`` ``[T, B, out_features]`` (the input to the
+    losses in :mod:`spikeinit.losses`).
+    """
+
+    def __init__(
+        self,
+        in_features: int,
+        out_features: int,
+        params: LIFParams | None = None,
+        bias: bool = False,
+    ) -> None:
+        super().__init__(in_features, out_features, params, recurrent=False, bias=bias)
+        self.params = self.params.replace(reset="none")
+
+    def run_current(
+        self, current: torch.Tensor, free: bool = False
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        _, mem = lif_sequence(current, self.params, return_mem=True)
+        return torch.zeros_like(mem), mem
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.run_current(self.input_current(x))[1]
+
+
+def _check_size(name: str, value: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(f"{name} must be a positive integer, got {value!r}")

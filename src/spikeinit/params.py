@@ -1,0 +1,206 @@
+"""Neuron parameters: :class:`LIFParams`, a validated frozen dataclass.
+
+The reference neuron is the current-based LIF of SCIENCE.md section 1, with
+the input applied in the same step (as snnTorch and SpikingJelly do)::
+
+    beta_s = exp(-dt / tau_syn)        beta_m = exp(-dt / tau_mem)
+    I[t] = beta_s * I[t-1] + x[t]
+    U[t] = beta_m * V[t-1] + g * I[t]          g = input_scale (default 1 - beta_m)
+    S[t] = H(U[t] - theta)
+    V[t] = U[t] * (1 - S[t])   |   U[t] - theta * S[t]   |   U[t]
+
+With ``tau_syn=None`` (delta synapse) the input enters the membrane directly:
+``U[t] = beta_m * V[t-1] + g * x[t]`` with default ``g = 1``; this is
+snnTorch's ``Leaky``.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, replace
+from typing import Literal
+
+Reset = Literal["zero", "subtract", "none"]
+RESET_MODES: tuple[str, ...] = ("zero", "subtract", "none")
+
+
+def _check_positive_finite(name: str, value: float) -> None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise TypeError(f"{name} must be a real number, got {type(value).__name__}")
+    if not math.isfinite(value) or value <= 0:
+        raise ValueError(f"{name} must be a finite number > 0, got {value!r}")
+
+
+@dataclass(frozen=True)
+class LIFParams:
+    """Parameters of a leaky integrate-and-fire neuron (seconds throughout).
+
+    Attributes:
+        tau_mem: membrane time constant in seconds, > dt.
+        tau_syn: synaptic time constant in seconds (> dt), or ``None`` for a
+            delta synapse (input goes straight into the membrane).
+        dt: simulation step in seconds, > 0.
+        threshold: firing threshold theta (membrane units), > 0.
+        reset: ``"zero"`` (V = U(1 - S)), ``"subtract"`` (V = U - theta S) or
+            ``"none"``.
+        input_scale: gain g applied to the synaptic current when it enters the
+            membrane. ``None`` selects the reference convention: ``1 - beta_m``
+            for a current synapse and ``1`` for a delta synapse. Other
+            frameworks need other values (see the ``from_*`` constructors).
+    """
+
+    tau_mem: float = 20e-3
+    tau_syn: float | None = 10e-3
+    dt: float = 1e-3
+    threshold: float = 1.0
+    reset: Reset = "zero"
+    input_scale: float | None = None
+
+    def __post_init__(self) -> None:
+        _check_positive_finite("dt", self.dt)
+        _check_positive_finite("tau_mem", self.tau_mem)
+        if self.dt >= self.tau_mem:
+            raise ValueError(
+                f"tau_mem must be > dt (= {self.dt!r} s), got {self.tau_mem!r} s"
+            )
+        if self.tau_syn is not None:
+            _check_positive_finite("tau_syn", self.tau_syn)
+            if self.dt >= self.tau_syn:
+                raise ValueError(
+                    f"tau_syn must be > dt (= {self.dt!r} s) or None, got {self.tau_syn!r} s"
+                )
+        _check_positive_finite("threshold", self.threshold)
+        if self.reset not in RESET_MODES:
+            raise ValueError(f"reset must be one of {RESET_MODES}, got {self.reset!r}")
+        if self.input_scale is not None:
+            _check_positive_finite("input_scale", self.input_scale)
+
+    # -- derived quantities -------------------------------------------------
+    @property
+    def beta_mem(self) -> float:
+        """Membrane decay per step, ``exp(-dt / tau_mem)``."""
+        return math.exp(-self.dt / self.tau_mem)
+
+    @property
+    def beta_syn(self) -> float:
+        """Synaptic decay per step, ``exp(-dt / tau_syn)``; 0 for a delta synapse."""
+        return 0.0 if self.tau_syn is None else math.exp(-self.dt / self.tau_syn)
+
+    @property
+    def gain(self) -> float:
+        """Input gain ``g`` of the membrane update (see the module docstring)."""
+        if self.input_scale is not None:
+            return self.input_scale
+        return 1.0 if self.tau_syn is None else 1.0 - self.beta_mem
+
+    @property
+    def delta_synapse(self) -> bool:
+        return self.tau_syn is None
+
+    def replace(self, **changes: object) -> LIFParams:
+        """A copy with some fields changed (validated again)."""
+        return replace(self, **changes)  # type: ignore[arg-type]
+
+    # -- other frameworks ---------------------------------------------------
+    @classmethod
+    def from_snntorch(
+        cls,
+        beta: float,
+        threshold: float = 1.0,
+        reset_mechanism: str = "subtract",
+        alpha: float | None = None,
+        dt: float = 1e-3,
+    ) -> LIFParams:
+        """snnTorch ``Leaky`` (``alpha=None``) or ``Synaptic`` (synaptic decay ``alpha``).
+
+        snnTorch: ``U[t] = beta U[t-1] + I[t] - theta S[t-1]`` with no ``(1 - beta)``
+        input scale. The decays map to time constants through the chosen
+        ``dt``: ``tau_mem = -dt / ln(beta)``, ``tau_syn = -dt / ln(alpha)``,
+        and ``input_scale = 1``. ``reset_mechanism`` "subtract"/"zero"/"none"
+        maps one to one. One difference remains: snnTorch subtracts the reset
+        *after* the decay (the reset is not decayed), the reference neuron before.
+        Sub-threshold dynamics, and so the PSP kernel, are identical.
+        """
+        for name, value in (("beta", beta), ("alpha", alpha)):
+            if value is not None and not (0.0 < value < 1.0):
+                raise ValueError(f"{name} must be in (0, 1), got {value!r}")
+        tau_syn = None if alpha is None else -dt / math.log(alpha)
+        return cls(
+            tau_mem=-dt / math.log(beta),
+            tau_syn=tau_syn,
+            dt=dt,
+            threshold=threshold,
+            reset=_reset_name(reset_mechanism),
+            input_scale=1.0,
+        )
+
+    @classmethod
+    def from_norse(
+        cls,
+        dt: float = 1e-3,
+        tau_mem_inv: float = 100.0,
+        tau_syn_inv: float | None = 200.0,
+        v_th: float = 1.0,
+    ) -> LIFParams:
+        """Norse ``LIFParameters`` (forward Euler, hard reset to 0).
+
+        Norse: ``v += dt tau_mem_inv (i - v)``, ``i -= dt tau_syn_inv i``. The
+        Euler decays ``1 - dt/tau`` are matched exactly:
+        ``tau = -dt / ln(1 - dt * tau_inv)``, and the input gain is Norse's
+        ``dt * tau_mem_inv``. ``tau_syn_inv=None`` gives a delta synapse (Norse ``LIF``
+        has a current synapse; ``LIFBox`` does not). Defaults are Norse's.
+        """
+        for name, value in (("tau_mem_inv", tau_mem_inv), ("tau_syn_inv", tau_syn_inv)):
+            if value is None:
+                continue
+            _check_positive_finite(name, value)
+            if dt * value >= 1.0:
+                raise ValueError(f"{name} * dt must be < 1, got {name}={value!r} with dt={dt!r}")
+        tau_mem = -dt / math.log(1.0 - dt * tau_mem_inv)
+        tau_syn = None if tau_syn_inv is None else -dt / math.log(1.0 - dt * tau_syn_inv)
+        return cls(
+            tau_mem=tau_mem,
+            tau_syn=tau_syn,
+            dt=dt,
+            threshold=v_th,
+            reset="zero",
+            input_scale=dt * tau_mem_inv,
+        )
+
+    @classmethod
+    def from_spikingjelly(
+        cls,
+        tau: float = 2.0,
+        decay_input: bool = True,
+        v_threshold: float = 1.0,
+        v_reset: float | None = 0.0,
+        dt: float = 1e-3,
+    ) -> LIFParams:
+        """SpikingJelly ``LIFNode`` (tau in steps, delta synapse).
+
+        SpikingJelly: ``H = V + (X - V)/tau`` (``decay_input=True``) or
+        ``H = V - V/tau + X`` (``decay_input=False``). So ``beta_m = 1 - 1/tau``,
+        ``tau_mem = -dt / ln(1 - 1/tau)``, and ``input_scale`` is ``1/tau`` or 1.
+        ``v_reset=None`` is a soft (subtract) reset, a value a hard reset (only
+        0 maps exactly to ``reset="zero"``).
+        """
+        if isinstance(tau, bool) or not isinstance(tau, (int, float)) or not tau > 1.0:
+            raise ValueError(f"tau must be > 1 (in steps), got {tau!r}")
+        if v_reset not in (None, 0.0):
+            raise ValueError(
+                f"v_reset must be None (soft reset) or 0.0 (hard reset to zero), got {v_reset!r}"
+            )
+        return cls(
+            tau_mem=-dt / math.log(1.0 - 1.0 / tau),
+            tau_syn=None,
+            dt=dt,
+            threshold=v_threshold,
+            reset="subtract" if v_reset is None else "zero",
+            input_scale=1.0 / tau if decay_input else 1.0,
+        )
+
+
+def _reset_name(mechanism: str) -> Reset:
+    if mechanism not in RESET_MODES:
+        raise ValueError(f"reset_mechanism must be one of {RESET_MODES}, got {mechanism!r}")
+    return mechanism  # type: ignore[return-value]

@@ -29,3 +29,18 @@ def run_demo(out: str | Path, seed: int = 0, device: torch.device | str = "cpu")
     for i, r in enumerate(rates, 1):
         print(f"layer {i}: {r:7.2f} Hz (PyTorch default init)")
     return {"rates_hz": rates}
+
+
+def add_parser(sub) -> None:  # type: ignore[no-untyped-def]
+    from ..cli import add_common_arguments
+
+    p = sub.add_parser("demo", help="the main job: a short tour on embedded data")
+    add_common_arguments(p, "runs/demo")
+    p.set_defaults(func=_run)
+
+
+def _run(args) -> int:  # type: ignore[no-untyped-def]
+    from ..cli import resolve_device
+
+    run_demo(out=args.out, seed=args.seed, device=resolve_device(args.device))
+    return 0

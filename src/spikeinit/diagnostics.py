@@ -1,0 +1,276 @@
+"""``diagnose(model, data)``: what state is each spiking layer in, and why.
+
+For every spiking layer it reports, from one pass of the data:
+
+* ``rate`` (Hz) and ``rate_per_step`` (spikes per neuron per step, one value per
+  time step);
+* ``silent_fraction`` (neurons with no spike over the whole batch) and
+  ``saturated_fraction`` (neurons firing on more than ``saturation`` of steps);
+* ``mem_mean``, ``mem_std``: the actual membrane ``U`` (before reset);
+* ``free_mem_mean``, ``free_mem_std``: the free membrane (threshold and reset
+  off): ``free_mem_std`` is the per-neuron temporal std averaged over neurons
+  and samples (this is sigma_U of Rossbroich et al. 2022), and
+  ``free_mean_spread`` the population std of the per-neuron time-averaged means
+  (about ``sqrt(nu eps_bar^2 / eps_hat) sigma_U`` for Poisson input);
+* ``predicted_sigma_u``: Campbell's prediction from the current weights and the
+  measured input rate (Poisson assumption), and ``predicted_sigma_u_filtered``
+  from the measured filtered input statistics (no Poisson assumption);
+* ``state``: ``"silent"``, ``"saturated"``, ``"mean-driven"`` (free mean above
+  threshold) or ``"fluctuation-driven"``.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Callable, Iterable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from . import theory
+from .init.model import collect_data, spiking_layers
+from .nn.base import SpikingLayer
+from .nn.layers import Readout
+
+
+@dataclass
+class LayerDiagnosis:
+    index: int
+    name: str
+    type: str
+    n_neurons: int
+    fan_in: int
+    threshold: float
+    rate: float
+    rate_per_step: list[float]
+    silent_fraction: float
+    saturated_fraction: float
+    mem_mean: float
+    mem_std: float
+    free_mem_mean: float
+    free_mem_std: float
+    free_mean_spread: float
+    input_rate: float
+    predicted_sigma_u: float | None
+    predicted_sigma_u_filtered: float | None
+    weight_mean: float
+    weight_std: float
+    state: str
+
+
+@dataclass
+class Diagnosis:
+    """Per-layer diagnosis; ``to_dict()`` is JSON-safe, ``plot(path)`` draws it."""
+
+    layers: list[LayerDiagnosis]
+    dt: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"dt": self.dt, "layers": [_json_safe(asdict(layer)) for layer in self.layers]}
+
+    def to_json(self, path: str | Path) -> None:
+        Path(path).write_text(json.dumps(self.to_dict(), indent=2))
+
+    def __str__(self) -> str:
+        head = (
+            f"{'#':>2} {'layer':<18} {'state':<19} {'rate Hz':>8} {'silent':>7} {'satur.':>7}"
+            f" {'free sU':>8} {'pred sU':>8} {'spread':>7}"
+        )
+        rows = [head, "-" * len(head)]
+        for d in self.layers:
+            rows.append(
+                f"{d.index:>2} {d.name[:18]:<18} {d.state:<19} {d.rate:>8.2f} "
+                f"{d.silent_fraction:>7.1%} {d.saturated_fraction:>7.1%} "
+                f"{d.free_mem_std / d.threshold:>8.3f} "
+                f"{_f(d.predicted_sigma_u_filtered, d.threshold):>8} "
+                f"{d.free_mean_spread / d.threshold:>7.3f}"
+            )
+        rows.append("(free sU, pred sU and spread in units of the threshold)")
+        return "\n".join(rows)
+
+    def plot(self, path: str | Path) -> Path:
+        """Save a figure: rate per time step per layer, and sigma_U per layer."""
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+
+        fig, axes = plt.subplots(1, 3, figsize=(13, 3.8))
+        spiking = [d for d in self.layers if d.type != "Readout"]
+        for d in spiking:
+            axes[0].plot(d.rate_per_step, label=f"{d.index}: {d.name}")
+        axes[0].set(xlabel="time step", ylabel="spikes / neuron / step", title="firing rate")
+        if len(spiking) <= 10:
+            axes[0].legend(fontsize=7)
+        idx = [d.index for d in self.layers]
+        axes[1].plot(idx, [d.free_mem_std / d.threshold for d in self.layers], "o-", label="measured")
+        axes[1].plot(
+            idx,
+            [
+                (d.predicted_sigma_u_filtered or math.nan) / d.threshold
+                for d in self.layers
+            ],
+            "x--",
+            label="theory (filtered input)",
+        )
+        axes[1].set(xlabel="layer", ylabel="sigma_U / theta", title="free membrane std")
+        axes[1].legend(fontsize=7)
+        axes[2].bar(idx, [d.silent_fraction for d in self.layers], label="silent")
+        axes[2].bar(
+            idx,
+            [d.saturated_fraction for d in self.layers],
+            bottom=[d.silent_fraction for d in self.layers],
+            label="saturated",
+        )
+        axes[2].set(xlabel="layer", ylabel="fraction of neurons", ylim=(0, 1), title="dead neurons")
+        axes[2].legend(fontsize=7)
+        fig.tight_layout()
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fig.savefig(path, dpi=110)
+        plt.close(fig)
+        return path
+
+
+def _f(x: float | None, scale: float) -> str:
+    return "-" if x is None else f"{x / scale:.3f}"
+
+
+def _json_safe(obj: Any) -> Any:
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    if isinstance(obj, dict):
+        return {k: _json_safe(v) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [_json_safe(v) for v in obj]
+    return obj
+
+
+def capture_layer_io(
+    model: nn.Module,
+    x: torch.Tensor,
+    forward: Callable[[nn.Module, torch.Tensor], Any] | None = None,
+) -> list[tuple[str, SpikingLayer, torch.Tensor]]:
+    """Run the model once and return each spiking layer's input, in call order."""
+    layers = spiking_layers(model)
+    if not layers:
+        raise ValueError(
+            f"{type(model).__name__} has no spikeinit spiking layers; for snnTorch, Norse or "
+            "SpikingJelly models see spikeinit.adapters"
+        )
+    seen: dict[int, tuple[str, SpikingLayer, torch.Tensor]] = {}
+    handles = []
+    for name, layer in layers:
+
+        def hook(m: nn.Module, args: tuple[Any, ...], name: str = name) -> None:
+            if id(m) not in seen:
+                seen[id(m)] = (name, m, args[0].detach())  # type: ignore[arg-type]
+
+        handles.append(layer.register_forward_pre_hook(hook))
+    try:
+        with torch.no_grad():
+            (forward or (lambda m, d: m(d)))(model, x)
+    finally:
+        for h in handles:
+            h.remove()
+    return list(seen.values())
+
+
+def diagnose_layer(
+    index: int, name: str, layer: SpikingLayer, inp: torch.Tensor, saturation: float = 0.9
+) -> LayerDiagnosis:
+    """Measure one layer on its input ``inp`` ``[T, B, ...]`` (see the module docstring)."""
+    p = layer.params
+    with torch.no_grad():
+        spikes, mem = layer.simulate(inp)
+        _, free = layer.simulate(inp, free=True)
+    steps = spikes.shape[0]
+    flat_s = spikes.reshape(steps, spikes.shape[1], -1)
+    per_neuron_rate = flat_s.mean(dim=(0, 1))  # spikes / step for each neuron
+    is_readout = isinstance(layer, Readout)
+    free_flat = free.reshape(steps, free.shape[1], -1)
+    per_neuron_mean = free_flat.mean(dim=0)  # [B, N]
+    w_all = torch.cat([g.weight.detach().reshape(-1) for g in layer.weight_groups()])
+    groups = layer.weight_groups()
+    ff = groups[0].weight.detach()
+    input_rate = float(inp.mean()) / p.dt
+    fan_in = layer.fan_in
+    pred = pred_f = None
+    mu_w, sd_w = float(ff.mean()), float(ff.std())
+    binary = bool(((inp == 0) | (inp == 1)).all())
+    if binary and input_rate > 0 and len(groups) == 1:
+        pred = theory.membrane_moments(fan_in, input_rate, mu_w, sd_w, p)[1]
+    if len(groups) == 1:
+        m, v = theory.filtered_input_stats(inp, p)
+        if v > 0:
+            pred_f = theory.membrane_moments(
+                fan_in, 1.0, mu_w, sd_w, p, filtered_mean=max(m, 0.0), filtered_var=v
+            )[1]
+    rate = 0.0 if is_readout else float(spikes.mean()) / p.dt
+    silent = 0.0 if is_readout else float((per_neuron_rate == 0).float().mean())
+    saturated = 0.0 if is_readout else float((per_neuron_rate > saturation).float().mean())
+    free_std = float(free_flat.std(dim=0, unbiased=False).mean())
+    free_mean = float(free.mean())
+    if is_readout:
+        state = "readout"
+    elif silent > 0.5 or rate == 0.0:
+        state = "silent"
+    elif saturated > 0.5:
+        state = "saturated"
+    elif free_mean > p.threshold:
+        state = "mean-driven"
+    else:
+        state = "fluctuation-driven"
+    return LayerDiagnosis(
+        index=index,
+        name=name,
+        type=type(layer).__name__,
+        n_neurons=int(flat_s.shape[-1]),
+        fan_in=fan_in,
+        threshold=p.threshold,
+        rate=rate,
+        rate_per_step=[0.0] * steps if is_readout else flat_s.mean(dim=(1, 2)).tolist(),
+        silent_fraction=silent,
+        saturated_fraction=saturated,
+        mem_mean=float(mem.mean()),
+        mem_std=float(mem.std()),
+        free_mem_mean=free_mean,
+        free_mem_std=free_std,
+        free_mean_spread=float(per_neuron_mean.std(dim=1).mean()) if per_neuron_mean.shape[1] > 1 else 0.0,
+        input_rate=input_rate,
+        predicted_sigma_u=pred,
+        predicted_sigma_u_filtered=pred_f,
+        weight_mean=float(w_all.mean()),
+        weight_std=float(w_all.std()),
+        state=state,
+    )
+
+
+def diagnose(
+    model: nn.Module,
+    data: torch.Tensor | Iterable[Any],
+    *,
+    max_samples: int | None = 256,
+    saturation: float = 0.9,
+    forward: Callable[[nn.Module, torch.Tensor], Any] | None = None,
+) -> Diagnosis:
+    """Diagnose each spiking layer of ``model`` on ``data`` (``[T, B, ...]`` or a DataLoader).
+
+    ``saturation`` is the per-step firing probability above which a neuron
+    counts as saturated. ``forward(model, x)`` is used for models that need a
+    custom call.
+    """
+    if not 0 < saturation <= 1:
+        raise ValueError(f"saturation must be in (0, 1], got {saturation!r}")
+    x = collect_data(data, max_samples)
+    captured = capture_layer_io(model, x, forward)
+    out = [
+        diagnose_layer(i, name, layer, inp, saturation)
+        for i, (name, layer, inp) in enumerate(captured, start=1)
+    ]
+    dt = captured[0][1].params.dt if captured else math.nan
+    return Diagnosis(out, dt)

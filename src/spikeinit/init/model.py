@@ -1,0 +1,639 @@
+"""Data-dependent, layer-by-layer initialisation of a whole model.
+
+:func:`initialize` walks the model's spiking layers in order. For each one it
+runs the data through the layers already initialised, measures the statistics
+of what arrives at each weight group, and sets that group's weights:
+
+* ``method="fluctuation"`` (Rossbroich, Gygax & Zenke 2022): weights drawn from
+  ``N(mu_W, sigma_W^2)`` so that the free membrane potential has mean
+  ``mu_U theta`` and temporal std ``sigma_U theta``::
+
+      mu_W      = share * mu_U theta / (N m)
+      sigma_W^2 = share * (sigma_U theta)^2 / (N v) - mu_W^2
+
+  With the default ``stats="filtered"``, ``m`` and ``v`` are the *measured* mean
+  and temporal variance of each presynaptic train filtered by this layer's PSP
+  kernel (:func:`spikeinit.theory.filtered_input_stats`). They replace Campbell's
+  ``nu eps_bar`` and ``nu eps_hat`` and are exact for any stationary input, not
+  only Poisson trains (SCIENCE.md, "Beyond the Poisson assumption").
+  ``stats="rate"`` uses the measured rate ``nu`` in the Poisson formula, and
+  ``nu=...`` one global rate for every layer, as stork does.
+* ``"micheli"``, ``"micheli_reset"``, ``"micheli_finite"`` (Micheli et al. 2024),
+  ``"kaiming"``, ``"glorot"``, ``"default"``: data-independent rules applied to
+  every weight group with its own fan-in; the data only feeds the report.
+
+**Recurrent layers.** The feed-forward group supplies a share ``alpha`` of the
+target variance and the recurrent group ``1 - alpha``. The recurrent input is
+the layer's own output, so it is measured from a run with the feed-forward
+weights set and the recurrent weights at zero, then refined once with both.
+
+**Readout.** A :class:`~spikeinit.nn.Readout` has no threshold. By default
+(``readout="fluctuation"``) it gets the same fluctuation rule with its
+``params.threshold`` as the unit, as stork's Randman and SHD examples do;
+``readout="normal"`` draws ``N(0, 1/fan_in)`` (stork's other examples) and
+``readout="keep"`` leaves it untouched.
+
+**Calibration** (``calibrate=True``, LSUV-style, cf. Mishkin & Matas 2016 and
+the decolle code): after the analytic step, each layer's weights are rescaled
+(and, for ``mu_U != 0``, shifted) by measurement until the measured free-membrane
+``sigma_U`` (or, with ``target_rate``, the firing rate) is within ``tol`` of
+its target.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterable
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import torch
+from torch import nn
+
+from .. import theory
+from ..nn.base import SpikingLayer, WeightGroup
+from ..nn.layers import Readout
+from . import functional as F
+
+DATA_DEPENDENT = ("fluctuation",)
+METHODS = (
+    "fluctuation",
+    "micheli",
+    "micheli_reset",
+    "micheli_finite",
+    "kaiming",
+    "glorot",
+    "default",
+)
+STATS = ("filtered", "rate")
+READOUT_RULES = ("fluctuation", "normal", "keep")
+
+
+# --------------------------------------------------------------------------- report
+@dataclass
+class GroupInit:
+    """What was measured and set for one weight group."""
+
+    name: str
+    kind: str
+    fan_in: int
+    rule: str
+    filtered_mean: float | None = None
+    filtered_var: float | None = None
+    rate_hz: float | None = None
+    mu_w: float = 0.0
+    sigma_w: float = 0.0
+    share: float = 1.0
+
+
+@dataclass
+class LayerInit:
+    """One layer's entry in an :class:`InitReport`."""
+
+    index: int
+    name: str
+    type: str
+    groups: list[GroupInit]
+    predicted_mu_u: float | None = None
+    predicted_sigma_u: float | None = None
+    measured_mu_u: float | None = None
+    measured_sigma_u: float | None = None
+    measured_rate_hz: float | None = None
+    calibration_steps: int = 0
+    notes: list[str] = field(default_factory=list)
+
+
+@dataclass
+class InitReport:
+    """Per-layer record of :func:`initialize`: statistics, weights, predictions.
+
+    ``predicted_*`` come from the theory (membrane units, i.e. times theta is
+    already applied); ``measured_*`` from running the data through the
+    initialised layer with threshold and reset switched off (free membrane).
+    """
+
+    method: str
+    stats: str
+    targets: dict[str, Any]
+    layers: list[LayerInit]
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def __str__(self) -> str:
+        head = f"{'#':>2} {'layer':<16} {'mu_W':>9} {'sigma_W':>9} {'pred sU':>8} {'meas sU':>8} {'rate Hz':>8}"
+        lines = [f"InitReport(method={self.method!r}, stats={self.stats!r})", head]
+        for layer in self.layers:
+            g = layer.groups[0] if layer.groups else None
+            lines.append(
+                f"{layer.index:>2} {layer.name[:16]:<16} "
+                f"{_fmt(g.mu_w if g else None):>9} {_fmt(g.sigma_w if g else None):>9} "
+                f"{_fmt(layer.predicted_sigma_u):>8} {_fmt(layer.measured_sigma_u):>8} "
+                f"{_fmt(layer.measured_rate_hz):>8}"
+            )
+        return "\n".join(lines)
+
+
+def _fmt(x: float | None) -> str:
+    return "-" if x is None else f"{x:.4g}"
+
+
+# --------------------------------------------------------------------------- data
+def collect_data(data: torch.Tensor | Iterable[Any], max_samples: int | None = None) -> torch.Tensor:
+    """Return a time-first ``[T, B, ...]`` tensor from a tensor or a DataLoader.
+
+    A DataLoader may yield ``x`` or ``(x, y, ...)`` with time-first ``x``.
+    Raises ``ValueError`` for empty data, NaN/inf, or inconsistent batches.
+    """
+    if isinstance(data, torch.Tensor):
+        x = data
+    else:
+        if not isinstance(data, Iterable):
+            raise TypeError(
+                f"data must be a [T, B, ...] tensor or a DataLoader, got {type(data).__name__}"
+            )
+        chunks: list[torch.Tensor] = []
+        total = 0
+        for batch in data:
+            xb = batch[0] if isinstance(batch, (tuple, list)) else batch
+            if not isinstance(xb, torch.Tensor):
+                raise TypeError(f"data batches must be tensors, got {type(xb).__name__}")
+            chunks.append(xb)
+            total += xb.shape[1] if xb.dim() > 1 else 0
+            if max_samples is not None and total >= max_samples:
+                break
+        if not chunks:
+            raise ValueError("data is empty: the DataLoader yielded no batches")
+        shapes = {(c.shape[0],) + tuple(c.shape[2:]) for c in chunks}
+        if len(shapes) != 1:
+            raise ValueError(f"data batches have inconsistent shapes: {sorted(shapes)}")
+        x = torch.cat(chunks, dim=1)
+    if x.dim() < 3:
+        raise ValueError(f"data must have shape [T, B, features...], got {tuple(x.shape)}")
+    if x.numel() == 0:
+        raise ValueError(f"data is empty (shape {tuple(x.shape)})")
+    if max_samples is not None:
+        x = x[:, :max_samples]
+    x = x.float() if not x.is_floating_point() else x
+    if not torch.isfinite(x).all():
+        raise ValueError("data contains NaN or inf")
+    return x
+
+
+def spiking_layers(model: nn.Module) -> list[tuple[str, SpikingLayer]]:
+    """The model's spiking layers in registration (= usual execution) order."""
+    return [(n or type(m).__name__, m) for n, m in model.named_modules() if isinstance(m, SpikingLayer)]
+
+
+def _flat_sequence(model: nn.Module) -> list[nn.Module] | None:
+    """The modules of a (nested) ``nn.Sequential`` chain, else ``None``."""
+    if not isinstance(model, nn.Sequential):
+        return None
+    out: list[nn.Module] = []
+    for child in model:
+        if isinstance(child, nn.Sequential):
+            sub = _flat_sequence(child)
+            assert sub is not None
+            out.extend(sub)
+        else:
+            out.append(child)
+    return out
+
+
+class _Stop(Exception):
+    pass
+
+
+def capture_input(
+    model: nn.Module,
+    layer: nn.Module,
+    x: torch.Tensor,
+    forward: Callable[[nn.Module, torch.Tensor], Any] | None = None,
+) -> torch.Tensor:
+    """The input that ``layer`` receives when ``model`` runs on ``x`` (no grad).
+
+    Uses a forward pre-hook and stops the forward pass there.
+    """
+    captured: list[torch.Tensor] = []
+
+    def hook(_m: nn.Module, args: tuple[Any, ...]) -> None:
+        captured.append(args[0].detach())
+        raise _Stop
+
+    handle = layer.register_forward_pre_hook(hook)
+    try:
+        with torch.no_grad():
+            (forward or (lambda m, d: m(d)))(model, x)
+    except _Stop:
+        pass
+    finally:
+        handle.remove()
+    if not captured:
+        raise ValueError(
+            f"layer {type(layer).__name__} was not called by the model's forward pass; "
+            "pass forward=... if the model needs a custom call"
+        )
+    return captured[0]
+
+
+# --------------------------------------------------------------------------- rules
+def _fan_in(w: torch.Tensor) -> int:
+    return int(w.shape[1] * math.prod(w.shape[2:])) if w.dim() > 1 else int(w.shape[0])
+
+
+def _set_normal(w: torch.Tensor, mu: float, sigma: float, gen: torch.Generator | None) -> None:
+    with torch.no_grad():
+        noise = torch.randn(w.shape, generator=gen, dtype=w.dtype, device="cpu")
+        w.copy_((noise * sigma + mu).to(w.device))
+
+
+def _apply_fixed_rule(
+    group: WeightGroup, method: str, threshold: float, beta: float, gen: torch.Generator | None
+) -> GroupInit:
+    w = group.weight
+    if method == "micheli":
+        F.micheli_normal_(w, threshold=threshold, generator=gen)
+    elif method == "micheli_reset":
+        F.micheli_reset_normal_(w, beta=beta, threshold=threshold, generator=gen)
+    elif method == "micheli_finite":
+        F.micheli_finite_width_normal_(w, threshold=threshold, generator=gen)
+    elif method == "kaiming":
+        F.kaiming_normal_(w, generator=gen)
+    elif method == "glorot":
+        F.glorot_normal_(w, generator=gen)
+    elif method == "default":
+        F.default_uniform_(w, generator=gen)
+    else:  # pragma: no cover - validated earlier
+        raise ValueError(method)
+    with torch.no_grad():
+        mu, sd = float(w.mean()), float(w.std()) if w.numel() > 1 else 0.0
+    return GroupInit(group.name, group.kind, _fan_in(w), method, mu_w=mu, sigma_w=sd)
+
+
+@dataclass(frozen=True)
+class _Targets:
+    sigma_u: float | None
+    mu_u: float
+    xi: float | None
+    nu: float | None
+    stats: str
+    alpha: float
+
+
+def _input_stats(
+    spikes: torch.Tensor, layer: SpikingLayer, targets: _Targets
+) -> tuple[float | None, float | None, float]:
+    """(filtered_mean, filtered_var, rate_hz) of the trains arriving at ``layer``."""
+    dt = layer.params.dt
+    rate = float(spikes.mean()) / dt
+    if targets.stats == "filtered" and targets.nu is None:
+        m, v = theory.filtered_input_stats(spikes, layer.params)
+        return m, v, rate
+    return None, None, rate
+
+
+def _fluctuation_group(
+    group: WeightGroup,
+    presyn: torch.Tensor,
+    layer: SpikingLayer,
+    targets: _Targets,
+    share: float,
+    gen: torch.Generator | None,
+) -> GroupInit:
+    m, v, rate = _input_stats(presyn, layer, targets)
+    fan_in = _fan_in(group.weight)
+    kw: dict[str, Any] = {
+        "sigma_u": None if targets.xi is not None else targets.sigma_u,
+        "mu_u": targets.mu_u,
+        "xi": targets.xi,
+        "threshold": layer.params.threshold,
+        "share": share,
+    }
+    if targets.nu is not None:
+        kw.update(nu=targets.nu, params=layer.params)
+        rule = "fluctuation(global nu)"
+    elif targets.stats == "rate":
+        if rate <= 0:
+            raise ValueError(
+                f"layer {type(layer).__name__}: the measured input rate is 0 Hz, so the "
+                "Poisson formula (stats='rate') cannot be used; the data has no spikes to measure"
+            )
+        kw.update(nu=rate, params=layer.params)
+        rule = "fluctuation(measured rate)"
+    else:
+        assert m is not None and v is not None
+        if v <= 0:
+            raise ValueError(
+                f"layer {type(layer).__name__}: its input has no temporal variance (no spikes "
+                "or constant input), so there is nothing to measure; check the data"
+            )
+        kw.update(filtered_mean=m if targets.mu_u != 0.0 else None, filtered_var=v)
+        rule = "fluctuation(filtered)"
+    mu_w, sigma_w = F.fluctuation_moments(fan_in, **kw)
+    _set_normal(group.weight, mu_w, sigma_w, gen)
+    return GroupInit(group.name, group.kind, fan_in, rule, m, v, rate, mu_w, sigma_w, share)
+
+
+# --------------------------------------------------------------------------- measurement
+def free_membrane_stats(layer: SpikingLayer, x: torch.Tensor) -> tuple[float, float, float]:
+    """(mean U, per-neuron temporal std of U averaged over neurons and samples, rate Hz).
+
+    ``U`` is the free membrane (threshold and reset off, recurrent input from the
+    layer's actual spikes); the rate is the real layer's output rate.
+    """
+    with torch.no_grad():
+        spikes, free = layer.simulate(x, free=True)
+    if isinstance(layer, Readout):
+        rate = 0.0
+    else:
+        rate = float(spikes.mean()) / layer.params.dt
+    return float(free.mean()), float(free.std(dim=0, unbiased=False).mean()), rate
+
+
+def _calibrate(
+    layer: SpikingLayer,
+    x: torch.Tensor,
+    sigma_target: float,
+    mu_target: float,
+    target_rate: float | None,
+    tol: float,
+    max_iter: int,
+) -> int:
+    """Rescale (and shift) the layer's weights until the measured targets hold.
+
+    The free membrane is linear in the weights, so scaling every group's centred
+    part by ``sigma_target / sigma_measured`` fixes the std in one step for a
+    feed-forward layer; recurrent layers need a few rounds because their own
+    spikes change. For ``mu_target != 0`` the feed-forward weights are shifted
+    uniformly, using the measured (linear) response of the mean to a shift.
+    Returns the number of refinement rounds used.
+    """
+    groups = layer.weight_groups()
+    if target_rate is not None:
+        return _calibrate_rate(layer, x, groups, target_rate, tol, max_iter)
+    for step in range(max_iter + 1):
+        mu, sd, _ = free_membrane_stats(layer, x)
+        sd_ok = abs(sd - sigma_target) <= tol * sigma_target
+        mu_ok = mu_target == 0.0 or abs(mu - mu_target) <= tol * abs(mu_target)
+        if (sd_ok and mu_ok) or step == max_iter:
+            return step
+        if sd <= 0:
+            raise ValueError(
+                f"calibrate: layer {type(layer).__name__} has a constant free membrane; "
+                "its input carries no fluctuations to scale"
+            )
+        with torch.no_grad():
+            for g in groups:
+                mean = g.weight.mean()
+                g.weight.sub_(mean).mul_(sigma_target / sd).add_(mean)
+            if mu_target != 0.0:
+                ff = groups[0].weight
+                mu_now = free_membrane_stats(layer, x)[0]
+                probe = 1e-3
+                ff.add_(probe)
+                slope = (free_membrane_stats(layer, x)[0] - mu_now) / probe
+                ff.sub_(probe)
+                if slope != 0.0:
+                    ff.add_((mu_target - mu_now) / slope)
+    return max_iter
+
+
+def _calibrate_rate(
+    layer: SpikingLayer,
+    x: torch.Tensor,
+    groups: list[WeightGroup],
+    target_rate: float,
+    tol: float,
+    max_iter: int,
+) -> int:
+    """Bisection on a common weight scale until the output rate is within ``tol``."""
+    originals = [g.weight.detach().clone() for g in groups]
+
+    def rate_at(scale: float) -> float:
+        with torch.no_grad():
+            for g, w0 in zip(groups, originals):
+                g.weight.copy_(w0 * scale)
+        return free_membrane_stats(layer, x)[2]
+
+    lo, hi = 0.0, 1.0
+    while rate_at(hi) < target_rate and hi < 1e4:
+        lo, hi = hi, hi * 2.0
+    for step in range(1, max_iter * 3 + 1):
+        mid = 0.5 * (lo + hi)
+        r = rate_at(mid)
+        if abs(r - target_rate) <= tol * target_rate:
+            return step
+        lo, hi = (mid, hi) if r < target_rate else (lo, mid)
+    return max_iter * 3
+
+
+# --------------------------------------------------------------------------- entry point
+def initialize(
+    model: nn.Module,
+    data: torch.Tensor | Iterable[Any] | None = None,
+    method: str = "fluctuation",
+    *,
+    sigma_u: float = 1.0,
+    mu_u: float = 0.0,
+    xi: float | None = None,
+    nu: float | None = None,
+    stats: str = "filtered",
+    alpha: float = 0.9,
+    readout: str = "fluctuation",
+    calibrate: bool = False,
+    target_rate: float | None = None,
+    tol: float = 0.02,
+    max_iter: int = 20,
+    max_samples: int | None = 512,
+    forward: Callable[[nn.Module, torch.Tensor], Any] | None = None,
+    generator: torch.Generator | None = None,
+    seed: int | None = None,
+) -> InitReport:
+    """Initialise every spiking layer of ``model`` in place, layer by layer.
+
+    Args:
+        model: an ``nn.Sequential`` of spikeinit layers (and any non-spiking
+            modules between them), or any module whose forward calls them.
+        data: time-first input ``[T, B, ...]`` or a DataLoader of such batches.
+            Required for ``"fluctuation"`` and for ``calibrate``; optional for the
+            data-independent methods (then nothing is measured).
+        method: one of ``METHODS``.
+        sigma_u, mu_u: targets for the free membrane's temporal std and mean, in
+            units of the threshold theta. Or give ``xi = (1 - mu_u) / sigma_u``.
+        nu: one global input rate in Hz for every layer (stork's rule).
+        stats: ``"filtered"`` (default) or ``"rate"`` (measured nu, Poisson formula).
+        alpha: feed-forward share of the variance in recurrent layers.
+        readout: rule for :class:`~spikeinit.nn.Readout` layers (``READOUT_RULES``).
+        calibrate: refine each layer by measurement (``tol`` relative error).
+        target_rate: with ``calibrate``, hit this output rate (Hz) instead of sigma_U.
+        max_samples: at most this many samples of ``data`` are used.
+        forward: ``forward(model, x)`` for models that need a custom call.
+        generator, seed: randomness for the weights (``seed`` makes a generator).
+
+    Returns:
+        An :class:`InitReport`.
+    """
+    if method not in METHODS:
+        raise ValueError(f"method must be one of {list(METHODS)}, got {method!r}")
+    if stats not in STATS:
+        raise ValueError(f"stats must be one of {list(STATS)}, got {stats!r}")
+    if readout not in READOUT_RULES:
+        raise ValueError(f"readout must be one of {list(READOUT_RULES)}, got {readout!r}")
+    if not (0.0 < alpha <= 1.0) or not math.isfinite(alpha):
+        raise ValueError(f"alpha must be in (0, 1], got {alpha!r}")
+    if nu is not None and not (math.isfinite(nu) and nu > 0):
+        raise ValueError(f"nu must be a finite rate > 0 Hz, got {nu!r}")
+    if xi is None and not (math.isfinite(sigma_u) and sigma_u > 0):
+        raise ValueError(f"sigma_u must be a finite number > 0, got {sigma_u!r}")
+    if not math.isfinite(mu_u):
+        raise ValueError(f"mu_u must be finite, got {mu_u!r}")
+    if not (0 < tol < 1):
+        raise ValueError(f"tol must be in (0, 1), got {tol!r}")
+    if target_rate is not None and not (math.isfinite(target_rate) and target_rate > 0):
+        raise ValueError(f"target_rate must be a finite rate > 0 Hz, got {target_rate!r}")
+    needs_data = method in DATA_DEPENDENT or calibrate
+    if data is None and needs_data:
+        raise ValueError(f"method={method!r} (or calibrate=True) needs data to measure")
+    if generator is None and seed is not None:
+        generator = torch.Generator().manual_seed(seed)
+    layers = spiking_layers(model)
+    if not layers:
+        raise ValueError(
+            f"{type(model).__name__} has no spikeinit spiking layers; for snnTorch, Norse or "
+            "SpikingJelly models see spikeinit.adapters"
+        )
+    x = collect_data(data, max_samples) if data is not None else None
+    if x is not None and method in DATA_DEPENDENT and nu is None and not bool((x != 0).any()):
+        raise ValueError("data contains no spikes at all (all zeros): nothing to measure")
+    targets = _Targets(sigma_u if xi is None else None, mu_u, xi, nu, stats, alpha)
+    chain = _flat_sequence(model) if forward is None else None
+    report = InitReport(
+        method,
+        stats if nu is None else "global nu",
+        {"sigma_u": sigma_u, "mu_u": mu_u, "xi": xi, "nu": nu, "alpha": alpha},
+        [],
+    )
+
+    def layer_input(layer: SpikingLayer, h: torch.Tensor | None) -> torch.Tensor:
+        if chain is not None:
+            assert h is not None
+            return h
+        assert x is not None
+        return capture_input(model, layer, x, forward)
+
+    h = x
+    chain_iter = iter(chain) if chain is not None else None
+    for index, (name, layer) in enumerate(layers, start=1):
+        if chain_iter is not None and h is not None:
+            # run the non-spiking modules between the previous layer and this one
+            for module in chain_iter:
+                if module is layer:
+                    break
+                with torch.no_grad():
+                    h = module(h)
+        inp = layer_input(layer, h) if x is not None else None
+        entry = _init_layer(index, name, layer, inp, method, targets, readout, generator)
+        if inp is not None:
+            theta = layer.params.threshold
+            sigma_target = theta * (
+                targets.sigma_u if targets.sigma_u is not None else (1 - mu_u) / float(xi or 1)
+            )
+            if calibrate and not (isinstance(layer, Readout) and readout == "keep"):
+                entry.calibration_steps = _calibrate(
+                    layer, inp, sigma_target, mu_u * theta, target_rate, tol, max_iter
+                )
+            entry.measured_mu_u, entry.measured_sigma_u, entry.measured_rate_hz = (
+                free_membrane_stats(layer, inp)
+            )
+            if chain is not None:
+                with torch.no_grad():
+                    h = layer(inp)
+        report.layers.append(entry)
+    return report
+
+
+def _init_layer(
+    index: int,
+    name: str,
+    layer: SpikingLayer,
+    inp: torch.Tensor | None,
+    method: str,
+    targets: _Targets,
+    readout: str,
+    gen: torch.Generator | None,
+) -> LayerInit:
+    groups = layer.weight_groups()
+    entry = LayerInit(index, name, type(layer).__name__, [])
+    is_readout = isinstance(layer, Readout)
+    if is_readout and readout == "keep":
+        entry.notes.append("readout kept as it was (readout='keep')")
+        return entry
+    if is_readout and readout == "normal":
+        for g in groups:
+            n = _fan_in(g.weight)
+            _set_normal(g.weight, 0.0, 1.0 / math.sqrt(n), gen)
+            entry.groups.append(GroupInit(g.name, g.kind, n, "normal(0, 1/fan_in)", sigma_w=n**-0.5))
+        return entry
+    if method not in DATA_DEPENDENT:
+        beta = layer.params.beta_mem
+        for g in groups:
+            entry.groups.append(_apply_fixed_rule(g, method, layer.params.threshold, beta, gen))
+        if inp is not None and not is_readout:
+            _, _, rate = _input_stats(inp, layer, targets)
+            entry.groups[0].rate_hz = rate
+        return entry
+    assert inp is not None
+    kinds = {g.kind for g in groups}
+    if not kinds <= {"ff", "rec"}:
+        raise ValueError(
+            f"layer {name} ({type(layer).__name__}) has weight kinds {sorted(kinds)}; "
+            "the fluctuation rule for E/I groups needs a Dale layer"
+        )
+    ff = [g for g in groups if g.kind == "ff"]
+    rec = [g for g in groups if g.kind == "rec"]
+    alpha = targets.alpha if rec else 1.0
+    for g in ff:
+        entry.groups.append(_fluctuation_group(g, inp, layer, targets, alpha / len(ff), gen))
+    if rec:
+        with torch.no_grad():
+            for g in rec:
+                g.weight.zero_()
+        for _refine in range(2):
+            with torch.no_grad():
+                own, _ = layer.simulate(inp)
+            if not bool(own.any()):
+                entry.notes.append(
+                    "the layer is silent with feed-forward input only; recurrent weights "
+                    "use the feed-forward input's statistics as a proxy"
+                )
+                own = inp
+            if not bool(own.any()):
+                raise ValueError(
+                    f"layer {name}: no spikes reach its recurrent weights, so their "
+                    "statistics cannot be measured; raise sigma_u or mu_u"
+                )
+            rec_entries = [
+                _fluctuation_group(g, own, layer, targets, (1 - alpha) / len(rec), gen) for g in rec
+            ]
+        entry.groups.extend(rec_entries)
+    _predict(entry, layer)
+    return entry
+
+
+def _predict(entry: LayerInit, layer: SpikingLayer) -> None:
+    """Theory's mu_U and sigma_U, summed over the weight groups."""
+    mu_total, var_total = 0.0, 0.0
+    for g in entry.groups:
+        if g.filtered_mean is not None and g.filtered_var is not None:
+            mu, sd = theory.membrane_moments(
+                g.fan_in, 1.0, g.mu_w, g.sigma_w, layer.params,
+                filtered_mean=max(g.filtered_mean, 0.0), filtered_var=g.filtered_var,
+            )
+        elif g.rate_hz:
+            mu, sd = theory.membrane_moments(g.fan_in, g.rate_hz, g.mu_w, g.sigma_w, layer.params)
+        else:
+            return
+        mu_total += mu
+        var_total += sd * sd
+    entry.predicted_mu_u = mu_total
+    entry.predicted_sigma_u = math.sqrt(var_total)

@@ -1,6 +1,6 @@
 """spikeinit: initialise spiking neural networks so that they train."""
 
-from . import init, losses, nn, theory
+from . import data, init, losses, models, nn, optim, regularizers, theory, train
 from .diagnostics import Diagnosis, diagnose
 from .init.model import InitReport, initialize
 from .neuron import lif_sequence
@@ -16,10 +16,15 @@ __all__ = [
     "Surrogate",
     "__version__",
     "diagnose",
+    "data",
     "init",
     "initialize",
     "lif_sequence",
     "losses",
+    "models",
     "nn",
+    "optim",
+    "regularizers",
     "theory",
+    "train",
 ]

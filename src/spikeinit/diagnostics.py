@@ -158,10 +158,10 @@ def capture_layer_io(
     """Run the model once and return each spiking layer's input, in call order."""
     layers = spiking_layers(model)
     if not layers:
-        raise ValueError(
-            f"{type(model).__name__} has no spikeinit spiking layers; for snnTorch, Norse or "
-            "SpikingJelly models see spikeinit.adapters"
-        )
+        # snnTorch / Norse / SpikingJelly: adapters present (weights, neuron) pairs as layers
+        from .adapters import find_layers
+
+        layers.extend(find_layers(model, x, forward))
     seen: dict[int, tuple[str, SpikingLayer, torch.Tensor]] = {}
     handles = []
     for name, layer in layers:
@@ -194,17 +194,17 @@ def diagnose_layer(
     is_readout = isinstance(layer, Readout)
     free_flat = free.reshape(steps, free.shape[1], -1)
     per_neuron_mean = free_flat.mean(dim=0)  # [B, N]
-    w_all = torch.cat([g.weight.detach().reshape(-1) for g in layer.weight_groups()])
     groups = layer.weight_groups()
-    ff = groups[0].weight.detach()
+    w_all = torch.cat([g.weight.detach().reshape(-1) for g in groups] + [inp.new_zeros(0)])
+    ff = groups[0].weight.detach() if groups else inp.new_zeros(1)
     input_rate = float(inp.mean()) / p.dt
     fan_in = layer.fan_in
     pred = pred_f = None
-    mu_w, sd_w = float(ff.mean()), float(ff.std())
+    mu_w, sd_w = float(ff.mean()), float(ff.std()) if ff.numel() > 1 else 0.0
     binary = bool(((inp == 0) | (inp == 1)).all())
     if binary and input_rate > 0 and len(groups) == 1:
         pred = theory.membrane_moments(fan_in, input_rate, mu_w, sd_w, p)[1]
-    if len(groups) == 1:
+    if len(groups) == 1 and steps >= 2:
         m, v = theory.filtered_input_stats(inp, p)
         if v > 0:
             pred_f = theory.membrane_moments(
@@ -244,8 +244,8 @@ def diagnose_layer(
         input_rate=input_rate,
         predicted_sigma_u=pred,
         predicted_sigma_u_filtered=pred_f,
-        weight_mean=float(w_all.mean()),
-        weight_std=float(w_all.std()),
+        weight_mean=float(w_all.mean()) if w_all.numel() else 0.0,
+        weight_std=float(w_all.std()) if w_all.numel() > 1 else 0.0,
         state=state,
     )
 

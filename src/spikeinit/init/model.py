@@ -51,7 +51,9 @@ import torch
 from torch import nn
 
 from .. import theory
+from ..neuron import lif_sequence
 from ..nn.base import SpikingLayer, WeightGroup
+from ..params import LIFParams
 from ..nn.layers import Readout
 from . import functional as F
 
@@ -278,6 +280,7 @@ class _Targets:
     nu: float | None
     stats: str
     alpha: float
+    variance: str = "temporal"
 
 
 def _input_stats(
@@ -287,9 +290,32 @@ def _input_stats(
     dt = layer.params.dt
     rate = float(spikes.mean()) / dt
     if targets.stats == "filtered" and targets.nu is None:
-        m, v = theory.filtered_input_stats(spikes, layer.params)
+        if targets.variance == "total":
+            m, v = pooled_filtered_stats(spikes, layer.params)
+        else:
+            m, v = theory.filtered_input_stats(spikes, layer.params)
         return m, v, rate
     return None, None, rate
+
+
+def pooled_filtered_stats(spikes: torch.Tensor, params: LIFParams) -> tuple[float, float]:
+    """Filtered input statistics pooled over time *and* samples (``variance="total"``).
+
+    Each input train is filtered by the PSP kernel (the neuron's own linear
+    update with unit weight), then ``m`` is its mean and ``v`` its variance over
+    all (time step, sample) pairs, averaged over inputs. For static or very short
+    inputs (T = 1, e.g. Micheli et al.'s single-step MNIST) the temporal variance
+    is zero or meaningless; the variance across samples is then what drives the
+    neurons, and the free membrane is measured the same way.
+    """
+    steps, batch = spikes.shape[:2]
+    flat = spikes.reshape(steps, -1).float()
+    _, filt = lif_sequence(flat, params.replace(reset="none", threshold=_NEVER), return_mem=True)
+    filt = filt.reshape(steps, batch, -1).double()
+    return float(filt.mean()), float(filt.var(dim=(0, 1), unbiased=False).mean())
+
+
+_NEVER = 1e30  # a threshold no membrane reaches: the linear (free) response
 
 
 def _fluctuation_group(
@@ -335,19 +361,29 @@ def _fluctuation_group(
 
 
 # --------------------------------------------------------------------------- measurement
-def free_membrane_stats(layer: SpikingLayer, x: torch.Tensor) -> tuple[float, float, float]:
-    """(mean U, per-neuron temporal std of U averaged over neurons and samples, rate Hz).
+def free_membrane_stats(
+    layer: SpikingLayer, x: torch.Tensor, variance: str = "temporal"
+) -> tuple[float, float, float]:
+    """(mean U, std of U, rate Hz) of the layer's free membrane on input ``x``.
 
+    The std is the per-neuron temporal std averaged over neurons and samples
+    (``variance="temporal"``, sigma_U of Rossbroich et al.), or the per-neuron std
+    over time steps and samples together, averaged over neurons (``"total"``).
     ``U`` is the free membrane (threshold and reset off, recurrent input from the
     layer's actual spikes); the rate is the real layer's output rate.
     """
     with torch.no_grad():
         spikes, free = layer.simulate(x, free=True)
+    if variance == "total":
+        flat = free.reshape(free.shape[0] * free.shape[1], -1)
+        sd = float(flat.std(dim=0, unbiased=False).mean())
+    else:
+        sd = float(free.std(dim=0, unbiased=False).mean())
     if isinstance(layer, Readout):
         rate = 0.0
     else:
         rate = float(spikes.mean()) / layer.params.dt
-    return float(free.mean()), float(free.std(dim=0, unbiased=False).mean()), rate
+    return float(free.mean()), sd, rate
 
 
 def _calibrate(
@@ -358,6 +394,7 @@ def _calibrate(
     target_rate: float | None,
     tol: float,
     max_iter: int,
+    variance: str = "temporal",
 ) -> int:
     """Rescale (and shift) the layer's weights until the measured targets hold.
 
@@ -372,7 +409,7 @@ def _calibrate(
     if target_rate is not None:
         return _calibrate_rate(layer, x, groups, target_rate, tol, max_iter)
     for step in range(max_iter + 1):
-        mu, sd, _ = free_membrane_stats(layer, x)
+        mu, sd, _ = free_membrane_stats(layer, x, variance)
         sd_ok = abs(sd - sigma_target) <= tol * sigma_target
         mu_ok = mu_target == 0.0 or abs(mu - mu_target) <= tol * abs(mu_target)
         if (sd_ok and mu_ok) or step == max_iter:
@@ -438,6 +475,7 @@ def initialize(
     xi: float | None = None,
     nu: float | None = None,
     stats: str = "filtered",
+    variance: str = "auto",
     alpha: float = 0.9,
     readout: str = "fluctuation",
     calibrate: bool = False,
@@ -462,6 +500,9 @@ def initialize(
             units of the threshold theta. Or give ``xi = (1 - mu_u) / sigma_u``.
         nu: one global input rate in Hz for every layer (stork's rule).
         stats: ``"filtered"`` (default) or ``"rate"`` (measured nu, Poisson formula).
+        variance: ``"temporal"`` (sigma_U over time, the paper's definition),
+            ``"total"`` (over time and samples, for static inputs), or ``"auto"``
+            (temporal, unless the data has a single time step).
         alpha: feed-forward share of the variance in recurrent layers.
         readout: rule for :class:`~spikeinit.nn.Readout` layers (``READOUT_RULES``).
         calibrate: refine each layer by measurement (``tol`` relative error).
@@ -477,6 +518,8 @@ def initialize(
         raise ValueError(f"method must be one of {list(METHODS)}, got {method!r}")
     if stats not in STATS:
         raise ValueError(f"stats must be one of {list(STATS)}, got {stats!r}")
+    if variance not in ("auto", "temporal", "total"):
+        raise ValueError(f"variance must be one of ['auto', 'temporal', 'total'], got {variance!r}")
     if readout not in READOUT_RULES:
         raise ValueError(f"readout must be one of {list(READOUT_RULES)}, got {readout!r}")
     if not (0.0 < alpha <= 1.0) or not math.isfinite(alpha):
@@ -496,21 +539,25 @@ def initialize(
         raise ValueError(f"method={method!r} (or calibrate=True) needs data to measure")
     if generator is None and seed is not None:
         generator = torch.Generator().manual_seed(seed)
-    layers = spiking_layers(model)
-    if not layers:
-        raise ValueError(
-            f"{type(model).__name__} has no spikeinit spiking layers; for snnTorch, Norse or "
-            "SpikingJelly models see spikeinit.adapters"
-        )
     x = collect_data(data, max_samples) if data is not None else None
+    layers = spiking_layers(model)
+    native = bool(layers)
+    if not native:
+        # snnTorch / Norse / SpikingJelly: adapters present (weights, neuron) pairs as layers
+        from ..adapters import find_layers
+
+        layers.extend(find_layers(model, x, forward))
     if x is not None and method in DATA_DEPENDENT and nu is None and not bool((x != 0).any()):
         raise ValueError("data contains no spikes at all (all zeros): nothing to measure")
-    targets = _Targets(sigma_u if xi is None else None, mu_u, xi, nu, stats, alpha)
-    chain = _flat_sequence(model) if forward is None else None
+    if variance == "auto":
+        variance = "total" if x is not None and x.shape[0] == 1 else "temporal"
+    targets = _Targets(sigma_u if xi is None else None, mu_u, xi, nu, stats, alpha, variance)
+    chain = _flat_sequence(model) if forward is None and native else None
     report = InitReport(
         method,
         stats if nu is None else "global nu",
-        {"sigma_u": sigma_u, "mu_u": mu_u, "xi": xi, "nu": nu, "alpha": alpha},
+        {"sigma_u": sigma_u, "mu_u": mu_u, "xi": xi, "nu": nu, "alpha": alpha,
+         "variance": variance},
         [],
     )
 
@@ -540,10 +587,10 @@ def initialize(
             )
             if calibrate and not (isinstance(layer, Readout) and readout == "keep"):
                 entry.calibration_steps = _calibrate(
-                    layer, inp, sigma_target, mu_u * theta, target_rate, tol, max_iter
+                    layer, inp, sigma_target, mu_u * theta, target_rate, tol, max_iter, variance
                 )
             entry.measured_mu_u, entry.measured_sigma_u, entry.measured_rate_hz = (
-                free_membrane_stats(layer, inp)
+                free_membrane_stats(layer, inp, variance)
             )
             if chain is not None:
                 with torch.no_grad():
@@ -564,6 +611,7 @@ def _init_layer(
 ) -> LayerInit:
     groups = layer.weight_groups()
     entry = LayerInit(index, name, type(layer).__name__, [])
+    entry.notes.extend(getattr(layer, "notes", []))  # e.g. an adapter's mapping notes
     is_readout = isinstance(layer, Readout)
     if is_readout and readout == "keep":
         entry.notes.append("readout kept as it was (readout='keep')")
@@ -578,17 +626,19 @@ def _init_layer(
         beta = layer.params.beta_mem
         for g in groups:
             entry.groups.append(_apply_fixed_rule(g, method, layer.params.threshold, beta, gen))
-        if inp is not None and not is_readout:
+        if inp is not None and not is_readout and entry.groups:
             _, _, rate = _input_stats(inp, layer, targets)
             entry.groups[0].rate_hz = rate
         return entry
     assert inp is not None
+    zero_bias = getattr(layer, "zero_bias_", None)  # adapters: the user's Linear/Conv bias
+    if callable(zero_bias) and zero_bias():
+        entry.notes.append("bias set to 0: the fluctuation rule sets the mean through mu_W")
     kinds = {g.kind for g in groups}
-    if not kinds <= {"ff", "rec"}:
-        raise ValueError(
-            f"layer {name} ({type(layer).__name__}) has weight kinds {sorted(kinds)}; "
-            "the fluctuation rule for E/I groups needs a Dale layer"
-        )
+    if not kinds <= {"ff", "rec"}:  # E/I groups: Dale's law (raises unless a Dale layer)
+        from .dale_rule import init_dale_layer
+
+        return init_dale_layer(entry, name, layer, inp, targets, gen)
     ff = [g for g in groups if g.kind == "ff"]
     rec = [g for g in groups if g.kind == "rec"]
     alpha = targets.alpha if rec else 1.0

@@ -1,0 +1,89 @@
+"""``spikeinit train``: one dataset, one model, one init, one seed."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from .common import positive_int, write_report, write_results
+
+
+def add_training_arguments(p: argparse.ArgumentParser) -> None:
+    """Options shared by ``train`` and ``compare`` (unset values keep the dataset preset)."""
+    from ..data import names as dataset_names
+    from ..models import names as model_names
+
+    p.add_argument("--dataset", default="randman", choices=dataset_names())
+    p.add_argument("--model", choices=model_names(), help="zoo model (default: the preset's)")
+    p.add_argument("--epochs", type=positive_int(), help="default: the preset's")
+    p.add_argument("--batch-size", type=positive_int(), help="default: the preset's")
+    p.add_argument("--lr", type=float, help="learning rate (default: the preset's)")
+    p.add_argument("--optimizer", choices=["adam", "adamw", "smorms3"])
+    p.add_argument("--loss", choices=["max", "mean", "sum", "count"])
+    p.add_argument("--sigma-u", type=float, help="fluctuation target sigma_U / theta")
+    p.add_argument("--steps", type=positive_int(), help="time steps T (image datasets)")
+    p.add_argument("--samples-per-class", type=positive_int(), help="Randman size")
+    p.add_argument("--hidden", help="hidden widths for fc/recurrent, e.g. 128 or 128,128")
+
+
+def spec_overrides(args: argparse.Namespace) -> dict[str, Any]:
+    dataset_kw: dict[str, Any] = {}
+    if args.steps is not None:
+        dataset_kw["n_steps"] = args.steps
+    if args.samples_per_class is not None:
+        dataset_kw["samples_per_class"] = args.samples_per_class
+    hidden = None
+    if args.hidden:
+        try:
+            hidden = tuple(int(h) for h in args.hidden.split(","))
+        except ValueError:
+            raise ValueError(f"--hidden must be comma-separated integers, got {args.hidden!r}")
+    if args.lr is not None and not args.lr > 0:
+        raise ValueError(f"--lr must be > 0, got {args.lr}")
+    if args.sigma_u is not None and not args.sigma_u > 0:
+        raise ValueError(f"--sigma-u must be > 0, got {args.sigma_u}")
+    return {
+        "model": args.model, "epochs": args.epochs, "batch_size": args.batch_size, "lr": args.lr,
+        "optimizer": args.optimizer, "loss": args.loss, "sigma_u": args.sigma_u,
+        "hidden": hidden, "dataset_kw": dataset_kw or None,
+    }
+
+
+def add_parser(sub: Any) -> None:
+    from ..cli import add_common_arguments
+    from .training import INIT_NAMES
+
+    p = sub.add_parser("train", help="train one model with one initialisation")
+    add_common_arguments(p, "runs/train")
+    add_training_arguments(p)
+    p.add_argument("--init", default="fluctuation", choices=sorted(INIT_NAMES))
+    p.add_argument("--resume", action="store_true", help="continue from --out/last.pt")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..cli import resolve_device
+    from ..train import TrainingDiverged
+    from .training import preset, run as run_one, spec_dict
+
+    device = resolve_device(args.device)
+    spec = preset(args.dataset, init=args.init, seed=args.seed, **spec_overrides(args))
+    try:
+        out = run_one(spec, args.out, device=str(device), resume=args.resume)
+    except TrainingDiverged as exc:
+        raise ValueError(str(exc)) from exc
+    m = out["metrics"]
+    write_results(args.out, "train", spec_dict(spec), device, metrics=m, history=out["history"],
+                  init=out["init"], dataset=out["dataset"])
+    write_report(args.out, f"""# spikeinit train
+
+`spikeinit train --dataset {spec.dataset} --model {spec.model} --init {spec.init} --epochs {spec.epochs} --seed {spec.seed}`
+
+| metric | value |
+|---|---|
+| test accuracy | {m['test_accuracy']:.4f} |
+| best validation accuracy | {m.get('val_accuracy') or float('nan'):.4f} |
+| epochs | {m['epochs']} |
+""")
+    print(f"test accuracy {m['test_accuracy']:.4f} after {m['epochs']} epochs -> {args.out}")
+    return 0

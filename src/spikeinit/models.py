@@ -1,0 +1,202 @@
+"""The model zoo, reached by name: ``names()`` and ``build(name, input_shape, n_classes)``.
+
+Every model maps time-first input ``[T, B, *input_shape]`` to a readout trace
+``[T, B, n_classes]`` (or, for the Micheli models, output spikes, to be used
+with the spike-count loss). ``params`` are the hidden neurons' LIF parameters.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from torch import nn
+
+from .nn import (
+    LIF,
+    Flatten,
+    Readout,
+    SpikingConv2d,
+    SpikingLinear,
+    TimeFold,
+)
+from .params import LIFParams
+
+#: stork's reference neuron (SCIENCE.md section 2)
+STORK_PARAMS = LIFParams(tau_mem=20e-3, tau_syn=10e-3, dt=2e-3)
+#: Micheli et al.'s snnTorch Leaky neuron: beta 0.5, theta 1, subtract reset
+MICHELI_PARAMS = LIFParams.from_snntorch(beta=0.5, threshold=1.0, reset_mechanism="subtract")
+
+_REGISTRY: dict[str, Callable[..., nn.Module]] = {}
+#: the output each model produces: "trace" (readout membrane) or "spikes"
+OUTPUT: dict[str, str] = {}
+
+
+def register(name: str, output: str = "trace") -> Callable[[Callable[..., nn.Module]], Callable[..., nn.Module]]:
+    def deco(fn: Callable[..., nn.Module]) -> Callable[..., nn.Module]:
+        _REGISTRY[name] = fn
+        OUTPUT[name] = output
+        return fn
+
+    return deco
+
+
+def names() -> list[str]:
+    """Names accepted by :func:`build`."""
+    return sorted(_REGISTRY)
+
+
+def build(
+    name: str,
+    input_shape: Sequence[int],
+    n_classes: int,
+    params: LIFParams | None = None,
+    **kw: Any,
+) -> nn.Module:
+    """Build zoo model ``name`` for inputs ``[T, B, *input_shape]`` and ``n_classes`` classes."""
+    if name not in _REGISTRY:
+        raise ValueError(f"model must be one of {names()}, got {name!r}")
+    shape = tuple(int(s) for s in input_shape)
+    if not shape or any(s < 1 for s in shape):
+        raise ValueError(f"input_shape must be a non-empty tuple of positive sizes, got {input_shape!r}")
+    if isinstance(n_classes, bool) or not isinstance(n_classes, int) or n_classes < 2:
+        raise ValueError(f"n_classes must be an integer >= 2, got {n_classes!r}")
+    return _REGISTRY[name](shape, n_classes, params, **kw)
+
+
+def readout_params(params: LIFParams, duration: float | None) -> LIFParams:
+    """stork's readout: a leaky integrator with tau_mem = the sample duration, 10 ms synapse."""
+    tau_mem = duration if duration is not None and duration > params.dt else 20 * params.tau_mem
+    tau_syn = 10e-3 if 10e-3 > params.dt else 2 * params.dt
+    return LIFParams(tau_mem=tau_mem, tau_syn=tau_syn, dt=params.dt, reset="none")
+
+
+def _flat(shape: tuple[int, ...]) -> int:
+    return math.prod(shape)
+
+
+@register("fc")
+def fc(
+    input_shape: tuple[int, ...],
+    n_classes: int,
+    params: LIFParams | None = None,
+    hidden: Sequence[int] = (128,),
+    recurrent: bool = False,
+    duration: float | None = None,
+) -> nn.Module:
+    """Fully connected: [Flatten] -> SpikingLinear x len(hidden) -> Readout (stork's FC nets)."""
+    p = params or STORK_PARAMS
+    layers: list[nn.Module] = [Flatten()] if len(input_shape) > 1 else []
+    n = _flat(input_shape)
+    for width in hidden:
+        layers.append(SpikingLinear(n, width, params=p, recurrent=recurrent))
+        n = width
+    layers.append(Readout(n, n_classes, params=readout_params(p, duration)))
+    return nn.Sequential(*layers)
+
+
+@register("recurrent")
+def recurrent(
+    input_shape: tuple[int, ...],
+    n_classes: int,
+    params: LIFParams | None = None,
+    hidden: Sequence[int] = (128,),
+    duration: float | None = None,
+) -> nn.Module:
+    """Recurrent: SpikingLinear(recurrent=True) hidden layers -> Readout."""
+    return fc(input_shape, n_classes, params, hidden=hidden, recurrent=True, duration=duration)
+
+
+@register("deep_conv")
+def deep_conv(
+    input_shape: tuple[int, ...],
+    n_classes: int,
+    params: LIFParams | None = None,
+    channels: Sequence[int] = (16, 32, 32, 64),
+    pool_after: Sequence[int] = (1, 3),
+    duration: float | None = None,
+) -> nn.Module:
+    """Deep convolutional: 3x3 SpikingConv2d (pad 1) x len(channels), 2x2 max-pool after
+    the layers listed in ``pool_after`` (0-based), then Flatten -> Readout.
+    ``input_shape`` is ``(C, H, W)`` (``(H*W,)`` with a square H = W is reshaped)."""
+    p = params or STORK_PARAMS
+    shape = _image_shape(input_shape)
+    layers: list[nn.Module] = []
+    if shape != input_shape:
+        layers.append(_Reshape(shape))
+    c, h, w = shape
+    for i, out in enumerate(channels):
+        layers.append(SpikingConv2d(c, out, 3, params=p, padding=1))
+        c = out
+        if i in pool_after:
+            layers.append(TimeFold(nn.MaxPool2d(2)))
+            h, w = h // 2, w // 2
+    layers += [Flatten(), Readout(c * h * w, n_classes, params=readout_params(p, duration))]
+    return nn.Sequential(*layers)
+
+
+@register("micheli_mlp", output="spikes")
+def micheli_mlp(
+    input_shape: tuple[int, ...],
+    n_classes: int,
+    params: LIFParams | None = None,
+    width: int = 100,
+    hidden_layers: int = 8,
+) -> nn.Module:
+    """Micheli et al.'s MLP ("10 layers"): an input LIF layer fed raw pixels as current,
+    ``hidden_layers`` Linear+LIF layers of ``width``, and an ``n_classes`` LIF output layer.
+    Output: spikes; train with the spike-count loss."""
+    p = params or MICHELI_PARAMS
+    n = _flat(input_shape)
+    layers: list[nn.Module] = [Flatten()] if len(input_shape) > 1 else []
+    layers.append(LIF(p))
+    for _ in range(hidden_layers):
+        layers.append(SpikingLinear(n, width, params=p))
+        n = width
+    layers.append(SpikingLinear(n, n_classes, params=p))
+    return nn.Sequential(*layers)
+
+
+@register("micheli_cnn", output="spikes")
+def micheli_cnn(
+    input_shape: tuple[int, ...],
+    n_classes: int,
+    params: LIFParams | None = None,
+    channels: int = 64,
+    n_conv: int = 2,
+) -> nn.Module:
+    """Micheli et al.'s CNN: input LIF layer, ``n_conv`` x (3x3 conv pad 1 + LIF, 2x2 max-pool),
+    then a LIF output layer of ``n_classes``. Output: spikes (spike-count loss)."""
+    p = params or MICHELI_PARAMS
+    shape = _image_shape(input_shape)
+    layers: list[nn.Module] = []
+    if shape != input_shape:
+        layers.append(_Reshape(shape))
+    c, h, w = shape
+    layers.append(LIF(p))
+    for _ in range(n_conv):
+        layers += [SpikingConv2d(c, channels, 3, params=p, padding=1), TimeFold(nn.MaxPool2d(2))]
+        c, h, w = channels, h // 2, w // 2
+    layers += [Flatten(), SpikingLinear(c * h * w, n_classes, params=p)]
+    return nn.Sequential(*layers)
+
+
+class _Reshape(nn.Module):
+    def __init__(self, shape: tuple[int, ...]) -> None:
+        super().__init__()
+        self.shape = shape
+
+    def forward(self, x: Any) -> Any:
+        return x.reshape(x.shape[0], x.shape[1], *self.shape)
+
+
+def _image_shape(input_shape: tuple[int, ...]) -> tuple[int, int, int]:
+    if len(input_shape) == 3:
+        return input_shape  # type: ignore[return-value]
+    if len(input_shape) == 2:
+        return (1, *input_shape)  # type: ignore[return-value]
+    side = math.isqrt(input_shape[0])
+    if len(input_shape) == 1 and side * side == input_shape[0]:
+        return (1, side, side)
+    raise ValueError(f"input_shape must be (C, H, W), (H, W) or a square (H*W,), got {input_shape!r}")

@@ -1,0 +1,85 @@
+"""The dataset API: registry, splits, loaders, event storage."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+import spikeinit.data as sd
+
+SMALL = dict(n_classes=3, n_units=5, n_steps=30, samples_per_class=40, alpha=3.0)
+
+
+def test_registry():
+    names = sd.names()
+    for n in ("randman", "digits", "mnist5k", "mnist", "fashion_mnist", "cifar10", "shd"):
+        assert n in names
+    assert "dvs_gesture" in names
+    assert set(sd.OFFLINE) <= set(names)
+    ds = sd.load("RandMan", **SMALL)
+    assert ds.name == "randman"
+    with pytest.raises(ValueError, match="name must be one of"):
+        sd.load("imagenet")
+
+
+def test_dataset_metadata_and_splits():
+    ds = sd.load("randman", **SMALL)
+    assert ds.n_inputs == 5 and ds.duration == pytest.approx(30 * 2e-3)
+    assert ds.split("valid") is ds.val and ds.split("validation") is ds.val
+    with pytest.raises(ValueError, match="split"):
+        ds.split("dev")
+    summary = ds.summary()
+    assert summary["sizes"] == {"train": 96, "val": 12, "test": 12}
+    assert summary["input_shape"] == [5]
+    x, y = ds.test[0]
+    assert x.shape == (30, 5) and y.dtype == torch.int64
+    with pytest.raises(IndexError):
+        ds.test[12]
+    xs, ys = ds.sample("train", 10, seed=1)
+    assert xs.shape == (30, 10, 5)
+    assert torch.equal(xs, ds.sample("train", 10, seed=1)[0])
+
+
+def test_loader_variants():
+    ds = sd.load("randman", **SMALL)
+    dl = ds.loader("train", 40, drop_last=True)
+    assert len(dl) == 2 and all(x.shape[1] == 40 for x, _ in dl)
+    dl = ds.loader("val", 5)
+    assert len(dl) == 3 and [x.shape[1] for x, _ in dl] == [5, 5, 2]
+    assert torch.equal(torch.cat([y for _, y in dl]), ds.val.labels)  # val not shuffled
+    with pytest.raises(ValueError, match="batch_size"):
+        ds.loader("train", 0)
+    with pytest.raises(TypeError):
+        sd.loader([1, 2, 3], 2)  # type: ignore[arg-type]
+    # the plain torch DataLoader works with collate_time_first
+    tdl = torch.utils.data.DataLoader(ds.val, batch_size=4, collate_fn=sd.collate_time_first)
+    x, y = next(iter(tdl))
+    assert x.shape == (30, 4, 5) and torch.equal(y, ds.val.labels[:4])
+    assert torch.equal(x, ds.val.batch(torch.arange(4))[0])
+
+
+def test_event_store_roundtrip_and_validation():
+    store = sd.EventStore.from_lists(
+        [[0, 2, 2], [], [1]], [[0, 3, 3], [], [5]], n_steps=3, feature_shape=(2, 3), binary=True
+    )
+    assert store.counts().tolist() == [2, 0, 1]
+    x = store[torch.tensor([2, 0, 1])]
+    assert x.shape == (3, 3, 2, 3)
+    assert x[0, 1, 1, 2] == 1 and x[1, 0, 0, 0] == 1 and x[1, 2, 1, 0] == 1
+    assert x.sum() == 3 and x[2].sum() == 0
+    counts = sd.EventStore.from_lists([[1, 1]], [[0, 0]], 2, (1,))
+    assert counts[0][1, 0] == 2  # without binary, events are counted
+    sub = store.subset(torch.tensor([2, 0]))
+    assert torch.equal(sub[torch.arange(2)], store[torch.tensor([2, 0])])
+    with pytest.raises(ValueError, match="keys"):
+        sd.EventStore(torch.tensor([6]), torch.tensor([0, 1]), 1, (6,))
+    with pytest.raises(ValueError, match="offsets"):
+        sd.EventStore(torch.tensor([1]), torch.tensor([0, 2]), 1, (6,))
+
+
+def test_cache_dir(monkeypatch, tmp_path):
+    monkeypatch.setenv("SPIKEINIT_DATA", str(tmp_path))
+    assert sd.cache_dir() == tmp_path
+    assert sd.cache_dir(tmp_path / "x") == tmp_path / "x"
+    monkeypatch.delenv("SPIKEINIT_DATA")
+    assert sd.cache_dir().name == "spikeinit"

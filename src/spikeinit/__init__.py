@@ -4,6 +4,7 @@ from . import data, init, losses, models, nn, optim, regularizers, theory, train
 from .diagnostics import Diagnosis, diagnose
 from .init.model import InitReport, initialize
 from .neuron import lif_sequence
+from .nir_export import export_nir
 from .params import LIFParams
 from .surrogate import Surrogate
 
@@ -16,6 +17,7 @@ __all__ = [
     "Surrogate",
     "__version__",
     "diagnose",
+    "export_nir",
     "data",
     "init",
     "initialize",

@@ -9,7 +9,8 @@ For every spiking layer it reports, from one pass of the data:
 * ``mem_mean``, ``mem_std``: the actual membrane ``U`` (before reset);
 * ``free_mem_mean``, ``free_mem_std``: the free membrane (threshold and reset
   off): ``free_mem_std`` is the per-neuron temporal std averaged over neurons
-  and samples (this is sigma_U of Rossbroich et al. 2022), and
+  and samples as a root mean square, ``sqrt(mean Var_t U)`` (sigma_U of Rossbroich
+  et al. 2022, which the theory predicts in variance), and
   ``free_mean_spread`` the population std of the per-neuron time-averaged means
   (about ``sqrt(nu eps_bar^2 / eps_hat) sigma_U`` for Poisson input);
 * ``predicted_sigma_u``: Campbell's prediction from the current weights and the
@@ -34,7 +35,6 @@ from torch import nn
 from . import theory
 from .init.model import collect_data, spiking_layers
 from .nn.base import SpikingLayer
-from .nn.layers import Readout
 
 
 @dataclass
@@ -100,7 +100,7 @@ class Diagnosis:
         import matplotlib.pyplot as plt
 
         fig, axes = plt.subplots(1, 3, figsize=(13, 3.8))
-        spiking = [d for d in self.layers if d.type != "Readout"]
+        spiking = [d for d in self.layers if d.state != "readout"]
         for d in spiking:
             axes[0].plot(d.rate_per_step, label=f"{d.index}: {d.name}")
         axes[0].set(xlabel="time step", ylabel="spikes / neuron / step", title="firing rate")
@@ -191,7 +191,7 @@ def diagnose_layer(
     steps = spikes.shape[0]
     flat_s = spikes.reshape(steps, spikes.shape[1], -1)
     per_neuron_rate = flat_s.mean(dim=(0, 1))  # spikes / step for each neuron
-    is_readout = isinstance(layer, Readout)
+    is_readout = layer.is_readout
     free_flat = free.reshape(steps, free.shape[1], -1)
     per_neuron_mean = free_flat.mean(dim=0)  # [B, N]
     groups = layer.weight_groups()
@@ -213,7 +213,7 @@ def diagnose_layer(
     rate = 0.0 if is_readout else float(spikes.mean()) / p.dt
     silent = 0.0 if is_readout else float((per_neuron_rate == 0).float().mean())
     saturated = 0.0 if is_readout else float((per_neuron_rate > saturation).float().mean())
-    free_std = float(free_flat.std(dim=0, unbiased=False).mean())
+    free_std = float(free_flat.var(dim=0, unbiased=False).mean().sqrt())
     free_mean = float(free.mean())
     if is_readout:
         state = "readout"

@@ -54,7 +54,6 @@ from .. import theory
 from ..neuron import lif_sequence
 from ..nn.base import SpikingLayer, WeightGroup
 from ..params import LIFParams
-from ..nn.layers import Readout
 from . import functional as F
 
 DATA_DEPENDENT = ("fluctuation",)
@@ -366,9 +365,11 @@ def free_membrane_stats(
 ) -> tuple[float, float, float]:
     """(mean U, std of U, rate Hz) of the layer's free membrane on input ``x``.
 
-    The std is the per-neuron temporal std averaged over neurons and samples
-    (``variance="temporal"``, sigma_U of Rossbroich et al.), or the per-neuron std
-    over time steps and samples together, averaged over neurons (``"total"``).
+    The std is the per-neuron temporal std, averaged over neurons and samples as
+    a root mean square, ``sqrt(mean_{b,j} Var_t U_bj)`` (``variance="temporal"``:
+    sigma_U of Rossbroich et al., which Campbell's theorem predicts in variance),
+    or the per-neuron std over time steps and samples together, averaged over
+    neurons in the same way (``"total"``).
     ``U`` is the free membrane (threshold and reset off, recurrent input from the
     layer's actual spikes); the rate is the real layer's output rate.
     """
@@ -376,10 +377,10 @@ def free_membrane_stats(
         spikes, free = layer.simulate(x, free=True)
     if variance == "total":
         flat = free.reshape(free.shape[0] * free.shape[1], -1)
-        sd = float(flat.std(dim=0, unbiased=False).mean())
+        sd = float(flat.var(dim=0, unbiased=False).mean().sqrt())
     else:
-        sd = float(free.std(dim=0, unbiased=False).mean())
-    if isinstance(layer, Readout):
+        sd = float(free.var(dim=0, unbiased=False).mean().sqrt())
+    if layer.is_readout:
         rate = 0.0
     else:
         rate = float(spikes.mean()) / layer.params.dt
@@ -585,7 +586,7 @@ def initialize(
             sigma_target = theta * (
                 targets.sigma_u if targets.sigma_u is not None else (1 - mu_u) / float(xi or 1)
             )
-            if calibrate and not (isinstance(layer, Readout) and readout == "keep"):
+            if calibrate and not (layer.is_readout and readout == "keep"):
                 entry.calibration_steps = _calibrate(
                     layer, inp, sigma_target, mu_u * theta, target_rate, tol, max_iter, variance
                 )
@@ -612,7 +613,7 @@ def _init_layer(
     groups = layer.weight_groups()
     entry = LayerInit(index, name, type(layer).__name__, [])
     entry.notes.extend(getattr(layer, "notes", []))  # e.g. an adapter's mapping notes
-    is_readout = isinstance(layer, Readout)
+    is_readout = layer.is_readout
     if is_readout and readout == "keep":
         entry.notes.append("readout kept as it was (readout='keep')")
         return entry

@@ -56,6 +56,8 @@ class SpikingLayer(nn.Module):
     """Base class: weights -> current -> LIF kernel. Subclasses define the current."""
 
     params: LIFParams
+    #: a non-spiking leaky integrator (no threshold); initialisers treat it as a readout
+    is_readout: bool = False
 
     def __init__(
         self,

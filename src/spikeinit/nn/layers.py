@@ -158,6 +158,8 @@ class Readout(SpikingLinear):
     losses in :mod:`spikeinit.losses`).
     """
 
+    is_readout = True
+
     def __init__(
         self,
         in_features: int,

@@ -1,0 +1,121 @@
+"""SpikingJelly neurons: ``LIFNode`` and ``ParametricLIFNode`` (tau in steps, delta synapse).
+
+SpikingJelly's step (charge, fire, reset)::
+
+    decay_input=True:   H = V + (x - (V - V_reset)) / tau
+    decay_input=False:  H = V - (V - V_reset) / tau + x      (V_reset = 0 if soft reset)
+    S = H >= V_th;      V = H - V_th S  (v_reset=None)   or   V = (1 - S) H + S V_reset
+
+``ParametricLIFNode`` has ``1 / tau = sigmoid(w)`` with a learnable ``w``. The PSP
+kernel is :meth:`LIFParams.from_spikingjelly`'s exactly: ``beta_m = 1 - 1/tau``,
+input scale ``1/tau`` or 1. Unlike snnTorch, the soft reset is decayed, as in
+the reference neuron. A hard reset to ``V_reset != 0`` also makes ``V_reset`` the
+resting potential (a mean shift, noted). SpikingJelly has no ``dt``: the time
+constants and rates use the ``dt`` given to :func:`~spikeinit.adapters.find_layers`.
+:meth:`SpikingJellyLayer.run_current` runs SpikingJelly's own
+``single_step_functional_forward`` step by step.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import torch
+from torch import nn
+
+from ..params import LIFParams
+from .base import FREE_THRESHOLD, ForeignLayer, scalar
+
+try:
+    from spikingjelly.activation_based import base as _sj_base
+    from spikingjelly.activation_based import neuron as _sj_neuron
+except ImportError:  # pragma: no cover - optional dependency
+    _sj_neuron = None
+
+SUPPORTED = ("LIFNode", "ParametricLIFNode")
+
+
+def available() -> bool:
+    return _sj_neuron is not None
+
+
+def is_neuron(module: nn.Module) -> bool:
+    return _sj_neuron is not None and isinstance(module, _sj_neuron.BaseNode)
+
+
+def is_supported(module: nn.Module) -> bool:
+    return _sj_neuron is not None and type(module) in (
+        _sj_neuron.LIFNode,
+        _sj_neuron.ParametricLIFNode,
+    )
+
+
+def has_own_input_weights(module: nn.Module) -> bool:
+    return False
+
+
+def reset(module: nn.Module) -> None:
+    if _sj_neuron is not None and isinstance(module, _sj_base.MemoryModule):
+        module.reset()
+
+
+def tau_of(neuron: Any, notes: list[str]) -> float:
+    if isinstance(neuron, _sj_neuron.ParametricLIFNode):
+        notes.append(
+            "ParametricLIFNode: tau = 1/sigmoid(w) is learnable; its current value is used"
+        )
+        return 1.0 / scalar(torch.sigmoid(neuron.w.detach()), "spikingjelly 1/tau", notes)
+    return float(neuron.tau)
+
+
+def params_of(neuron: Any, dt: float, notes: list[str]) -> LIFParams:
+    tau = tau_of(neuron, notes)
+    v_reset = neuron.v_reset
+    if v_reset is not None and float(v_reset) != 0.0:
+        notes.append(
+            f"v_reset = {v_reset}: a hard reset to (and rest at) v_reset; mapped to "
+            "reset='zero' (the free sigma_U is unchanged, the mean is shifted)"
+        )
+    p = LIFParams.from_spikingjelly(
+        tau,
+        bool(neuron.decay_input),
+        float(neuron.v_threshold),
+        None if v_reset is None else 0.0,
+        dt=dt,
+    )
+    return p
+
+
+class SpikingJellyLayer(ForeignLayer):
+    """A weight module feeding a SpikingJelly LIF node, simulated by SpikingJelly itself."""
+
+    framework = "spikingjelly"
+
+    def _run(self, current: torch.Tensor, free: bool) -> tuple[torch.Tensor, torch.Tensor]:
+        node = copy.deepcopy(self.neuron)
+        probe = copy.deepcopy(self.neuron)
+        probe.v_threshold = FREE_THRESHOLD
+        if free:
+            node = probe
+        v_reset = self.neuron.v_reset
+        v = torch.full_like(current[0], 0.0 if v_reset is None else float(v_reset))
+        spikes, mem = [], []
+        for t in range(current.shape[0]):
+            (spike,), (v_next, *_) = node.single_step_functional_forward((current[t],), (v,))
+            if free:
+                mem.append(v_next)
+            else:
+                # the membrane H before the reset: the same step without threshold
+                mem.append(probe.single_step_functional_forward((current[t],), (v,))[1][0])
+            spikes.append(spike)
+            v = v_next
+        return torch.stack(spikes), torch.stack(mem)
+
+    def run_current(
+        self, current: torch.Tensor, free: bool = False
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        spikes, mem = self._run(current, False)
+        if free:
+            mem = self._run(current, True)[1]
+        return spikes, mem

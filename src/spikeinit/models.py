@@ -15,10 +15,13 @@ from torch import nn
 
 from .nn import (
     LIF,
+    DaleLinear,
     Flatten,
     Readout,
+    RecurrentSpikingConv1d,
     SpikingConv2d,
     SpikingLinear,
+    SpikingMaxPool2d,
     TimeFold,
 )
 from .params import LIFParams
@@ -179,6 +182,96 @@ def micheli_cnn(
         layers += [SpikingConv2d(c, channels, 3, params=p, padding=1), TimeFold(nn.MaxPool2d(2))]
         c, h, w = channels, h // 2, w // 2
     layers += [Flatten(), SpikingLinear(c * h * w, n_classes, params=p)]
+    return nn.Sequential(*layers)
+
+
+@register("recurrent_conv_shd")
+def recurrent_conv_shd(
+    input_shape: tuple[int, ...],
+    n_classes: int,
+    params: LIFParams | None = None,
+    channels: Sequence[int] = (16, 32, 64),
+    kernels: Sequence[int] = (21, 7, 7),
+    strides: Sequence[int] = (10, 3, 3),
+    rec_kernel_size: int = 5,
+    duration: float | None = None,
+) -> nn.Module:
+    """stork's recurrent convolutional SHD net: the input ``(700,)`` is one channel of
+    700 units (``(C, L)`` is taken as is); RecurrentSpikingConv1d layers with ``channels``
+    filters, ``kernels``, ``strides`` (no padding) and a same-padded recurrent conv of
+    ``rec_kernel_size``; Flatten -> Readout. For SHD: 700 -> 16x68 -> 32x21 -> 64x5 -> 320."""
+    p = params or STORK_PARAMS
+    if len(input_shape) == 1:
+        shape: tuple[int, ...] = (1, input_shape[0])
+    elif len(input_shape) == 2:
+        shape = input_shape
+    else:
+        raise ValueError(f"input_shape must be (L,) or (C, L), got {input_shape!r}")
+    if not len(channels) == len(kernels) == len(strides):
+        raise ValueError("channels, kernels and strides must have the same length")
+    layers: list[nn.Module] = [_Reshape(shape)] if shape != input_shape else []
+    c, length = shape
+    for out, k, st in zip(channels, kernels, strides, strict=True):
+        layers.append(
+            RecurrentSpikingConv1d(c, out, k, params=p, stride=st, rec_kernel_size=rec_kernel_size)
+        )
+        length = (length - k) // st + 1
+        if length < 1:
+            raise ValueError(f"input length {shape[1]} is too short for kernels {tuple(kernels)}")
+        c = out
+    layers += [Flatten(), Readout(c * length, n_classes, params=readout_params(p, duration))]
+    return nn.Sequential(*layers)
+
+
+@register("dale_shd")
+def dale_shd(
+    input_shape: tuple[int, ...],
+    n_classes: int,
+    params: LIFParams | None = None,
+    n_exc: int = 128,
+    n_inh: int = 32,
+    tau_exc: float = 10e-3,
+    tau_inh: float = 20e-3,
+    recurrent: bool = True,
+    duration: float | None = None,
+) -> nn.Module:
+    """stork's Dale's-law SHD net: [Flatten] -> DaleLinear(128 E + 32 I, recurrent,
+    tau_exc 10 ms, tau_inh 20 ms) -> Readout of the E spikes."""
+    p = params or STORK_PARAMS
+    layers: list[nn.Module] = [Flatten()] if len(input_shape) > 1 else []
+    layers.append(
+        DaleLinear(
+            _flat(input_shape), n_exc, n_inh, params=p, tau_exc=tau_exc, tau_inh=tau_inh,
+            recurrent=recurrent,
+        )  # fmt: skip
+    )
+    layers.append(Readout(n_exc, n_classes, params=readout_params(p, duration)))
+    return nn.Sequential(*layers)
+
+
+@register("dvs_conv")
+def dvs_conv(
+    input_shape: tuple[int, ...],
+    n_classes: int,
+    params: LIFParams | None = None,
+    channels: Sequence[int] = (16, 32),
+    duration: float | None = None,
+) -> nn.Module:
+    """stork's DVS Gesture net: ``len(channels)`` blocks of two 3x3 SpikingConv2d (pad 1)
+    and a 2x2 max-pool, then Flatten -> Readout. Input ``(2, 32, 32)``: 2x32x32 ->
+    16x16x16 -> 32x8x8 -> 2048."""
+    p = params or STORK_PARAMS
+    shape = _image_shape(input_shape)
+    layers: list[nn.Module] = [_Reshape(shape)] if shape != input_shape else []
+    c, h, w = shape
+    for out in channels:
+        layers += [
+            SpikingConv2d(c, out, 3, params=p, padding=1),
+            SpikingConv2d(out, out, 3, params=p, padding=1),
+            SpikingMaxPool2d(2),
+        ]
+        c, h, w = out, h // 2, w // 2
+    layers += [Flatten(), Readout(c * h * w, n_classes, params=readout_params(p, duration))]
     return nn.Sequential(*layers)
 
 

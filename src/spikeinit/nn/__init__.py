@@ -1,8 +1,8 @@
 """Spiking layers that follow the protocol in :mod:`spikeinit.nn.base`."""
 
 from .base import SpikingLayer, WeightGroup
-from .layers import Readout, SpikingConv1d, SpikingConv2d, SpikingLinear
 from .dale import DaleLinear
+from .layers import Readout, SpikingConv1d, SpikingConv2d, SpikingLinear
 from .pooling import SpikingAvgPool1d, SpikingAvgPool2d, SpikingMaxPool1d, SpikingMaxPool2d
 from .recurrent_conv import RecurrentSpikingConv1d, RecurrentSpikingConv2d
 from .wrappers import LIF, Flatten, TimeConstantDropout, TimeFold

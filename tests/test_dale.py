@@ -1,0 +1,127 @@
+"""Dale's-law layer: semantics, non-negativity, initialisation, and the SHD pipeline."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+import spikeinit as si
+from spikeinit.nn import DaleLinear
+
+
+def test_populations_and_output() -> None:
+    layer = DaleLinear(20, 8, recurrent=True)
+    assert layer.n_inh == 2  # 4:1
+    kinds = {g.name: g.kind for g in layer.weight_groups()}
+    assert kinds == {
+        "w_xe": "exc", "w_xi": "exc", "w_ie": "inh", "w_ii": "inh", "w_ee": "exc", "w_ei": "exc",
+    }  # fmt: skip
+    assert {g.name for g in DaleLinear(20, 8, recurrent=False).weight_groups()} == {
+        "w_xe", "w_xi", "w_ie", "w_ii",
+    }  # fmt: skip
+    x = (torch.rand(30, 3, 20) < 0.2).float()
+    out = layer(x)
+    assert out.shape == (30, 3, 8)  # E spikes only
+    pops = layer.simulate_populations(x)
+    assert pops["exc"][0].shape == (30, 3, 8) and pops["inh"][0].shape == (30, 3, 2)
+    torch.testing.assert_close(pops["exc"][0], out)
+
+
+def test_inhibition_is_subtracted_and_weights_act_non_negative() -> None:
+    torch.manual_seed(0)
+    layer = DaleLinear(10, 4, recurrent=False)
+    x = (torch.rand(40, 2, 10) < 0.3).float()
+    with torch.no_grad():
+        layer.w_xe.fill_(0.5)
+        layer.w_xi.fill_(0.5)
+        layer.w_ii.zero_()
+        layer.w_ie.zero_()
+        base = layer.simulate(x, free=True)[1]
+        layer.w_ie.fill_(1.0)
+        inhibited = layer.simulate(x, free=True)[1]
+        assert float(inhibited.sum()) < float(base.sum())
+        # negative stored weights act as zero (relu)
+        layer.w_ie.fill_(-3.0)
+        torch.testing.assert_close(layer.simulate(x, free=True)[1], base)
+    # straight-through gradient: a negative stored weight still gets a gradient
+    layer.w_ie.data.fill_(-0.1)
+    layer.simulate(x, free=True)[1].sum().backward()
+    assert layer.w_ie.grad is not None and float(layer.w_ie.grad.abs().sum()) > 0
+    layer.constrain_()
+    assert float(layer.w_ie.min()) >= 0.0
+
+
+def test_free_membrane_matches_loop_without_threshold() -> None:
+    torch.manual_seed(1)
+    params = si.LIFParams(threshold=1e9)  # never spikes: free membrane = real membrane
+    layer = DaleLinear(10, 4, params=params).double()
+    x = (torch.rand(30, 2, 10, dtype=torch.float64) < 0.3).double()
+    s, u = layer.simulate(x)
+    _, free = layer.simulate(x, free=True)
+    assert float(s.sum()) == 0.0
+    torch.testing.assert_close(u, free)
+
+
+@pytest.mark.parametrize("recurrent", [False, True])
+def test_initialize_dale_is_exponential_and_reports(recurrent: bool) -> None:
+    torch.manual_seed(2)
+    model = si.models.build("dale_shd", (700,), 20, recurrent=recurrent)
+    x = (torch.rand(200, 4, 700) < 15.8 * 2e-3).float()
+    rep = si.initialize(model, x, seed=0, readout="normal")
+    layer = model[0]
+    for g in layer.weight_groups():
+        w = g.weight.detach()
+        assert float(w.min()) >= 0.0
+        # exponential: std = mean
+        assert abs(float(w.std()) / float(w.mean()) - 1.0) < 0.15
+    entry = rep.layers[0]
+    assert len(entry.groups) == (6 if recurrent else 4)
+    assert entry.groups[0].rule.startswith("dale_exponential")
+    # measured free membrane of the E population: fluctuation-driven, roughly balanced
+    # (the shot-noise formula ignores E/I input correlations; see the report)
+    assert 0.4 < entry.measured_sigma_u < 1.2
+    assert abs(entry.measured_mu_u) < 1.0
+
+
+def test_mu_u_nonzero_rejected() -> None:
+    model = si.models.build("dale_shd", (30,), 4)
+    x = (torch.rand(50, 2, 30) < 0.05).float()
+    with pytest.raises(ValueError, match="mu_u"):
+        si.initialize(model, x, mu_u=0.2)
+
+
+def _write_shd(path: Path, n: int, rng: np.random.Generator) -> None:
+    h5py = pytest.importorskip("h5py")
+    with h5py.File(path, "w") as f:
+        vt = h5py.vlen_dtype(np.float32)
+        vu = h5py.vlen_dtype(np.uint16)
+        times = f.create_dataset("spikes/times", (n,), dtype=vt)
+        units = f.create_dataset("spikes/units", (n,), dtype=vu)
+        labels = rng.integers(0, 3, n)
+        for i in range(n):
+            k = 400
+            # class-dependent channel band, times in seconds within 0.04 s
+            u = (rng.integers(0, 200, k) + 250 * labels[i]) % 700
+            times[i] = np.sort(rng.uniform(0, 0.04, k)).astype(np.float32)
+            units[i] = u.astype(np.uint16)
+        f.create_dataset("labels", data=labels.astype(np.uint8))
+
+
+def test_shd_pipeline_end_to_end(tmp_path: Path) -> None:
+    """HDF5 in SHD's format -> si.data.read_shd -> initialize -> 1 epoch -> evaluation."""
+    rng = np.random.default_rng(0)
+    _write_shd(tmp_path / "train.h5", 24, rng)
+    _write_shd(tmp_path / "test.h5", 12, rng)
+    tr, y_tr = si.data.read_shd(tmp_path / "train.h5", dt=2e-3, n_steps=20)
+    te, y_te = si.data.read_shd(tmp_path / "test.h5", dt=2e-3, n_steps=20)
+    x_tr = torch.stack([tr[i] for i in range(len(y_tr))], dim=1).float()
+    x_te = torch.stack([te[i] for i in range(len(y_te))], dim=1).float()
+    assert x_tr.shape == (20, 24, 700) and float(x_tr.sum()) > 0
+    model = si.models.build("recurrent_conv_shd", (700,), 20)
+    si.initialize(model, x_tr, seed=0, readout="normal")
+    cfg = si.train.TrainConfig(epochs=1, batch_size=8, progress=False)
+    result = si.train.fit(model, (x_tr, y_tr), test=(x_te, y_te), config=cfg)
+    assert result.test_accuracy is not None and 0.0 <= result.test_accuracy <= 1.0

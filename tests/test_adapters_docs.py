@@ -1,4 +1,4 @@
-"""Every snippet of docs/interop.md runs."""
+"""Every snippet of the README's "Use it with snnTorch / Norse / SpikingJelly" section runs."""
 
 from __future__ import annotations
 
@@ -8,8 +8,10 @@ from pathlib import Path
 import pytest
 import torch
 
-DOC = Path(__file__).resolve().parents[1] / "docs" / "interop.md"
-BLOCKS = re.findall(r"```python\n(.*?)```", DOC.read_text(), flags=re.S)
+README = Path(__file__).resolve().parents[1] / "README.md"
+SECTION = README.read_text().split("## Use it with snnTorch / Norse / SpikingJelly", 1)[1]
+SECTION = SECTION.split("\n## ", 1)[0]
+BLOCKS = re.findall(r"```python\n(.*?)```", SECTION, flags=re.S)
 NEEDS = ["snntorch", "norse", "spikingjelly"]
 
 
@@ -23,6 +25,6 @@ def test_snippet_runs(index: int) -> None:
     n = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
-        exec(compile(BLOCKS[index], f"interop.md[{index}]", "exec"), {})
+        exec(compile(BLOCKS[index], f"README.md interop[{index}]", "exec"), {})
     finally:
         torch.set_num_threads(n)

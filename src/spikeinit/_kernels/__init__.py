@@ -1,0 +1,20 @@
+"""Optional fused CPU backends for the LIF sequence kernel.
+
+:mod:`spikeinit.neuron` dispatches here when a backend is available and the
+case is supported (float32 CPU tensors); otherwise it uses its pure-torch loop.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from types import ModuleType
+
+
+@lru_cache(maxsize=1)
+def numba_backend() -> ModuleType | None:
+    """The numba backend module, or ``None`` if numba cannot be imported."""
+    try:
+        from . import lif_numba
+    except Exception:  # ImportError, or numba failing to initialise
+        return None
+    return lif_numba

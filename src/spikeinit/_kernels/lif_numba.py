@@ -1,0 +1,324 @@
+"""Fused LIF forward/backward loops over time, compiled with numba (float32, CPU).
+
+The maths is that of :mod:`spikeinit.neuron` (see its docstring), written so
+that the forward pass rounds exactly as the pure-torch loop does: every
+operation is a float32 operation, in the same order, with no fused
+multiply-add (numba does not contract ``a * b + c`` without ``fastmath``).
+
+Layout: the time-major input ``[T, B, ...]`` is viewed as ``[T, M]``.
+
+* Feed-forward: the ``M`` neurons are independent; threads take contiguous
+  chunks of neurons and run the whole time loop on them (inner loop over the
+  chunk is contiguous and vectorises).
+* Recurrent forward: ``R S[t-1]`` is one torch GEMM per step (the same call
+  as the reference, so that ``U`` agrees bit for bit whatever order the BLAS
+  sums in), followed by one compiled call for the rest of the step.
+* Recurrent backward: fully fused; threads take batch rows and compute
+  ``dL/dI[t+1] R`` as a vector-matrix product per row and step (the order of
+  that sum only matters to rounding in the gradients).
+
+Compiled functions are cached on disk (``cache=True``): the first call on a
+machine compiles (a few seconds), later processes load the cache.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numba
+import numpy as np
+import torch
+from numba import njit, prange
+
+from ..params import LIFParams
+from ..surrogate import Surrogate
+
+_F0 = np.float32(0.0)
+_F1 = np.float32(1.0)
+_PI_HALF = np.float32(math.pi / 2.0)
+
+RESET_CODES = {"zero": 0, "subtract": 1, "none": 2}
+SURROGATE_CODES = {"superspike": 0, "fast_sigmoid": 0, "atan": 1, "sigmoid": 2, "triangle": 3}
+
+
+@njit(cache=True, inline="always")
+def _surrogate(x, code, k):  # type: ignore[no-untyped-def]
+    ax = x if x >= _F0 else -x  # |x| (written out: numba's abs() blocks vectorising)
+    if code == 0:  # superspike / fast sigmoid: 1 / (k|x| + 1)^2
+        d = k * ax + _F1
+        return _F1 / (d * d)
+    if code == 1:  # atan: (k/2) / (1 + (pi k x / 2)^2)
+        y = _PI_HALF * k * x
+        return (k / np.float32(2.0)) / (_F1 + y * y)
+    if code == 2:  # sigmoid: k s (1 - s), s = sigmoid(k x)
+        s = _F1 / (_F1 + np.exp(-(k * x)))
+        return k * s * (_F1 - s)
+    y = _F1 - k * ax
+    return k * y if y > _F0 else _F0  # triangle: k max(0, 1 - k|x|)
+
+
+@njit(parallel=True, cache=True, nogil=True)
+def _forward_ff(x, i0, v0, bs, bm, g, th, reset, delta, chunk, mem, spk):  # type: ignore[no-untyped-def]
+    steps, m = x.shape
+    nchunks = (m + chunk - 1) // chunk
+    for c in prange(nchunks):
+        lo = c * chunk
+        n = min(m, lo + chunk) - lo
+        ist = i0[lo : lo + n].copy()
+        vst = v0[lo : lo + n].copy()
+        for t in range(steps):
+            xt = x[t, lo : lo + n]
+            mt = mem[t, lo : lo + n]
+            st = spk[t, lo : lo + n]
+            for j in range(n):
+                if delta:
+                    i = xt[j]
+                else:
+                    i = ist[j] * bs + xt[j]
+                    ist[j] = i
+                u = vst[j] * bm + i * g
+                mt[j] = u
+                fired = u > th
+                st[j] = _F1 if fired else _F0
+                if reset == 0:
+                    vst[j] = _F0 if fired else u
+                elif reset == 1:
+                    vst[j] = u - th if fired else u
+                else:
+                    vst[j] = u
+
+
+@njit(cache=True, nogil=True)
+def _step_rec(xt, rec, ist, vst, bs, bm, g, th, reset, delta, mt, st):  # type: ignore[no-untyped-def]
+    """One forward step given the recurrent input ``rec = S[t-1] R^T`` from torch's GEMM."""
+    for j in range(xt.shape[0]):
+        inp = xt[j] + rec[j]
+        if delta:
+            i = inp
+        else:
+            i = ist[j] * bs + inp
+            ist[j] = i
+        u = vst[j] * bm + i * g
+        mt[j] = u
+        fired = u > th
+        st[j] = _F1 if fired else _F0
+        if reset == 0:
+            vst[j] = _F0 if fired else u
+        elif reset == 1:
+            vst[j] = u - th if fired else u
+        else:
+            vst[j] = u
+
+
+@njit(cache=True, inline="always")
+def _cell(u, gs, cvj, th, reset, detach, scode, k):  # type: ignore[no-untyped-def]
+    """dL/dU[t] from dL/dS[t] (``gs``) and dL/dV[t] (``cvj``), without the g_mem term."""
+    if not detach:
+        if reset == 0:
+            gs = gs - cvj * u
+        elif reset == 1:
+            gs = gs - th * cvj
+    gu = gs * _surrogate(u - th, scode, k)
+    if reset == 0:
+        return gu + (_F0 if u > th else cvj)
+    return gu + cvj
+
+
+def _make_backward(scode: int, has_gs: bool, has_gm: bool, rec: bool):  # type: ignore[no-untyped-def]
+    """Compile the backward loop for one surrogate and one set of incoming gradients.
+
+    These are closure constants, so numba folds the branches away and the inner
+    loop vectorises (a runtime switch with a non-vectorisable ``exp`` in one arm,
+    or a conditional load, keeps the whole loop scalar). numba's disk cache
+    keys on the closure values (plain ints and bools only). Reset, synapse type
+    and ``detach`` stay runtime arguments: they are plain selects.
+    """
+
+    @njit(parallel=True, cache=True, nogil=True)
+    def backward_ff(  # type: ignore[no-untyped-def]
+        mem, gspk, gmem, bs, bm, g, th, reset, delta, detach, k, chunk, gx, gi0, gv0
+    ):
+        steps, m = mem.shape
+        nchunks = (m + chunk - 1) // chunk
+        for c in prange(nchunks):
+            lo = c * chunk
+            n = min(m, lo + chunk) - lo
+            ci = np.zeros(n, np.float32)
+            cv = np.zeros(n, np.float32)
+            for t in range(steps - 1, -1, -1):
+                mt = mem[t, lo : lo + n]
+                gxt = gx[t, lo : lo + n]
+                gst = gspk[t if has_gs else 0]
+                gmt = gmem[t if has_gm else 0]
+                for j in range(n):
+                    u = mt[j]
+                    gs = gst[lo + j] if has_gs else _F0
+                    gu = _cell(u, gs, cv[j], th, reset, detach, scode, k)
+                    if has_gm:
+                        gu = gu + gmt[lo + j]
+                    cij = gu * g if delta else gu * g + ci[j] * bs
+                    ci[j] = cij
+                    gxt[j] = cij
+                    cv[j] = gu * bm
+            for j in range(n):
+                gi0[lo + j] = ci[j] * bs
+                gv0[lo + j] = cv[j]
+
+    @njit(parallel=True, cache=True, nogil=True)
+    def backward_rec(  # type: ignore[no-untyped-def]
+        mem, w, gspk, gmem, bs, bm, g, th, reset, delta, detach, k, gx, gi0, gv0
+    ):
+        steps, batch, n = mem.shape
+        for b in prange(batch):
+            ci = np.zeros(n, np.float32)
+            cv = np.zeros(n, np.float32)
+            acc = np.zeros(n, np.float32)
+            for t in range(steps - 1, -1, -1):
+                for j in range(n):
+                    acc[j] = _F0
+                if t < steps - 1:  # dL/dI[t+1] R
+                    for q in range(n):
+                        cq = ci[q]
+                        if cq != _F0:
+                            row = w[q]
+                            for j in range(n):
+                                acc[j] += cq * row[j]
+                mt = mem[t, b]
+                gxt = gx[t, b]
+                gst = gspk[t if has_gs else 0, b if has_gs else 0]
+                gmt = gmem[t if has_gm else 0, b if has_gm else 0]
+                for j in range(n):
+                    u = mt[j]
+                    gs = gst[j] + acc[j] if has_gs else acc[j]
+                    gu = _cell(u, gs, cv[j], th, reset, detach, scode, k)
+                    if has_gm:
+                        gu = gu + gmt[j]
+                    cij = gu * g if delta else gu * g + ci[j] * bs
+                    ci[j] = cij
+                    gxt[j] = cij
+                    cv[j] = gu * bm
+            for j in range(n):
+                gi0[b, j] = ci[j] * bs
+                gv0[b, j] = cv[j]
+
+    return backward_rec if rec else backward_ff
+
+
+_BACKWARD: dict[tuple[int, bool, bool, bool], Any] = {}
+
+
+def _backward_kernel(scode: int, has_gs: bool, has_gm: bool, rec: bool) -> Any:
+    key = (scode, has_gs, has_gm, rec)
+    if key not in _BACKWARD:
+        _BACKWARD[key] = _make_backward(*key)
+    return _BACKWARD[key]
+
+
+# -- torch-facing wrappers -----------------------------------------------------
+
+
+def supports(x: torch.Tensor, w_rec: torch.Tensor | None) -> bool:
+    """Whether this backend handles the case (float32 CPU, no autocast subclass)."""
+    ok = x.device.type == "cpu" and x.dtype == torch.float32 and type(x) is torch.Tensor
+    if w_rec is not None:
+        ok = ok and w_rec.device.type == "cpu" and w_rec.dtype == torch.float32
+    return ok
+
+
+def _set_threads() -> None:
+    limit = int(getattr(numba.config, "NUMBA_NUM_THREADS", 1))
+    numba.set_num_threads(max(1, min(torch.get_num_threads(), limit)))
+
+
+def _chunk(m: int) -> int:
+    """Neurons per thread task: ~4 tasks per thread, 64..4096, a multiple of 16."""
+    per = -(-m // (4 * max(1, torch.get_num_threads())))
+    return int(min(4096, max(64, -(-per // 16) * 16)))
+
+
+def _consts(params: LIFParams) -> tuple[np.float32, np.float32, np.float32, np.float32]:
+    return (
+        np.float32(params.beta_syn),
+        np.float32(params.beta_mem),
+        np.float32(params.gain),
+        np.float32(params.threshold),
+    )
+
+
+def _np(t: torch.Tensor) -> np.ndarray:
+    return t.detach().contiguous().numpy()
+
+
+def forward(
+    x: torch.Tensor,
+    i0: torch.Tensor,
+    v0: torch.Tensor,
+    w_rec: torch.Tensor | None,
+    params: LIFParams,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Spikes and membrane ``U`` (both ``[T, B, ...]``) for contiguous float32 ``x``."""
+    _set_threads()
+    bs, bm, g, th = _consts(params)
+    mem = torch.empty_like(x)
+    spk = torch.empty_like(x)
+    reset, delta = RESET_CODES[params.reset], params.beta_syn == 0.0
+    if w_rec is None:
+        steps = x.shape[0]
+        _forward_ff(
+            _np(x).reshape(steps, -1), _np(i0).reshape(-1), _np(v0).reshape(-1),
+            bs, bm, g, th, reset, delta, _chunk(x[0].numel()),
+            mem.numpy().reshape(steps, -1), spk.numpy().reshape(steps, -1),
+        )  # fmt: skip
+    else:
+        # R S[t-1] is torch's own GEMM, as in the pure-torch loop and the reference, so
+        # that U agrees to the last bit whatever order the BLAS sums in; the rest of the
+        # step is one compiled call.
+        steps = x.shape[0]
+        xs, ms, ss = _np(x).reshape(steps, -1), mem.numpy(), spk.numpy()
+        ist, vst = _np(i0).reshape(-1).copy(), _np(v0).reshape(-1).copy()
+        rec = torch.zeros_like(x[0])
+        rec_np, wt = rec.numpy().reshape(-1), w_rec.detach().t()
+        ms2, ss2 = ms.reshape(steps, -1), ss.reshape(steps, -1)
+        for t in range(steps):
+            if t > 0:
+                torch.mm(spk[t - 1], wt, out=rec)
+            _step_rec(xs[t], rec_np, ist, vst, bs, bm, g, th, reset, delta, ms2[t], ss2[t])
+    return spk, mem
+
+
+def backward(
+    mem: torch.Tensor,
+    g_spk: torch.Tensor | None,
+    g_mem: torch.Tensor | None,
+    w_rec: torch.Tensor | None,
+    params: LIFParams,
+    surrogate: Surrogate,
+    detach_reset: bool,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """``dL/dx`` ``[T, B, ...]``, ``dL/dI0`` and ``dL/dV0`` (``[B, ...]``)."""
+    _set_threads()
+    bs, bm, g, th = _consts(params)
+    reset, delta = RESET_CODES[params.reset], params.beta_syn == 0.0
+    scode, k = SURROGATE_CODES[surrogate.name], np.float32(surrogate.steepness)
+    steps = mem.shape[0]
+    gx = torch.empty_like(mem)
+    gi0 = torch.empty_like(mem[0])
+    gv0 = torch.empty_like(mem[0])
+    dummy = np.zeros((1,) * mem.dim(), np.float32)
+    gs_np = _np(g_spk.to(mem.dtype)) if g_spk is not None else dummy
+    gm_np = _np(g_mem.to(mem.dtype)) if g_mem is not None else dummy
+    kernel = _backward_kernel(scode, g_spk is not None, g_mem is not None, w_rec is not None)
+    consts = (bs, bm, g, th, reset, delta, bool(detach_reset), k)
+    if w_rec is None:
+        kernel(
+            mem.numpy().reshape(steps, -1), gs_np.reshape(gs_np.shape[0], -1),
+            gm_np.reshape(gm_np.shape[0], -1), *consts, _chunk(mem[0].numel()),
+            gx.numpy().reshape(steps, -1), gi0.numpy().reshape(-1), gv0.numpy().reshape(-1),
+        )  # fmt: skip
+    else:
+        kernel(
+            mem.numpy(), _np(w_rec), gs_np, gm_np, *consts,
+            gx.numpy(), gi0.numpy(), gv0.numpy(),
+        )  # fmt: skip
+    return gx, gi0, gv0

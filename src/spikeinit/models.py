@@ -146,18 +146,20 @@ def micheli_mlp(
     params: LIFParams | None = None,
     width: int = 100,
     hidden_layers: int = 8,
+    surrogate: str = "atan",
 ) -> nn.Module:
     """Micheli et al.'s MLP ("10 layers"): an input LIF layer fed raw pixels as current,
     ``hidden_layers`` Linear+LIF layers of ``width``, and an ``n_classes`` LIF output layer.
-    Output: spikes; train with the spike-count loss."""
+    Output: spikes; train with the spike-count loss. The surrogate defaults to
+    snnTorch's (and so Micheli's) arctan with alpha = 2."""
     p = params or MICHELI_PARAMS
     n = _flat(input_shape)
     layers: list[nn.Module] = [Flatten()] if len(input_shape) > 1 else []
-    layers.append(LIF(p))
+    layers.append(LIF(p, surrogate=surrogate))
     for _ in range(hidden_layers):
-        layers.append(SpikingLinear(n, width, params=p))
+        layers.append(SpikingLinear(n, width, params=p, surrogate=surrogate))
         n = width
-    layers.append(SpikingLinear(n, n_classes, params=p))
+    layers.append(SpikingLinear(n, n_classes, params=p, surrogate=surrogate))
     return nn.Sequential(*layers)
 
 
@@ -168,6 +170,7 @@ def micheli_cnn(
     params: LIFParams | None = None,
     channels: int = 64,
     n_conv: int = 2,
+    surrogate: str = "atan",
 ) -> nn.Module:
     """Micheli et al.'s CNN: input LIF layer, ``n_conv`` x (3x3 conv pad 1 + LIF, 2x2 max-pool),
     then a LIF output layer of ``n_classes``. Output: spikes (spike-count loss)."""
@@ -177,11 +180,11 @@ def micheli_cnn(
     if shape != input_shape:
         layers.append(_Reshape(shape))
     c, h, w = shape
-    layers.append(LIF(p))
+    layers.append(LIF(p, surrogate=surrogate))
     for _ in range(n_conv):
         layers += [SpikingConv2d(c, channels, 3, params=p, padding=1), TimeFold(nn.MaxPool2d(2))]
         c, h, w = channels, h // 2, w // 2
-    layers += [Flatten(), SpikingLinear(c * h * w, n_classes, params=p)]
+    layers += [Flatten(), SpikingLinear(c * h * w, n_classes, params=p, surrogate=surrogate)]
     return nn.Sequential(*layers)
 
 

@@ -53,12 +53,12 @@ PRESETS: dict[str, RunSpec] = {
     "randman": RunSpec(),
     # a fast sanity run on scikit-learn's 8x8 digits, Poisson rate coded
     "digits": RunSpec(
-        dataset="digits", epochs=30, batch_size=64, lr=2e-3, optimizer="adam",
+        dataset="digits", epochs=40, batch_size=64, lr=5e-3, optimizer="adam",
         dataset_kw={"encoding": "poisson", "n_steps": 50}, regularize=False,
     ),
     # Micheli et al.'s MLP on real MNIST images: pixels (standardised) as current, T = 1
     "mnist5k": RunSpec(
-        dataset="mnist5k", model="micheli_mlp", init="micheli", epochs=30, batch_size=64,
+        dataset="mnist5k", model="micheli_mlp", init="micheli", epochs=100, batch_size=64,
         lr=1e-3, optimizer="adam", loss="count", schedule="cosine_batch",
         dataset_kw={"encoding": "current", "n_steps": 1}, regularize=False, standardize=True,
     ),

@@ -1,0 +1,595 @@
+"""``spikeinit propagation``: Micheli et al.'s deep activity-propagation experiment.
+
+Set-up (SCIENCE.md section 3). A deep feed-forward stack of ``depth`` LIF
+layers of ``width`` neurons, snnTorch-``Leaky``-like neurons
+(``LIFParams.from_snntorch(beta, threshold, reset)``: delta synapse, input
+scale 1), run for ``steps`` time steps from zero state, no gradient.
+
+* **Layer numbering.** ``depth`` counts LIF layers. With ``--input gaussian``
+  (default) *layer 1 is a LIF layer whose input current is i.i.d. N(0, 1)* per
+  neuron, sample and step (no weights), so ``Var[U_1] = 1`` at t = 0 and its
+  rate is ``1 - Phi(theta)`` there; layers 2..depth receive ``W_l s_{l-1}`` with
+  ``W_l`` (``width x width``) drawn by the chosen init. With ``--input poisson``
+  layer 1 also has weights and is fed i.i.d. Bernoulli spike trains at
+  ``p0 = 1 - Phi(theta)`` per step (Micheli's fixed-point rate).
+* **Recorded** per layer and step: the firing rate (spikes per neuron per step,
+  averaged over batch and neurons), ``Var[U]`` and ``E[U]`` of the membrane
+  *before* reset (population statistics over batch and neurons at that step).
+* **Reference profile** for the band criterion: the per-step rate of the first
+  spiking population (layer 1 for gaussian input, the input trains for poisson).
+* **Data-dependent inits** (``fluctuation``, ``balanced_cal``) are fitted on a
+  separate calibration batch of the same size and input distribution; all
+  reported numbers come from the evaluation batch.
+
+Beyond the paper: ``balanced`` and ``balanced_cal`` (see
+:func:`balanced_normal_` and :func:`calibrate_profile_`).
+
+The neuron's subtract reset is the reference one (``V = U - theta S`` before
+the next decay); snnTorch subtracts after the decay. This only matters after the
+first spike, never at t = 0.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import time
+from typing import Any
+
+import torch
+from scipy import stats
+from torch import nn
+
+from .. import theory
+from ..init import functional as F
+from ..neuron import lif_sequence
+from ..params import LIFParams
+from .common import (
+    choice_list,
+    float_in,
+    int_list,
+    new_figure,
+    positive_int,
+    progress,
+    save_figure,
+    write_report,
+    write_results,
+)
+
+#: init names accepted by ``--inits``
+INITS: tuple[str, ...] = (
+    "default",
+    "kaiming",
+    "glorot",
+    "fluctuation",
+    "micheli",
+    "micheli_reset",
+    "micheli_finite",
+    "balanced",
+    "balanced_cal",
+)
+DATA_DEPENDENT = ("fluctuation", "balanced_cal")
+BAND = (0.5, 2.0)
+
+
+# -- beyond the paper ---------------------------------------------------------------------
+def balanced_gain(threshold: float = 1.0) -> float:
+    """``c = n Var[w] = 1 / (p (1 - p))``, ``p = 1 - Phi(theta)``: the balanced-row gain.
+
+    With zero-sum rows the presynaptic spikes' mean ``p`` cancels, so the input
+    variance is ``c p (1 - p)`` (Bernoulli variance) rather than Micheli's
+    ``c E[s^2] = c p``; ``c = 1/(p(1-p))`` keeps ``Var[U] = 1`` at t = 0
+    (7.49 at theta = 1 versus Micheli's 6.30).
+    """
+    p = float(stats.norm.sf(threshold))
+    return 1.0 / (p * (1.0 - p))
+
+
+def balanced_normal_(
+    w: torch.Tensor, threshold: float = 1.0, generator: torch.Generator | None = None
+) -> torch.Tensor:
+    """Balanced-row Micheli init (ours, beyond Micheli et al. 2024); in place.
+
+    Draw ``z ~ N(0, 1)``, then make every row zero-sum and give it squared norm
+    ``c = 1 / (p (1 - p))`` with ``p = 1 - Phi(theta)``::
+
+        w_j = sqrt(c) (z_j - mean(z_j)) / ||z_j - mean(z_j)||
+
+    Why: with i.i.d. zero-mean weights each neuron receives a *quenched* mean
+    input ``sum_i w_ji r_i`` (variance ``c p^2``, 16 % of the total at theta = 1)
+    that persists over time steps. The neurons it favours fire more at every step,
+    the next layer's quenched input grows, and the leaky membrane accumulates it
+    (gain up to ``1 / (1 - beta)``): rates at later steps climb while the t = 0
+    rate (no accumulation yet) falls. Zero-sum rows remove the quenched mean for
+    homogeneous presynaptic rates, and equal row norms keep every neuron's input
+    variance equal, so layers stay statistically alike.
+    """
+    if w.dim() != 2 or w.shape[1] < 2:
+        raise ValueError(f"balanced_normal_ needs a [out, in >= 2] matrix, got {tuple(w.shape)}")
+    c = balanced_gain(threshold)
+    with torch.no_grad():
+        z = torch.randn(w.shape, generator=generator, dtype=torch.float64)
+        z -= z.mean(dim=1, keepdim=True)
+        z *= math.sqrt(c) / z.norm(dim=1, keepdim=True)
+        w.copy_(z.to(w))
+    return w
+
+
+def decorrelate_rows_(w: torch.Tensor, presyn: torch.Tensor) -> torch.Tensor:
+    """Remove each row's component along the measured presynaptic rate pattern (ours).
+
+    ``r_i`` is input ``i``'s rate in ``presyn`` ``[T, B, in]`` (mean over steps and
+    samples) and ``u = (r - mean r) / ||r - mean r||``; every row becomes
+    ``w_j - (w_j . u) u``, rescaled to keep its norm. Zero-sum rows cancel the
+    quenched mean input only for equal presynaptic rates; at finite width the
+    rates differ, and this projection cancels ``sum_i w_ji r_i`` exactly.
+    """
+    r = presyn.double().mean(dim=(0, 1))
+    u = r - r.mean()
+    if float(u.norm()) < 1e-12:
+        return w
+    u = u / u.norm()
+    with torch.no_grad():
+        wd = w.double()
+        norms = wd.norm(dim=1, keepdim=True)
+        wd = wd - (wd @ u)[:, None] * u[None, :]
+        wd = wd * norms / wd.norm(dim=1, keepdim=True).clamp_min(1e-12)
+        w.copy_(wd.to(w))
+    return w
+
+
+def _step_rates(current: torch.Tensor, params: LIFParams) -> torch.Tensor:
+    s = lif_sequence(current, params)
+    assert isinstance(s, torch.Tensor)
+    return s.mean(dim=tuple(range(1, s.dim())))
+
+
+def calibrate_profile_(
+    w: torch.Tensor,
+    presyn: torch.Tensor,
+    params: LIFParams,
+    target: torch.Tensor,
+    iters: int = 14,
+) -> float:
+    """Minimax per-step rate calibration (ours); scales ``w`` in place, returns the factor.
+
+    With ``r[t]`` the layer's rate at step ``t`` on the calibration input
+    ``presyn`` ``[T, B, in]`` and ``target[t]`` the reference profile, find the
+    scale ``a`` of ``w`` that balances the worst over- and under-shoot over
+    time steps::
+
+        log max_t (r_a[t] / target[t]) + log min_t (r_a[t] / target[t]) = 0
+
+    by bisection on ``log a`` (the left side increases with ``a``). Matching the
+    time-averaged rate instead (LSUV-style, ``si.initialize(..., calibrate=True,
+    target_rate=...)``) lets the t = 0 rate die out in deep layers, because the
+    later steps gain extra variance from the membrane's memory.
+    """
+    steps, batch, n_in = presyn.shape
+    with torch.no_grad():
+        base = (presyn.reshape(steps * batch, n_in) @ w.t()).reshape(steps, batch, -1)
+    tgt = target.clamp_min(1e-6).log()
+
+    def imbalance(log_a: float) -> float:
+        r = _step_rates(base * math.exp(log_a), params)
+        d = r.clamp_min(1e-6).log() - tgt
+        return float(d.max() + d.min())
+
+    lo, hi = math.log(0.25), math.log(4.0)
+    while imbalance(lo) > 0 and lo > math.log(1e-3):
+        lo -= math.log(4.0)
+    while imbalance(hi) < 0 and hi < math.log(1e3):
+        hi += math.log(4.0)
+    for _ in range(iters):
+        mid = 0.5 * (lo + hi)
+        if imbalance(mid) < 0:
+            lo = mid
+        else:
+            hi = mid
+    a = math.exp(0.5 * (lo + hi))
+    with torch.no_grad():
+        w.mul_(a)
+    return a
+
+
+# -- the experiment -----------------------------------------------------------------------
+def init_gain(init: str, width: int, threshold: float, beta: float) -> float | None:
+    """``c = n Var[w]`` of a data-independent, i.i.d. zero-mean init (None otherwise)."""
+    p = float(stats.norm.sf(threshold))
+    if init == "micheli":
+        return 1.0 / p
+    if init == "micheli_reset":
+        return F.micheli_reset_variance(width, beta, threshold) * width
+    if init == "kaiming":
+        return 2.0
+    if init == "glorot":
+        return 1.0
+    if init == "default":
+        return 1.0 / 3.0
+    return None
+
+
+def _init_weight(
+    init: str,
+    width: int,
+    n_in: int,
+    params: LIFParams,
+    beta: float,
+    presyn_cal: torch.Tensor | None,
+    target: torch.Tensor | None,
+    gen: torch.Generator,
+) -> torch.Tensor:
+    theta = params.threshold
+    w = torch.empty(width, n_in)
+    if init == "default":
+        F.default_uniform_(w, generator=gen)
+    elif init == "kaiming":
+        F.kaiming_normal_(w, generator=gen)
+    elif init == "glorot":
+        F.glorot_normal_(w, generator=gen)
+    elif init == "micheli":
+        F.micheli_normal_(w, threshold=theta, generator=gen)
+    elif init == "micheli_reset":
+        F.micheli_reset_normal_(w, beta=beta, threshold=theta, generator=gen)
+    elif init == "micheli_finite":
+        F.micheli_finite_width_normal_(w, threshold=theta, generator=gen)
+    elif init == "balanced":
+        balanced_normal_(w, threshold=theta, generator=gen)
+    elif init == "balanced_cal":
+        assert presyn_cal is not None and target is not None
+        balanced_normal_(w, threshold=theta, generator=gen)
+        decorrelate_rows_(w, presyn_cal.cpu())
+        calibrate_profile_(w, presyn_cal.cpu(), params, target.cpu())
+    elif init == "fluctuation":
+        from ..init.model import initialize
+        from ..nn import SpikingLinear
+
+        assert presyn_cal is not None
+        layer = SpikingLinear(n_in, width, params=params)
+        initialize(nn.Sequential(layer), presyn_cal.cpu(), method="fluctuation", generator=gen)
+        w = layer.weight.detach().clone()
+    else:  # pragma: no cover - validated by argparse
+        raise ValueError(f"unknown init {init!r}")
+    return w
+
+
+def _layer_stats(spikes: torch.Tensor, mem: torch.Tensor) -> dict[str, list[float]]:
+    steps = mem.shape[0]
+    flat_u = mem.reshape(steps, -1).double()
+    return {
+        "rate": spikes.reshape(steps, -1).double().mean(dim=1).tolist(),
+        "var_u": flat_u.var(dim=1, unbiased=False).tolist(),
+        "mean_u": flat_u.mean(dim=1).tolist(),
+    }
+
+
+def _lif(current: torch.Tensor, params: LIFParams) -> tuple[torch.Tensor, torch.Tensor]:
+    out = lif_sequence(current, params, return_mem=True)
+    assert isinstance(out, tuple)
+    return out
+
+
+def simulate(
+    init: str,
+    width: int,
+    depth: int,
+    steps: int = 10,
+    batch: int = 64,
+    *,
+    beta: float = 0.5,
+    threshold: float = 1.0,
+    reset: str = "subtract",
+    input_kind: str = "gaussian",
+    seed: int = 0,
+    device: torch.device | str = "cpu",
+) -> dict[str, Any]:
+    """One propagation run; returns ``{"init", "width", "layers", "summary", ...}``.
+
+    ``layers[d-1]`` is ``{"depth": d, "rate": [...], "var_u": [...], "mean_u": [...]}``
+    with one entry per time step. Weights are drawn on the CPU from a generator
+    seeded with ``seed`` (the same for every init, so normal inits share their
+    standard-normal draws); inputs from ``seed + 1`` (evaluation) and ``seed + 2``
+    (calibration batch for data-dependent inits).
+    """
+    if init not in INITS:
+        raise ValueError(f"init must be one of {', '.join(INITS)}, got {init!r}")
+    if input_kind not in ("gaussian", "poisson"):
+        raise ValueError(f"input must be 'gaussian' or 'poisson', got {input_kind!r}")
+    params = LIFParams.from_snntorch(beta=beta, threshold=threshold, reset_mechanism=reset)
+    dev = torch.device(device)
+    t_start = time.perf_counter()
+    gen_w = torch.Generator().manual_seed(seed)
+    needs_cal = init in DATA_DEPENDENT
+    p0 = float(stats.norm.sf(threshold))
+
+    def draw_input(s: int) -> torch.Tensor:
+        g = torch.Generator().manual_seed(s)
+        if input_kind == "gaussian":
+            return torch.randn(steps, batch, width, generator=g)
+        return (torch.rand(steps, batch, width, generator=g) < p0).float()
+
+    x_eval = draw_input(seed + 1).to(dev)
+    x_cal = draw_input(seed + 2).to(dev) if needs_cal else None
+    layers: list[dict[str, Any]] = []
+    scales: list[float] = []
+    with torch.no_grad():
+        if input_kind == "gaussian":
+            s_eval, u_eval = _lif(x_eval, params)
+            layers.append({"depth": 1, **_layer_stats(s_eval, u_eval)})
+            s_cal = _lif(x_cal, params)[0] if x_cal is not None else None
+            ref = torch.tensor(layers[0]["rate"], dtype=torch.float64)
+            first = 2
+        else:
+            s_eval, s_cal = x_eval, x_cal
+            ref = torch.full((steps,), p0, dtype=torch.float64)
+            first = 1
+        target = s_cal.mean(dim=(1, 2)).double() if s_cal is not None else None
+        if input_kind == "poisson" and target is not None:
+            target = torch.full((steps,), p0, dtype=torch.float64)
+        for d in range(first, depth + 1):
+            w = _init_weight(init, width, width, params, beta, s_cal, target, gen_w).to(dev)
+            scales.append(float(w.pow(2).sum(dim=1).mean()))
+            s_eval, u_eval = _lif(torch.nn.functional.linear(s_eval, w), params)
+            layers.append({"depth": d, **_layer_stats(s_eval, u_eval)})
+            if s_cal is not None:
+                s_cal = _lif(torch.nn.functional.linear(s_cal, w), params)[0]
+    rates = torch.tensor([ly["rate"] for ly in layers], dtype=torch.float64)
+    return {
+        "init": init,
+        "width": width,
+        "depth": depth,
+        "layers": layers,
+        "gain_per_layer": scales,
+        "theory_var_t0": _theory_var_t0(init, width, depth, threshold, beta, layers, first),
+        "summary": _summary(rates, ref, threshold),
+        "seconds": time.perf_counter() - t_start,
+    }
+
+
+def _theory_var_t0(
+    init: str,
+    width: int,
+    depth: int,
+    threshold: float,
+    beta: float,
+    layers: list[dict[str, Any]],
+    first: int,
+) -> list[float] | None:
+    """Infinite-width t = 0 map ``Var_{l+1} = c Q(theta / sqrt(Var_l))`` from layer 1's Var."""
+    c = init_gain(init, width, threshold, beta)
+    if c is None:
+        return None
+    v = layers[0]["var_u"][0] if first == 2 else c * float(stats.norm.sf(threshold))
+    out = [v]
+    for _ in range(len(layers) - 1):
+        v = theory.micheli_variance_map(v, c, threshold)
+        out.append(v)
+    return out
+
+
+def _summary(rates: torch.Tensor, ref: torch.Tensor, threshold: float) -> dict[str, Any]:
+    """Headline numbers of one run (rates: ``[depth, T]``; ref: ``[T]``)."""
+    p = float(stats.norm.sf(threshold))
+    total = rates.sum(dim=1)
+    silent = (total == 0).nonzero()
+    ratio = rates / ref.clamp_min(1e-12)[None, :]
+    last_t0 = float(rates[-1, 0])
+    return {
+        "p_theory": p,
+        "rate_t0_last": last_t0,
+        "rate_t0_last_rel_err": (last_t0 - p) / p,
+        "rate_mean_last": float(rates[-1].mean()),
+        "first_silent_depth": int(silent[0, 0]) + 1 if len(silent) else None,
+        "ratio_min": float(ratio.min()),
+        "ratio_max": float(ratio.max()),
+        "within_band": bool(ratio.min() >= BAND[0] and ratio.max() <= BAND[1]),
+    }
+
+
+# -- figures and report -----------------------------------------------------------------
+def _figures(runs: list[dict[str, Any]], out: str, threshold: float) -> list[str]:
+    import matplotlib.cm as cm
+
+    p = float(stats.norm.sf(threshold))
+    names: list[str] = []
+    widths = sorted({r["width"] for r in runs})
+    for width in widths:
+        sel = [r for r in runs if r["width"] == width]
+        fig, axes = new_figure(2, len(sel), size=(3.6, 3.0))
+        for j, run in enumerate(sel):
+            rates = [ly["rate"] for ly in run["layers"]]
+            var = [ly["var_u"] for ly in run["layers"]]
+            depths = [ly["depth"] for ly in run["layers"]]
+            steps = len(rates[0])
+            for t in range(steps):
+                color = cm.viridis(t / max(1, steps - 1))
+                axes[0][j].plot(depths, [r[t] for r in rates], color=color, lw=1)
+                axes[1][j].plot(depths, [max(v[t], 1e-6) for v in var], color=color, lw=1)
+            axes[0][j].axhline(p, color="k", ls=":", lw=1)
+            if run["theory_var_t0"] is not None:
+                tv = [max(v, 1e-6) for v in run["theory_var_t0"]]
+                axes[1][j].plot(depths, tv, "r--", lw=1, label="theory t=0")
+                axes[1][j].legend(fontsize=7)
+            axes[0][j].set_title(f"{run['init']} (width {width})", fontsize=9)
+            axes[1][j].set_yscale("log")
+            axes[1][j].set_ylim(1e-6, 100)
+            axes[1][j].set_xlabel("layer")
+            if j == 0:
+                axes[0][j].set_ylabel("rate (spikes/neuron/step)")
+                axes[1][j].set_ylabel("Var[U] (before reset)")
+        fig.suptitle(f"colour = time step 0 (purple) .. {steps - 1} (yellow); dotted: 1-Phi(theta)")
+        name = f"propagation_w{width}.png"
+        save_figure(fig, out, name)
+        names.append(name)
+    fig, axes = new_figure(1, 1, size=(6.5, 4.2))
+    ax = axes[0][0]
+    for run in runs:
+        depths = [ly["depth"] for ly in run["layers"]]
+        ax.plot(
+            depths, [ly["rate"][0] for ly in run["layers"]], label=f"{run['init']} w={run['width']}"
+        )
+    ax.axhline(p, color="k", ls=":", lw=1, label="1 - Phi(theta)")
+    ax.set_xlabel("layer")
+    ax.set_ylabel("rate at t = 0")
+    ax.legend(fontsize=7, ncol=2)
+    save_figure(fig, out, "rate_t0_vs_depth.png")
+    names.append("rate_t0_vs_depth.png")
+    return names
+
+
+def _fmt(x: float | None, digits: int = 3) -> str:
+    return "-" if x is None else f"{x:.{digits}g}"
+
+
+def _report(config: dict[str, Any], runs: list[dict[str, Any]], figures: list[str]) -> str:
+    theta = config["threshold"]
+    p = float(stats.norm.sf(theta))
+    c_star = theory.micheli_collapse_constant(theta)
+    lines = [
+        "# Activity propagation (Micheli et al. 2024)",
+        "",
+        f"Command: `{config['argv']}`",
+        "",
+        f"Neurons: snnTorch-Leaky-like, beta = {config['beta']}, theta = {theta}, "
+        f"{config['reset']} reset; input {config['input']}; T = {config['steps']} steps, "
+        f"batch {config['batch']}, seed {config['seed']}. Layer 1 "
+        + (
+            "receives i.i.d. N(0, 1) current directly; layers 2.. receive W s."
+            if config["input"] == "gaussian"
+            else f"receives W s from Bernoulli trains at p0 = {p:.4f} per step."
+        ),
+        "",
+        f"Theory: 1 - Phi(theta) = {p:.4f}; Micheli gain c = 1/(1 - Phi(theta)) = {1 / p:.3f}; "
+        f"collapse constant c* = {c_star:.3f} (c/c* = {p**-1 / c_star:.3f}); "
+        f"fixed-point slope {theory.micheli_fixed_point_slope(theta):.3f} "
+        f"(stable below theta = {theory.micheli_stability_bound():.3f}).",
+        "",
+        "Rate = spikes per neuron per step. `ratio` = rate / reference rate at the same step "
+        f"(reference: {'layer 1' if config['input'] == 'gaussian' else 'input trains'}); "
+        f"band = [{BAND[0]}, {BAND[1]}] over every layer and step.",
+        "",
+    ]
+    depth = config["depth"]
+    probe = [d for d in (1, 10, 20, 50, 100) if d <= depth]
+    if depth not in probe:
+        probe.append(depth)
+    head = " | ".join(f"t0 L{d}" for d in probe)
+    lines += [
+        f"| init | width | c = n Var[w] | {head} | mean-t rate L{depth} | t0 err L{depth} "
+        "| first silent layer | ratio min..max | in band | s |",
+        "|" + "---|" * (len(probe) + 9),
+    ]
+    for run in runs:
+        s = run["summary"]
+        c = init_gain(run["init"], run["width"], theta, config["beta"])
+        if run["init"] in ("balanced", "balanced_cal", "fluctuation", "micheli_finite"):
+            c = sum(run["gain_per_layer"]) / max(1, len(run["gain_per_layer"]))
+        t0 = " | ".join(_fmt(run["layers"][d - 1]["rate"][0]) for d in probe)
+        lines.append(
+            f"| {run['init']} | {run['width']} | {_fmt(c)} | {t0} | {_fmt(s['rate_mean_last'])} "
+            f"| {100 * s['rate_t0_last_rel_err']:+.1f} % | {s['first_silent_depth'] or 'none'} "
+            f"| {s['ratio_min']:.3f}..{s['ratio_max']:.3f} | {'yes' if s['within_band'] else 'no'} "
+            f"| {run['seconds']:.1f} |"
+        )
+    lines += ["", "Findings:", ""]
+    for run in runs:
+        s = run["summary"]
+        if s["first_silent_depth"] is not None:
+            what = f"falls silent (no spike at any step) from layer {s['first_silent_depth']}"
+        else:
+            what = (
+                f"keeps spiking to layer {depth}: t = 0 rate {s['rate_t0_last']:.4f} "
+                f"({100 * s['rate_t0_last_rel_err']:+.1f} % from 1 - Phi(theta))"
+            )
+        lines.append(f"- {run['init']}, width {run['width']}: {what}.")
+    lines += ["", "Figures: " + ", ".join(f"`{f}`" for f in figures), ""]
+    return "\n".join(lines)
+
+
+# -- command line -----------------------------------------------------------------------
+def add_parser(sub: Any) -> None:
+    from ..cli import add_common_arguments
+
+    p = sub.add_parser(
+        "propagation",
+        help="Micheli et al.'s deep activity-propagation experiment",
+        description=__doc__.split("\n\n")[0] if __doc__ else None,
+    )
+    p.add_argument("--depth", type=positive_int(100), default=100, help="LIF layers (1..100)")
+    p.add_argument(
+        "--width", type=int_list(100_000), default=[1000], help="width(s), e.g. 100,1000"
+    )
+    p.add_argument("--steps", type=positive_int(10_000), default=10, help="time steps T")
+    p.add_argument(
+        "--inits",
+        "--init",
+        dest="inits",
+        type=choice_list(INITS),
+        default=["default", "kaiming", "micheli"],
+        help=f"comma list from {', '.join(INITS)} (default: default,kaiming,micheli)",
+    )
+    p.add_argument("--input", choices=("gaussian", "poisson"), default="gaussian")
+    p.add_argument("--reset", choices=("subtract", "zero"), default="subtract")
+    p.add_argument("--beta", type=float_in(0.0, 0.999, lo_open=True), default=0.5)
+    p.add_argument("--threshold", type=float_in(0.0, 10.0, lo_open=True), default=1.0)
+    p.add_argument("--batch", type=positive_int(100_000), default=64)
+    add_common_arguments(p, "runs/propagation")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..cli import resolve_device
+
+    device = resolve_device(args.device)
+    config = {
+        "depth": args.depth,
+        "widths": args.width,
+        "steps": args.steps,
+        "inits": args.inits,
+        "input": args.input,
+        "reset": args.reset,
+        "beta": args.beta,
+        "threshold": args.threshold,
+        "batch": args.batch,
+        "seed": args.seed,
+    }
+    config["argv"] = (
+        f"spikeinit propagation --depth {args.depth} --width {','.join(map(str, args.width))} "
+        f"--steps {args.steps} --inits {','.join(args.inits)} --input {args.input} "
+        f"--reset {args.reset} --beta {args.beta} --threshold {args.threshold} "
+        f"--batch {args.batch} --seed {args.seed} --out {args.out}"
+    )
+    jobs = [(w, i) for w in args.width for i in args.inits]
+    runs = []
+    for width, init in progress(jobs, total=len(jobs), desc="propagation"):
+        runs.append(
+            simulate(
+                init,
+                width,
+                args.depth,
+                args.steps,
+                args.batch,
+                beta=args.beta,
+                threshold=args.threshold,
+                reset=args.reset,
+                input_kind=args.input,
+                seed=args.seed,
+                device=device,
+            )
+        )
+    figures = _figures(runs, args.out, args.threshold)
+    extra: dict[str, Any] = {"runs": runs, "figures": figures}
+    if len(runs) == 1:
+        extra["layers"] = runs[0]["layers"]
+    write_results(args.out, "propagation", config, device, **extra)
+    write_report(args.out, _report(config, runs, figures))
+    for r in runs:
+        s = r["summary"]
+        print(
+            f"{r['init']:>14} width {r['width']:>5}: t0 rate at layer {args.depth} "
+            f"{s['rate_t0_last']:.4f} (1-Phi = {s['p_theory']:.4f}), first silent layer "
+            f"{s['first_silent_depth'] or 'none'}, per-step ratio "
+            f"{s['ratio_min']:.3f}..{s['ratio_max']:.3f}"
+        )
+    print(f"wrote {args.out}/results.json, report.md and {len(figures)} figures")
+    return 0

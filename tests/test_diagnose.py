@@ -23,7 +23,9 @@ def x():
 
 def test_default_init_is_diagnosed_silent(x):
     torch.manual_seed(0)
-    model = torch.nn.Sequential(si.nn.SpikingLinear(700, 64, params=P), si.nn.SpikingLinear(64, 64, params=P))
+    model = torch.nn.Sequential(
+        si.nn.SpikingLinear(700, 64, params=P), si.nn.SpikingLinear(64, 64, params=P)
+    )
     d = si.diagnose(model, x)
     assert [layer.state for layer in d.layers] == ["silent", "silent"]
     assert d.layers[0].silent_fraction == 1.0 and d.layers[0].rate == 0.0
@@ -34,8 +36,9 @@ def test_figures_match_direct_computation(x):
     torch.manual_seed(0)
     layer = si.nn.SpikingLinear(700, 128, params=P)
     model = torch.nn.Sequential(layer)
-    si.init.fluctuation_normal_(layer.weight, nu=15.8, params=P, sigma_u=1.0,
-                                generator=torch.Generator().manual_seed(1))
+    si.init.fluctuation_normal_(
+        layer.weight, nu=15.8, params=P, sigma_u=1.0, generator=torch.Generator().manual_seed(1)
+    )
     d = si.diagnose(model, x).layers[0]
     spikes, mem = layer.simulate(x)
     cur = layer.input_current(x)
@@ -45,7 +48,9 @@ def test_figures_match_direct_computation(x):
     per_neuron = spikes.sum(dim=(0, 1))
     assert d.silent_fraction == pytest.approx((per_neuron == 0).float().mean().item())
     assert d.mem_std == pytest.approx(mem.std().item(), rel=1e-5)
-    assert d.free_mem_std == pytest.approx(free.var(0, unbiased=False).mean().sqrt().item(), rel=1e-5)
+    assert d.free_mem_std == pytest.approx(
+        free.var(0, unbiased=False).mean().sqrt().item(), rel=1e-5
+    )
     assert d.free_mean_spread == pytest.approx(free.mean(0).std(1).mean().item(), rel=1e-5)
     assert d.state == "fluctuation-driven"
 
@@ -55,8 +60,9 @@ def test_theory_matches_simulation_and_spread(x):
     population spread of per-neuron means vs sqrt(nu eps_bar^2 / eps_hat) sigma_U."""
     torch.manual_seed(0)
     layer = si.nn.SpikingLinear(700, 256, params=P)
-    si.init.fluctuation_normal_(layer.weight, nu=15.8, params=P, sigma_u=1.0,
-                                generator=torch.Generator().manual_seed(2))
+    si.init.fluctuation_normal_(
+        layer.weight, nu=15.8, params=P, sigma_u=1.0, generator=torch.Generator().manual_seed(2)
+    )
     d = si.diagnose(torch.nn.Sequential(layer), x).layers[0]
     assert d.free_mem_std == pytest.approx(d.predicted_sigma_u_filtered, rel=0.05)
     # Poisson prediction ignores the Bernoulli factor (1 - nu dt) ~ 3 %: within 6 %
@@ -68,7 +74,9 @@ def test_theory_matches_simulation_and_spread(x):
 
 def test_to_dict_json_and_plot(tmp_path, x):
     torch.manual_seed(0)
-    model = torch.nn.Sequential(si.nn.SpikingLinear(700, 32, params=P), si.nn.Readout(32, 4, params=P))
+    model = torch.nn.Sequential(
+        si.nn.SpikingLinear(700, 32, params=P), si.nn.Readout(32, 4, params=P)
+    )
     si.initialize(model, x, seed=0)
     d = si.diagnose(model, x)
     payload = json.loads(json.dumps(d.to_dict()))

@@ -89,7 +89,10 @@ def test_recurrent_layer_alpha_split_and_readout():
     report = si.initialize(model, x, seed=0, alpha=0.9)
     rec_layer = report.layers[0]
     ff, rec = rec_layer.groups
-    assert (ff.kind, rec.kind) == ("ff", "rec") and (ff.share, rec.share) == (0.9, pytest.approx(0.1))
+    assert (ff.kind, rec.kind) == ("ff", "rec") and (ff.share, rec.share) == (
+        0.9,
+        pytest.approx(0.1),
+    )
     assert abs(rec_layer.measured_sigma_u - 1.0) < 0.1
     assert abs(report.layers[1].measured_sigma_u - 1.0) < 0.1  # readout: same rule
     cal = si.initialize(model, x, seed=0, calibrate=True)

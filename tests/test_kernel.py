@@ -22,7 +22,10 @@ def _inputs(seed, shape=(40, 3, 7), dtype=torch.float32, scale=None):
     return x * (scale if scale is not None else 1.0) + 0.3
 
 
-@pytest.mark.parametrize("reset,tau_syn,detach,recurrent", list(itertools.product(RESETS, SYNAPSES, [True, False], [False, True])))
+@pytest.mark.parametrize(
+    "reset,tau_syn,detach,recurrent",
+    list(itertools.product(RESETS, SYNAPSES, [True, False], [False, True])),
+)
 def test_kernel_matches_reference(reset, tau_syn, detach, recurrent):
     p = _params(reset, tau_syn)
     # gain-adjusted scale so that neurons fire at moderate rates in both synapse types
@@ -35,8 +38,9 @@ def test_kernel_matches_reference(reset, tau_syn, detach, recurrent):
 
     xa, i0a, v0a = (t.clone().requires_grad_() for t in (x, i0, v0))
     wa = w.clone().requires_grad_() if w is not None else None
-    spk, mem = lif_sequence(xa, p, detach_reset=detach, recurrent_weight=wa,
-                            initial_state=(i0a, v0a), return_mem=True)
+    spk, mem = lif_sequence(
+        xa, p, detach_reset=detach, recurrent_weight=wa, initial_state=(i0a, v0a), return_mem=True
+    )
     xb, i0b, v0b = (t.clone().requires_grad_() for t in (x, i0, v0))
     wb = w.clone().requires_grad_() if w is not None else None
     spk_ref, mem_ref = lif_reference(xb, p, detach_reset=detach, w_rec=wb, i0=i0b, v0=v0b)
@@ -80,8 +84,15 @@ def test_gradcheck_float64(reset, tau_syn):
     w = (torch.randn(3, 3, generator=g, dtype=torch.float64) * 0.1).requires_grad_()
 
     def f(x, i0, v0, w):
-        return lif_sequence(x, p, recurrent_weight=w, initial_state=(i0, v0), return_mem=True,
-                            surrogate="triangle", surrogate_scale=2.0)
+        return lif_sequence(
+            x,
+            p,
+            recurrent_weight=w,
+            initial_state=(i0, v0),
+            return_mem=True,
+            surrogate="triangle",
+            surrogate_scale=2.0,
+        )
 
     assert torch.autograd.gradcheck(f, (x, i0, v0, w))
 

@@ -28,7 +28,8 @@ def test_linear_matches_per_step_reference():
 
 def test_layers_compose_and_restart_from_zero_state():
     model = torch.nn.Sequential(
-        si.nn.SpikingLinear(20, 16, params=P), si.nn.SpikingLinear(16, 16, params=P),
+        si.nn.SpikingLinear(20, 16, params=P),
+        si.nn.SpikingLinear(16, 16, params=P),
         si.nn.Readout(16, 3, params=P),
     )
     x = _spikes((30, 2, 20))

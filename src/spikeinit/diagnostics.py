@@ -107,13 +107,12 @@ class Diagnosis:
         if len(spiking) <= 10:
             axes[0].legend(fontsize=7)
         idx = [d.index for d in self.layers]
-        axes[1].plot(idx, [d.free_mem_std / d.threshold for d in self.layers], "o-", label="measured")
+        axes[1].plot(
+            idx, [d.free_mem_std / d.threshold for d in self.layers], "o-", label="measured"
+        )
         axes[1].plot(
             idx,
-            [
-                (d.predicted_sigma_u_filtered or math.nan) / d.threshold
-                for d in self.layers
-            ],
+            [(d.predicted_sigma_u_filtered or math.nan) / d.threshold for d in self.layers],
             "x--",
             label="theory (filtered input)",
         )
@@ -168,7 +167,7 @@ def capture_layer_io(
 
         def hook(m: nn.Module, args: tuple[Any, ...], name: str = name) -> None:
             if id(m) not in seen:
-                seen[id(m)] = (name, m, args[0].detach())  # type: ignore[arg-type]
+                seen[id(m)] = (name, m, args[0].detach())  # type: ignore[assignment]
 
         handles.append(layer.register_forward_pre_hook(hook))
     try:
@@ -240,7 +239,9 @@ def diagnose_layer(
         mem_std=float(mem.std()),
         free_mem_mean=free_mean,
         free_mem_std=free_std,
-        free_mean_spread=float(per_neuron_mean.std(dim=1).mean()) if per_neuron_mean.shape[1] > 1 else 0.0,
+        free_mean_spread=float(per_neuron_mean.std(dim=1).mean())
+        if per_neuron_mean.shape[1] > 1
+        else 0.0,
         input_rate=input_rate,
         predicted_sigma_u=pred,
         predicted_sigma_u_filtered=pred_f,

@@ -36,7 +36,9 @@ _REGISTRY: dict[str, Callable[..., nn.Module]] = {}
 OUTPUT: dict[str, str] = {}
 
 
-def register(name: str, output: str = "trace") -> Callable[[Callable[..., nn.Module]], Callable[..., nn.Module]]:
+def register(
+    name: str, output: str = "trace"
+) -> Callable[[Callable[..., nn.Module]], Callable[..., nn.Module]]:
     def deco(fn: Callable[..., nn.Module]) -> Callable[..., nn.Module]:
         _REGISTRY[name] = fn
         OUTPUT[name] = output
@@ -62,7 +64,9 @@ def build(
         raise ValueError(f"model must be one of {names()}, got {name!r}")
     shape = tuple(int(s) for s in input_shape)
     if not shape or any(s < 1 for s in shape):
-        raise ValueError(f"input_shape must be a non-empty tuple of positive sizes, got {input_shape!r}")
+        raise ValueError(
+            f"input_shape must be a non-empty tuple of positive sizes, got {input_shape!r}"
+        )
     if isinstance(n_classes, bool) or not isinstance(n_classes, int) or n_classes < 2:
         raise ValueError(f"n_classes must be an integer >= 2, got {n_classes!r}")
     return _REGISTRY[name](shape, n_classes, params, **kw)
@@ -244,7 +248,12 @@ def dale_shd(
     layers: list[nn.Module] = [Flatten()] if len(input_shape) > 1 else []
     layers.append(
         DaleLinear(
-            _flat(input_shape), n_exc, n_inh, params=p, tau_exc=tau_exc, tau_inh=tau_inh,
+            _flat(input_shape),
+            n_exc,
+            n_inh,
+            params=p,
+            tau_exc=tau_exc,
+            tau_inh=tau_inh,
             recurrent=recurrent,
         )  # fmt: skip
     )
@@ -295,4 +304,6 @@ def _image_shape(input_shape: tuple[int, ...]) -> tuple[int, int, int]:
     side = math.isqrt(input_shape[0])
     if len(input_shape) == 1 and side * side == input_shape[0]:
         return (1, side, side)
-    raise ValueError(f"input_shape must be (C, H, W), (H, W) or a square (H*W,), got {input_shape!r}")
+    raise ValueError(
+        f"input_shape must be (C, H, W), (H, W) or a square (H*W,), got {input_shape!r}"
+    )

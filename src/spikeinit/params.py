@@ -60,9 +60,7 @@ class LIFParams:
         _check_positive_finite("dt", self.dt)
         _check_positive_finite("tau_mem", self.tau_mem)
         if self.dt >= self.tau_mem:
-            raise ValueError(
-                f"tau_mem must be > dt (= {self.dt!r} s), got {self.tau_mem!r} s"
-            )
+            raise ValueError(f"tau_mem must be > dt (= {self.dt!r} s), got {self.tau_mem!r} s")
         if self.tau_syn is not None:
             _check_positive_finite("tau_syn", self.tau_syn)
             if self.dt >= self.tau_syn:

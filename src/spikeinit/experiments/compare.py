@@ -26,14 +26,19 @@ def add_parser(sub: Any) -> None:
     p = sub.add_parser("compare", help="compare initialisations over seeds")
     add_common_arguments(p, "runs/compare")
     add_training_arguments(p)
-    p.add_argument("--inits", type=choice_list(sorted(INIT_NAMES)),
-                   default=["fluctuation", "kaiming", "default"])
+    p.add_argument(
+        "--inits",
+        type=choice_list(sorted(INIT_NAMES)),
+        default=["fluctuation", "kaiming", "default"],
+    )
     p.add_argument("--seeds", type=positive_int(100), default=3, help="number of seeds")
     p.add_argument("--resume", action="store_true", help="resume/skip finished runs in --out")
     p.set_defaults(func=run)
 
 
-def compare(specs: list[Any], out: str | Path, device: str, resume: bool = False) -> list[dict[str, Any]]:
+def compare(
+    specs: list[Any], out: str | Path, device: str, resume: bool = False
+) -> list[dict[str, Any]]:
     """Run every spec (in ``out/<init>-seed<k>``) and return the run records."""
     from .training import run as run_one
 
@@ -41,8 +46,14 @@ def compare(specs: list[Any], out: str | Path, device: str, resume: bool = False
     for spec in progress(specs, total=len(specs), desc="compare"):
         sub = Path(out) / f"{spec.init}-seed{spec.seed}"
         res = run_one(spec, sub, device=device, resume=resume, progress=False)
-        runs.append({"init": spec.init, "seed": spec.seed, "metrics": res["metrics"],
-                     "history": res["history"]})
+        runs.append(
+            {
+                "init": spec.init,
+                "seed": spec.seed,
+                "metrics": res["metrics"],
+                "history": res["history"],
+            }
+        )
     return runs
 
 
@@ -58,9 +69,11 @@ def summarize(runs: list[dict[str, Any]]) -> dict[str, Any]:
         acc = np.array([r["metrics"]["test_accuracy"] for r in mine])
         reach = np.array([epochs_to_reach(r["history"], level) for r in mine])
         table[init] = {
-            "test_accuracy_mean": float(acc.mean()), "test_accuracy_std": float(acc.std()),
+            "test_accuracy_mean": float(acc.mean()),
+            "test_accuracy_std": float(acc.std()),
             "epochs_to_90pct_mean": float(np.nanmean(reach)) if np.isfinite(reach).any() else None,
-            "runs_reaching_90pct": int(np.isfinite(reach).sum()), "n_runs": len(mine),
+            "runs_reaching_90pct": int(np.isfinite(reach).sum()),
+            "n_runs": len(mine),
         }
     return {"best_val_accuracy": best, "level": level, "table": table}
 
@@ -68,27 +81,35 @@ def summarize(runs: list[dict[str, Any]]) -> dict[str, Any]:
 def plot_curves(runs: list[dict[str, Any]], out: str | Path, key: str = "val_acc") -> Path:
     fig, axes = new_figure(1, 2, size=(6.0, 4.0))
     for init in dict.fromkeys(r["init"] for r in runs):
-        for ax, k in zip(axes[0], (key, "train_loss")):
-            curves = [[h.get(k) or math.nan for h in r["history"]] for r in runs if r["init"] == init]
+        for ax, k in zip(axes[0], (key, "train_loss"), strict=True):
+            curves = [
+                [h.get(k) or math.nan for h in r["history"]] for r in runs if r["init"] == init
+            ]
             n = min(len(c) for c in curves)
             arr = np.array([c[:n] for c in curves], dtype=float)
             mean, std = np.nanmean(arr, 0), np.nanstd(arr, 0)
             ep = np.arange(1, n + 1)
             ax.plot(ep, mean, label=init)
             ax.fill_between(ep, mean - std, mean + std, alpha=0.25)
-    axes[0][0].set(xlabel="epoch", ylabel="validation accuracy", title="learning curves (mean ± std)")
+    axes[0][0].set(
+        xlabel="epoch", ylabel="validation accuracy", title="learning curves (mean ± std)"
+    )
     axes[0][1].set(xlabel="epoch", ylabel="training loss", yscale="log")
     axes[0][0].legend()
     return save_figure(fig, out, "learning_curves.png")
 
 
 def report_table(summary: dict[str, Any]) -> str:
-    rows = ["| init | test accuracy (mean ± std) | epochs to 90 % of best | runs reaching it |",
-            "|---|---|---|---|"]
+    rows = [
+        "| init | test accuracy (mean ± std) | epochs to 90 % of best | runs reaching it |",
+        "|---|---|---|---|",
+    ]
     for init, t in summary["table"].items():
         reach = "never" if t["epochs_to_90pct_mean"] is None else f"{t['epochs_to_90pct_mean']:.1f}"
-        rows.append(f"| {init} | {t['test_accuracy_mean']:.4f} ± {t['test_accuracy_std']:.4f} | "
-                    f"{reach} | {t['runs_reaching_90pct']}/{t['n_runs']} |")
+        rows.append(
+            f"| {init} | {t['test_accuracy_mean']:.4f} ± {t['test_accuracy_std']:.4f} | "
+            f"{reach} | {t['runs_reaching_90pct']}/{t['n_runs']} |"
+        )
     return "\n".join(rows)
 
 
@@ -101,18 +122,26 @@ def run(args: argparse.Namespace) -> int:
     for name in args.inits:
         resolve_init(name)
     over = spec_overrides(args)
-    specs = [preset(args.dataset, init=i, seed=args.seed + k, **over)
-             for i in args.inits for k in range(args.seeds)]
+    specs = [
+        preset(args.dataset, init=i, seed=args.seed + k, **over)
+        for i in args.inits
+        for k in range(args.seeds)
+    ]
     runs = compare(specs, args.out, str(device), resume=args.resume)
     summary = summarize(runs)
     plot_curves(runs, args.out)
     config = {**spec_dict(specs[0]), "inits": args.inits, "seeds": args.seeds}
     config.pop("init"), config.pop("seed")
     write_results(args.out, "compare", config, device, runs=runs, summary=summary)
-    cmd = (f"spikeinit compare --dataset {args.dataset} --inits {','.join(args.inits)} "
-           f"--seeds {args.seeds} --epochs {specs[0].epochs}")
-    write_report(args.out, f"# spikeinit compare\n\n`{cmd}`\n\n{report_table(summary)}\n\n"
-                 f"90 % level: {summary['level']:.4f} (best validation accuracy of any run: "
-                 f"{summary['best_val_accuracy']:.4f}).\n\n![learning curves](learning_curves.png)\n")
+    cmd = (
+        f"spikeinit compare --dataset {args.dataset} --inits {','.join(args.inits)} "
+        f"--seeds {args.seeds} --epochs {specs[0].epochs}"
+    )
+    write_report(
+        args.out,
+        f"# spikeinit compare\n\n`{cmd}`\n\n{report_table(summary)}\n\n"
+        f"90 % level: {summary['level']:.4f} (best validation accuracy of any run: "
+        f"{summary['best_val_accuracy']:.4f}).\n\n![learning curves](learning_curves.png)\n",
+    )
     print(report_table(summary))
     return 0

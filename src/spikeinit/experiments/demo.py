@@ -29,10 +29,18 @@ def add_parser(sub: Any) -> None:
 
     p = sub.add_parser("demo", help="the main job: a short tour on embedded data")
     add_common_arguments(p, "runs/demo")
-    p.add_argument("--epochs", type=positive_int(1000), default=15,
-                   help="training epochs per init (default: %(default)s)")
-    p.add_argument("--samples-per-class", type=positive_int(), default=300,
-                   help="Randman samples per class (default: %(default)s)")
+    p.add_argument(
+        "--epochs",
+        type=positive_int(1000),
+        default=15,
+        help="training epochs per init (default: %(default)s)",
+    )
+    p.add_argument(
+        "--samples-per-class",
+        type=positive_int(),
+        default=300,
+        help="Randman samples per class (default: %(default)s)",
+    )
     p.set_defaults(func=run)
 
 
@@ -47,8 +55,10 @@ def _diagnosis(seed: int, out: Path) -> dict[str, Any]:
     p = LIFParams(tau_mem=20e-3, tau_syn=10e-3, dt=ds.dt)
     torch.manual_seed(seed)
     model = torch.nn.Sequential(
-        SpikingLinear(ds.n_inputs, 128, params=p), SpikingLinear(128, 128, params=p),
-        SpikingLinear(128, 128, params=p), Readout(128, ds.n_classes, params=p),
+        SpikingLinear(ds.n_inputs, 128, params=p),
+        SpikingLinear(128, 128, params=p),
+        SpikingLinear(128, 128, params=p),
+        Readout(128, ds.n_classes, params=p),
     )
     before = diagnose(model, x)
     report = initialize(model, x, method="fluctuation", seed=seed)
@@ -62,14 +72,17 @@ def _propagation(seed: int, out: Path, device: torch.device) -> dict[str, Any]:
     from .propagation import simulate
 
     inits = ["default", "kaiming", "micheli", "fluctuation"]
-    runs = {i: simulate(i, 1000, 50, steps=10, batch=32, seed=seed, device=device)
-            for i in progress(inits, desc="propagation")}
+    runs = {
+        i: simulate(i, 1000, 50, steps=10, batch=32, seed=seed, device=device)
+        for i in progress(inits, desc="propagation")
+    }
     fig, axes = new_figure(1, 2, size=(5.5, 3.8))
     for init, res in runs.items():
         depth = [ly["depth"] for ly in res["layers"]]
         axes[0][0].plot(depth, [ly["rate"][0] for ly in res["layers"]], label=init)
-        axes[0][1].plot(depth, [sum(ly["rate"]) / len(ly["rate"]) for ly in res["layers"]],
-                        label=init)
+        axes[0][1].plot(
+            depth, [sum(ly["rate"]) / len(ly["rate"]) for ly in res["layers"]], label=init
+        )
     axes[0][0].set(xlabel="layer", ylabel="spikes / neuron / step", title="rate at t = 0")
     axes[0][1].set(xlabel="layer", title="rate averaged over 10 steps")
     axes[0][0].legend()
@@ -81,9 +94,10 @@ def _training(seed: int, epochs: int, spc: int, out: Path, device: str) -> list[
     from .compare import compare, plot_curves
     from .training import preset
 
-    specs = [preset("randman", init=i, seed=seed, epochs=epochs,
-                    dataset_kw={"samples_per_class": spc})
-             for i in ("fluctuation", "default", "kaiming")]
+    specs = [
+        preset("randman", init=i, seed=seed, epochs=epochs, dataset_kw={"samples_per_class": spc})
+        for i in ("fluctuation", "default", "kaiming")
+    ]
     runs = compare(specs, out / "randman", device)
     plot_curves(runs, out)
     return runs
@@ -110,17 +124,24 @@ def run(args: argparse.Namespace) -> int:
     )
     train_rows = "\n".join(f"| {i} | {a:.3f} |" for i, a in acc.items())
     write_results(
-        out, "demo", {"seed": args.seed, "epochs": args.epochs,
-                      "samples_per_class": args.samples_per_class}, device,
+        out,
+        "demo",
+        {"seed": args.seed, "epochs": args.epochs, "samples_per_class": args.samples_per_class},
+        device,
         metrics={"test_accuracy": acc, "seconds": seconds},
         diagnosis={"before": diag["before"].to_dict(), "after": diag["after"].to_dict()},
-        layers=[{"init": i, **{k: v for k, v in r.items() if k in ("layers", "summary")}}
-                for i, r in prop.items()],
+        layers=[
+            {"init": i, **{k: v for k, v in r.items() if k in ("layers", "summary")}}
+            for i, r in prop.items()
+        ],
         runs=runs,
     )
-    write_report(out, f"""# spikeinit demo
+    write_report(
+        out,
+        f"""# spikeinit demo
 
-Command: `spikeinit demo --epochs {args.epochs} --samples-per-class {args.samples_per_class} --seed {args.seed}` ({seconds:.0f} s).
+Command: `spikeinit demo --epochs {args.epochs} --samples-per-class \
+{args.samples_per_class} --seed {args.seed}` ({seconds:.0f} s).
 
 ## 1. What PyTorch's default init does to a spiking network
 
@@ -129,13 +150,13 @@ Randman input, 3 hidden layers of 128 LIF neurons (tau 20/10 ms, dt 2 ms).
 Before (default init):
 
 ```
-{diag['before']}
+{diag["before"]}
 ```
 
 After `si.initialize(model, x, method="fluctuation")` (target sigma_U = 1 theta):
 
 ```
-{diag['after']}
+{diag["after"]}
 ```
 
 ![default](diagnosis_default.png)
@@ -151,15 +172,19 @@ Micheli's fixed point is 1 - Phi(1) = 0.1587.
 
 ![propagation](propagation.png)
 
-## 3. Training on Randman ({args.epochs} epochs, {args.samples_per_class} samples per class, seed {args.seed})
+## 3. Training on Randman
+({args.epochs} epochs, {args.samples_per_class} samples per class, seed {args.seed})
 
 | init | test accuracy |
 |---|---|
 {train_rows}
 
 ![learning curves](learning_curves.png)
-""")
-    print(f"\nRandman test accuracy after {args.epochs} epochs: "
-          + ", ".join(f"{i} {a:.3f}" for i, a in acc.items()))
+""",
+    )
+    print(
+        f"\nRandman test accuracy after {args.epochs} epochs: "
+        + ", ".join(f"{i} {a:.3f}" for i, a in acc.items())
+    )
     print(f"report: {out / 'report.md'} ({seconds:.0f} s)")
     return 0

@@ -37,15 +37,22 @@ def spec_overrides(args: argparse.Namespace) -> dict[str, Any]:
         try:
             hidden = tuple(int(h) for h in args.hidden.split(","))
         except ValueError:
-            raise ValueError(f"--hidden must be comma-separated integers, got {args.hidden!r}")
+            msg = f"--hidden must be comma-separated integers, got {args.hidden!r}"
+            raise ValueError(msg) from None
     if args.lr is not None and not args.lr > 0:
         raise ValueError(f"--lr must be > 0, got {args.lr}")
     if args.sigma_u is not None and not args.sigma_u > 0:
         raise ValueError(f"--sigma-u must be > 0, got {args.sigma_u}")
     return {
-        "model": args.model, "epochs": args.epochs, "batch_size": args.batch_size, "lr": args.lr,
-        "optimizer": args.optimizer, "loss": args.loss, "sigma_u": args.sigma_u,
-        "hidden": hidden, "dataset_kw": dataset_kw or None,
+        "model": args.model,
+        "epochs": args.epochs,
+        "batch_size": args.batch_size,
+        "lr": args.lr,
+        "optimizer": args.optimizer,
+        "loss": args.loss,
+        "sigma_u": args.sigma_u,
+        "hidden": hidden,
+        "dataset_kw": dataset_kw or None,
     }
 
 
@@ -64,7 +71,8 @@ def add_parser(sub: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     from ..cli import resolve_device
     from ..train import TrainingDiverged
-    from .training import preset, run as run_one, spec_dict
+    from .training import preset, spec_dict
+    from .training import run as run_one
 
     device = resolve_device(args.device)
     spec = preset(args.dataset, init=args.init, seed=args.seed, **spec_overrides(args))
@@ -73,17 +81,29 @@ def run(args: argparse.Namespace) -> int:
     except TrainingDiverged as exc:
         raise ValueError(str(exc)) from exc
     m = out["metrics"]
-    write_results(args.out, "train", spec_dict(spec), device, metrics=m, history=out["history"],
-                  init=out["init"], dataset=out["dataset"])
-    write_report(args.out, f"""# spikeinit train
+    write_results(
+        args.out,
+        "train",
+        spec_dict(spec),
+        device,
+        metrics=m,
+        history=out["history"],
+        init=out["init"],
+        dataset=out["dataset"],
+    )
+    write_report(
+        args.out,
+        f"""# spikeinit train
 
-`spikeinit train --dataset {spec.dataset} --model {spec.model} --init {spec.init} --epochs {spec.epochs} --seed {spec.seed}`
+`spikeinit train --dataset {spec.dataset} --model {spec.model} --init {spec.init} \
+--epochs {spec.epochs} --seed {spec.seed}`
 
 | metric | value |
 |---|---|
-| test accuracy | {m['test_accuracy']:.4f} |
-| best validation accuracy | {m.get('val_accuracy') or float('nan'):.4f} |
-| epochs | {m['epochs']} |
-""")
+| test accuracy | {m["test_accuracy"]:.4f} |
+| best validation accuracy | {m.get("val_accuracy") or float("nan"):.4f} |
+| epochs | {m["epochs"]} |
+""",
+    )
     print(f"test accuracy {m['test_accuracy']:.4f} after {m['epochs']} epochs -> {args.out}")
     return 0

@@ -53,14 +53,28 @@ PRESETS: dict[str, RunSpec] = {
     "randman": RunSpec(),
     # a fast sanity run on scikit-learn's 8x8 digits, Poisson rate coded
     "digits": RunSpec(
-        dataset="digits", epochs=40, batch_size=64, lr=5e-3, optimizer="adam",
-        dataset_kw={"encoding": "poisson", "n_steps": 50}, regularize=False,
+        dataset="digits",
+        epochs=40,
+        batch_size=64,
+        lr=5e-3,
+        optimizer="adam",
+        dataset_kw={"encoding": "poisson", "n_steps": 50},
+        regularize=False,
     ),
     # Micheli et al.'s MLP on real MNIST images: pixels (standardised) as current, T = 1
     "mnist5k": RunSpec(
-        dataset="mnist5k", model="micheli_mlp", init="micheli", epochs=100, batch_size=64,
-        lr=1e-3, optimizer="adam", loss="count", schedule="cosine_batch",
-        dataset_kw={"encoding": "current", "n_steps": 1}, regularize=False, standardize=True,
+        dataset="mnist5k",
+        model="micheli_mlp",
+        init="micheli",
+        epochs=100,
+        batch_size=64,
+        lr=1e-3,
+        optimizer="adam",
+        loss="count",
+        schedule="cosine_batch",
+        dataset_kw={"encoding": "current", "n_steps": 1},
+        regularize=False,
+        standardize=True,
     ),
 }
 
@@ -109,8 +123,9 @@ def _regularizers(spec: RunSpec) -> tuple[ActivityRegularizer, ...]:
     )
 
 
-def run(spec: RunSpec, out: str | Path, device: str = "cpu", resume: bool = False,
-        progress: bool = True) -> dict[str, Any]:
+def run(
+    spec: RunSpec, out: str | Path, device: str = "cpu", resume: bool = False, progress: bool = True
+) -> dict[str, Any]:
     """Build, initialise and train one model; returns ``{"metrics", "history", "init"}``."""
     method = resolve_init(spec.init)
     ds = load_dataset(spec.dataset, **spec.dataset_kw)
@@ -133,12 +148,26 @@ def run(spec: RunSpec, out: str | Path, device: str = "cpu", resume: bool = Fals
         return _Standardized(inner) if spec.standardize else inner
 
     cfg = TrainConfig(
-        epochs=spec.epochs, batch_size=spec.batch_size, lr=spec.lr, optimizer=spec.optimizer,
-        loss=spec.loss, schedule=spec.schedule, regularizers=_regularizers(spec),
-        seed=spec.seed, device=device, progress=progress,
+        epochs=spec.epochs,
+        batch_size=spec.batch_size,
+        lr=spec.lr,
+        optimizer=spec.optimizer,
+        loss=spec.loss,
+        schedule=spec.schedule,
+        regularizers=_regularizers(spec),
+        seed=spec.seed,
+        device=device,
+        progress=progress,
     )
-    result = fit(model, loader("train"), loader("val"), loader("test"), config=cfg,
-                 out_dir=out, resume=resume)
+    result = fit(
+        model,
+        loader("train"),
+        loader("val"),
+        loader("test"),
+        config=cfg,
+        out_dir=out,
+        resume=resume,
+    )
     return {
         "metrics": result.metrics(),
         "history": result.history,

@@ -36,7 +36,9 @@ class WeightGroup:
     kind: WeightKind
 
 
-def check_sequence_input(x: torch.Tensor, min_dim: int, name: str, features: tuple[int, ...]) -> None:
+def check_sequence_input(
+    x: torch.Tensor, min_dim: int, name: str, features: tuple[int, ...]
+) -> None:
     """Raise a clear error unless ``x`` is a float ``[T, B, *features]`` tensor."""
     if not isinstance(x, torch.Tensor):
         raise TypeError(f"{name}: input must be a torch.Tensor, got {type(x).__name__}")
@@ -47,9 +49,7 @@ def check_sequence_input(x: torch.Tensor, min_dim: int, name: str, features: tup
     expected = len(features) + 2
     if x.dim() != expected or tuple(x.shape[2 : 2 + len(features)]) != features:
         shape = ", ".join(str(f) for f in features)
-        raise ValueError(
-            f"{name}: expected input of shape [T, B, {shape}], got {tuple(x.shape)}"
-        )
+        raise ValueError(f"{name}: expected input of shape [T, B, {shape}], got {tuple(x.shape)}")
 
 
 class SpikingLayer(nn.Module):

@@ -104,7 +104,12 @@ class _SpikingConv(SpikingLayer):
         _check_size("in_channels", in_channels)
         _check_size("out_channels", out_channels)
         self.conv = self._conv(
-            in_channels, out_channels, kernel_size, stride=stride, padding=padding, bias=bias
+            in_channels,
+            out_channels,
+            kernel_size,  # type: ignore[arg-type]
+            stride=stride,  # type: ignore[arg-type]
+            padding=padding,  # type: ignore[arg-type]
+            bias=bias,
         )
         self.in_channels, self.out_channels = in_channels, out_channels
         self.reset_parameters()

@@ -123,11 +123,8 @@ def _regularizers(spec: RunSpec) -> tuple[ActivityRegularizer, ...]:
     )
 
 
-def run(
-    spec: RunSpec, out: str | Path, device: str = "cpu", resume: bool = False, progress: bool = True
-) -> dict[str, Any]:
-    """Build, initialise and train one model; returns ``{"metrics", "history", "init"}``."""
-    method = resolve_init(spec.init)
+def build_model(spec: RunSpec) -> tuple[torch.nn.Module, Any]:
+    """The dataset and the zoo model for ``spec`` (weights not yet initialised)."""
     ds = load_dataset(spec.dataset, **spec.dataset_kw)
     torch.manual_seed(spec.seed)
     kw: dict[str, Any] = {}
@@ -137,7 +134,15 @@ def run(
         kw["duration"] = ds.duration
         if spec.model in ("fc", "recurrent"):
             kw["hidden"] = spec.hidden
-    model = models.build(spec.model, ds.input_shape, ds.n_classes, params=params, **kw)
+    return models.build(spec.model, ds.input_shape, ds.n_classes, params=params, **kw), ds
+
+
+def run(
+    spec: RunSpec, out: str | Path, device: str = "cpu", resume: bool = False, progress: bool = True
+) -> dict[str, Any]:
+    """Build, initialise and train one model; returns ``{"metrics", "history", "init"}``."""
+    method = resolve_init(spec.init)
+    model, ds = build_model(spec)
     x_init, _ = ds.sample("train", min(spec.init_samples, len(ds.train)), seed=spec.seed)
     if spec.standardize:
         x_init = (x_init - 0.1307) / 0.3081

@@ -1,0 +1,111 @@
+"""``spikeinit diagnose [CHECKPOINT]``: per-layer activity of a trained or fresh model.
+
+* ``spikeinit diagnose runs/rm`` (a ``spikeinit train`` output directory, or a
+  ``best.pt`` / ``last.pt`` inside one) rebuilds the model from the run's
+  ``results.json``, loads the checkpoint (``weights_only=True``) and diagnoses
+  it on the run's dataset.
+* ``spikeinit diagnose --dataset randman --model fc --init default`` diagnoses a
+  freshly built model under an initialisation, before any training.
+
+Writes ``results.json`` (``layers``: the per-layer diagnosis), ``diagnosis.png``
+and ``report.md``; prints the table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import Any
+
+from .common import positive_int, write_report, write_results
+
+
+def add_parser(sub: Any) -> None:
+    from ..cli import add_common_arguments
+    from ..data import names as dataset_names
+    from ..models import names as model_names
+    from .training import INIT_NAMES
+
+    p = sub.add_parser("diagnose", help="per-layer activity of a trained or fresh model")
+    add_common_arguments(p, "runs/diagnose")
+    p.add_argument("checkpoint", nargs="?", help="a `spikeinit train` --out dir or its .pt file")
+    p.add_argument("--dataset", choices=dataset_names(), help="default: the run's, or randman")
+    p.add_argument("--model", choices=model_names(), help="fresh model (no checkpoint)")
+    p.add_argument(
+        "--init",
+        choices=sorted(INIT_NAMES),
+        default="default",
+        help="initialisation of a fresh model (default: %(default)s)",
+    )
+    p.add_argument("--samples", type=positive_int(), default=128, help="samples to run")
+    p.set_defaults(func=run)
+
+
+def _spec_from_checkpoint(path: Path) -> tuple[dict[str, Any], Path]:
+    if not path.exists():
+        raise FileNotFoundError(f"checkpoint {path} does not exist")
+    run_dir, ckpt = (path, path / "best.pt") if path.is_dir() else (path.parent, path)
+    if not ckpt.exists():
+        ckpt = run_dir / "last.pt"
+    if not ckpt.exists():
+        raise FileNotFoundError(f"no checkpoint (best.pt or last.pt) in {run_dir}")
+    results = run_dir / "results.json"
+    if not results.exists():
+        raise FileNotFoundError(
+            f"{results} not found: diagnose needs the results.json that `spikeinit train` writes"
+        )
+    try:
+        config = json.loads(results.read_text())["config"]
+    except (json.JSONDecodeError, KeyError) as exc:
+        raise ValueError(f"{results} is not a spikeinit results.json ({exc})") from exc
+    return config, ckpt
+
+
+def run(args: argparse.Namespace) -> int:
+    import torch
+
+    from .. import diagnose, initialize
+    from ..cli import resolve_device
+    from ..train import load_checkpoint
+    from .training import build_model, preset, resolve_init, spec_dict
+
+    device = resolve_device(args.device)
+    if args.checkpoint:
+        config, ckpt = _spec_from_checkpoint(Path(args.checkpoint))
+        fields = {k: v for k, v in config.items() if k in spec_dict(preset("randman"))}
+        fields["hidden"] = tuple(fields.get("hidden", (128,)))
+        spec = preset(fields.pop("dataset", "randman"), **fields)
+        if args.dataset and args.dataset != spec.dataset:
+            spec = preset(args.dataset, **{**fields, "dataset_kw": {}})
+        model, ds = build_model(spec)
+        model.load_state_dict(load_checkpoint(ckpt)["model"])
+        source = f"checkpoint {ckpt}"
+    else:
+        spec = preset(
+            args.dataset or "randman",
+            seed=args.seed,
+            **({"model": args.model} if args.model else {}),
+        )
+        model, ds = build_model(spec)
+        source = f"fresh {spec.model}, init {args.init}"
+    x, _ = ds.sample("test", min(args.samples, len(ds.test)), seed=args.seed)
+    if spec.standardize:
+        x = (x - 0.1307) / 0.3081
+    if not args.checkpoint:
+        initialize(model, x, method=resolve_init(args.init), seed=args.seed)
+    model.to(device)
+    with torch.no_grad():
+        d = diagnose(model, x.to(device))
+    out = Path(args.out)
+    d.plot(out / "diagnosis.png")
+    write_results(
+        out, "diagnose", {**spec_dict(spec), "source": source}, device, layers=d.to_dict()["layers"]
+    )
+    write_report(
+        out,
+        f"# spikeinit diagnose\n\n{source}, dataset {spec.dataset} "
+        f"({x.shape[1]} test samples)\n\n```\n{d}\n```\n\n![diagnosis](diagnosis.png)\n",
+    )
+    print(d)
+    return 0

@@ -122,7 +122,10 @@ class InitReport:
         return asdict(self)
 
     def __str__(self) -> str:
-        head = f"{'#':>2} {'layer':<16} {'mu_W':>9} {'sigma_W':>9} {'pred sU':>8} {'meas sU':>8} {'rate Hz':>8}"
+        head = (
+            f"{'#':>2} {'layer':<16} {'mu_W':>9} {'sigma_W':>9} {'pred sU':>8} {'meas sU':>8}"
+            f" {'rate Hz':>8}"
+        )
         lines = [f"InitReport(method={self.method!r}, stats={self.stats!r})", head]
         for layer in self.layers:
             g = layer.groups[0] if layer.groups else None
@@ -140,7 +143,9 @@ def _fmt(x: float | None) -> str:
 
 
 # --------------------------------------------------------------------------- data
-def collect_data(data: torch.Tensor | Iterable[Any], max_samples: int | None = None) -> torch.Tensor:
+def collect_data(
+    data: torch.Tensor | Iterable[Any], max_samples: int | None = None
+) -> torch.Tensor:
     """Return a time-first ``[T, B, ...]`` tensor from a tensor or a DataLoader.
 
     A DataLoader may yield ``x`` or ``(x, y, ...)`` with time-first ``x``.
@@ -183,7 +188,9 @@ def collect_data(data: torch.Tensor | Iterable[Any], max_samples: int | None = N
 
 def spiking_layers(model: nn.Module) -> list[tuple[str, SpikingLayer]]:
     """The model's spiking layers in registration (= usual execution) order."""
-    return [(n or type(m).__name__, m) for n, m in model.named_modules() if isinstance(m, SpikingLayer)]
+    return [
+        (n or type(m).__name__, m) for n, m in model.named_modules() if isinstance(m, SpikingLayer)
+    ]
 
 
 def _flat_sequence(model: nn.Module) -> list[nn.Module] | None:
@@ -409,6 +416,11 @@ def _calibrate(
     groups = layer.weight_groups()
     if target_rate is not None:
         return _calibrate_rate(layer, x, groups, target_rate, tol, max_iter)
+    if any(g.kind in ("exc", "inh") for g in groups):
+        # Dale layers: rescaling around the mean could push weights negative
+        from .dale_rule import calibrate_dale_layer
+
+        return calibrate_dale_layer(layer, x, sigma_target, tol, max_iter, variance)
     for step in range(max_iter + 1):
         mu, sd, _ = free_membrane_stats(layer, x, variance)
         sd_ok = abs(sd - sigma_target) <= tol * sigma_target
@@ -449,7 +461,7 @@ def _calibrate_rate(
 
     def rate_at(scale: float) -> float:
         with torch.no_grad():
-            for g, w0 in zip(groups, originals):
+            for g, w0 in zip(groups, originals, strict=True):
                 g.weight.copy_(w0 * scale)
         return free_membrane_stats(layer, x)[2]
 
@@ -557,8 +569,14 @@ def initialize(
     report = InitReport(
         method,
         stats if nu is None else "global nu",
-        {"sigma_u": sigma_u, "mu_u": mu_u, "xi": xi, "nu": nu, "alpha": alpha,
-         "variance": variance},
+        {
+            "sigma_u": sigma_u,
+            "mu_u": mu_u,
+            "xi": xi,
+            "nu": nu,
+            "alpha": alpha,
+            "variance": variance,
+        },
         [],
     )
 
@@ -621,7 +639,9 @@ def _init_layer(
         for g in groups:
             n = _fan_in(g.weight)
             _set_normal(g.weight, 0.0, 1.0 / math.sqrt(n), gen)
-            entry.groups.append(GroupInit(g.name, g.kind, n, "normal(0, 1/fan_in)", sigma_w=n**-0.5))
+            entry.groups.append(
+                GroupInit(g.name, g.kind, n, "normal(0, 1/fan_in)", sigma_w=n**-0.5)
+            )
         return entry
     if method not in DATA_DEPENDENT:
         beta = layer.params.beta_mem
@@ -677,8 +697,13 @@ def _predict(entry: LayerInit, layer: SpikingLayer) -> None:
     for g in entry.groups:
         if g.filtered_mean is not None and g.filtered_var is not None:
             mu, sd = theory.membrane_moments(
-                g.fan_in, 1.0, g.mu_w, g.sigma_w, layer.params,
-                filtered_mean=max(g.filtered_mean, 0.0), filtered_var=g.filtered_var,
+                g.fan_in,
+                1.0,
+                g.mu_w,
+                g.sigma_w,
+                layer.params,
+                filtered_mean=max(g.filtered_mean, 0.0),
+                filtered_var=g.filtered_var,
             )
         elif g.rate_hz:
             mu, sd = theory.membrane_moments(g.fan_in, g.rate_hz, g.mu_w, g.sigma_w, layer.params)

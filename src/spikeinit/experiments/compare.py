@@ -133,9 +133,21 @@ def run(args: argparse.Namespace) -> int:
     config = {**spec_dict(specs[0]), "inits": args.inits, "seeds": args.seeds}
     config.pop("init"), config.pop("seed")
     write_results(args.out, "compare", config, device, runs=runs, summary=summary)
+    extra = "".join(
+        f" --{flag} {value}"
+        for flag, value in (
+            ("steps", args.steps),
+            ("samples-per-class", args.samples_per_class),
+            ("model", args.model),
+            ("hidden", args.hidden),
+            ("lr", args.lr),
+            ("seed", args.seed or None),
+        )
+        if value is not None
+    )
     cmd = (
         f"spikeinit compare --dataset {args.dataset} --inits {','.join(args.inits)} "
-        f"--seeds {args.seeds} --epochs {specs[0].epochs}"
+        f"--seeds {args.seeds} --epochs {specs[0].epochs}{extra}"
     )
     write_report(
         args.out,

@@ -32,13 +32,13 @@ def add_parser(sub: Any) -> None:
     p.add_argument(
         "--epochs",
         type=positive_int(1000),
-        default=15,
+        default=20,
         help="training epochs per init (default: %(default)s)",
     )
     p.add_argument(
         "--samples-per-class",
         type=positive_int(),
-        default=300,
+        default=1000,
         help="Randman samples per class (default: %(default)s)",
     )
     p.set_defaults(func=run)

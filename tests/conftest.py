@@ -2,3 +2,17 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
+
+import pytest  # noqa: E402
+import torch  # noqa: E402
+
+
+@pytest.fixture
+def one_thread():
+    """Run a test with one torch thread, then restore the count. Time loops of many
+    tiny ops (Dale and recurrent-conv layers, foreign frameworks' per-step neurons)
+    can be 100x slower when OpenMP threads wait for each other on a loaded machine."""
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)

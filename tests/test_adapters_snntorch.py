@@ -15,13 +15,7 @@ from spikeinit.neuron import lif_sequence  # noqa: E402
 T, B, N_IN = 100, 16, 200
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """Small per-step ops: one thread avoids OpenMP contention on a busy machine."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def poisson(seed: int = 0, steps: int = T, batch: int = B, n: int = N_IN, p: float = 0.02):

@@ -18,12 +18,7 @@ from spikeinit.neuron import lif_sequence  # noqa: E402
 T, B, N_IN = 100, 16, 200
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def poisson(seed: int = 0, n: int = N_IN) -> torch.Tensor:

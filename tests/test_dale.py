@@ -12,15 +12,7 @@ import spikeinit as si
 from spikeinit.init.dale_rule import _group_membranes
 from spikeinit.nn import DaleLinear
 
-
-@pytest.fixture(autouse=True)
-def _one_thread():  # type: ignore[no-untyped-def]
-    """The Dale layer's time loop is many tiny ops: on a loaded machine, OpenMP
-    threads waiting for each other make it 100x slower (3 s instead of 20 ms)."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def test_populations_and_output() -> None:

@@ -76,8 +76,26 @@ def write_json(path: Path | None, name: str, results: Any) -> None:
 
 
 def peak_rss_mb() -> float:
-    """Peak resident set size of this process so far, in MiB (Linux: ru_maxrss in KiB)."""
+    """Peak resident set size of this process so far, in MiB.
+
+    Linux: ``VmHWM`` from ``/proc/self/status``, which :func:`reset_peak_rss` can
+    reset (``ru_maxrss`` cannot, so an import-time peak would hide the workload).
+    Elsewhere: ``ru_maxrss``.
+    """
+    status = Path("/proc/self/status")
+    if status.exists():
+        for line in status.read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024.0
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+def reset_peak_rss() -> float:
+    """Reset the peak-RSS mark to the current RSS (Linux ``clear_refs`` 5); return it in MiB."""
+    clear = Path("/proc/self/clear_refs")
+    if clear.exists():
+        clear.write_text("5")
+    return peak_rss_mb()
 
 
 def measure_in_subprocess(module: str, args: list[str]) -> dict[str, Any]:

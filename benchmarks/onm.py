@@ -4,7 +4,8 @@ Forward + backward time (median) and peak memory, for N in {512, 2048, 4096},
 spikeinit vs snnTorch ``Leaky`` vs Norse ``LIFCell``.
 
 Each (library, N) case runs in its own process. Peak memory there is the
-growth of the peak resident set size (``ru_maxrss``) during one forward +
+growth of the peak resident set size (Linux ``VmHWM``, reset just before the
+step, so that the import-time peak cannot hide it) during one forward +
 backward, over the baseline after the model, the input, the output gradient
 and a short warm-up (which also compiles the kernels) exist; glibc's mmap
 threshold is pinned so that every large tensor is mapped and unmapped and RSS
@@ -30,6 +31,7 @@ from ._common import (
     median_time,
     parser,
     peak_rss_mb,
+    reset_peak_rss,
     setup_threads,
     write_json,
 )
@@ -83,7 +85,7 @@ def one_case(lib: str, n: int, reps: int, warmup: int) -> dict[str, Any]:
 
     model(x[:5]).backward(grad[:5])  # compile / initialise outside the measurement
     model.zero_grad(set_to_none=True)
-    base = peak_rss_mb()
+    base = reset_peak_rss()  # the import-time peak must not hide the workload's
     step()
     peak = peak_rss_mb() - base
     timing = median_time(step, reps, warmup)

@@ -68,7 +68,7 @@ def run(args: argparse.Namespace) -> int:
     from .. import diagnose, initialize
     from ..cli import resolve_device
     from ..train import load_checkpoint
-    from .training import build_model, preset, resolve_init, spec_dict
+    from .training import build_model, preset, resolve_init, spec_dict, standardize_mnist
 
     device = resolve_device(args.device)
     if args.checkpoint:
@@ -91,7 +91,7 @@ def run(args: argparse.Namespace) -> int:
         source = f"fresh {spec.model}, init {args.init}"
     x, _ = ds.sample("test", min(args.samples, len(ds.test)), seed=args.seed)
     if spec.standardize:
-        x = (x - 0.1307) / 0.3081
+        x = standardize_mnist(x)
     if not args.checkpoint:
         initialize(model, x, method=resolve_init(args.init), seed=args.seed)
     model.to(device)

@@ -95,8 +95,13 @@ def preset(dataset: str, **overrides: Any) -> RunSpec:
     return replace(base, **clean)
 
 
+def standardize_mnist(x: torch.Tensor) -> torch.Tensor:
+    """MNIST standardisation ``(x - 0.1307) / 0.3081`` (torchvision's mean and std)."""
+    return (x - 0.1307) / 0.3081
+
+
 class _Standardized:
-    """Loader wrapper: MNIST standardisation ``(x - 0.1307) / 0.3081`` (torchvision's)."""
+    """Loader wrapper applying :func:`standardize_mnist` to every batch."""
 
     def __init__(self, inner: Any) -> None:
         self.inner = inner
@@ -110,7 +115,7 @@ class _Standardized:
 
     def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         for x, y in self.inner:
-            yield (x - 0.1307) / 0.3081, y
+            yield standardize_mnist(x), y
 
 
 def _regularizers(spec: RunSpec) -> tuple[ActivityRegularizer, ...]:
@@ -145,7 +150,7 @@ def run(
     model, ds = build_model(spec)
     x_init, _ = ds.sample("train", min(spec.init_samples, len(ds.train)), seed=spec.seed)
     if spec.standardize:
-        x_init = (x_init - 0.1307) / 0.3081
+        x_init = standardize_mnist(x_init)
     report = initialize(model, x_init, method=method, sigma_u=spec.sigma_u, seed=spec.seed)
 
     def loader(split: str) -> Any:

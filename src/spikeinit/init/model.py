@@ -245,10 +245,6 @@ def capture_input(
 
 
 # --------------------------------------------------------------------------- rules
-def _fan_in(w: torch.Tensor) -> int:
-    return int(w.shape[1] * math.prod(w.shape[2:])) if w.dim() > 1 else int(w.shape[0])
-
-
 def _set_normal(w: torch.Tensor, mu: float, sigma: float, gen: torch.Generator | None) -> None:
     with torch.no_grad():
         noise = torch.randn(w.shape, generator=gen, dtype=w.dtype, device="cpu")
@@ -275,7 +271,7 @@ def _apply_fixed_rule(
         raise ValueError(method)
     with torch.no_grad():
         mu, sd = float(w.mean()), float(w.std()) if w.numel() > 1 else 0.0
-    return GroupInit(group.name, group.kind, _fan_in(w), method, mu_w=mu, sigma_w=sd)
+    return GroupInit(group.name, group.kind, F._fan_in(w), method, mu_w=mu, sigma_w=sd)
 
 
 @dataclass(frozen=True)
@@ -333,7 +329,7 @@ def _fluctuation_group(
     gen: torch.Generator | None,
 ) -> GroupInit:
     m, v, rate = _input_stats(presyn, layer, targets)
-    fan_in = _fan_in(group.weight)
+    fan_in = F._fan_in(group.weight)
     kw: dict[str, Any] = {
         "sigma_u": None if targets.xi is not None else targets.sigma_u,
         "mu_u": targets.mu_u,
@@ -637,7 +633,7 @@ def _init_layer(
         return entry
     if is_readout and readout == "normal":
         for g in groups:
-            n = _fan_in(g.weight)
+            n = F._fan_in(g.weight)
             _set_normal(g.weight, 0.0, 1.0 / math.sqrt(n), gen)
             entry.groups.append(
                 GroupInit(g.name, g.kind, n, "normal(0, 1/fan_in)", sigma_w=n**-0.5)

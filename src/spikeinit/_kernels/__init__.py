@@ -18,3 +18,13 @@ def numba_backend() -> ModuleType | None:
     except Exception:  # ImportError, or numba failing to initialise
         return None
     return lif_numba
+
+
+@lru_cache(maxsize=1)
+def sparse_backend() -> ModuleType | None:
+    """The event-driven sparse-input products (numba), or ``None`` without numba."""
+    try:
+        from . import sparse_numba
+    except Exception:
+        return None
+    return sparse_numba

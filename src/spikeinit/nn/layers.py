@@ -11,8 +11,8 @@ import math
 
 import torch
 from torch import nn
-from torch.nn import functional as F
 
+from .. import sparse_input as event_input
 from ..neuron import lif_sequence
 from ..params import LIFParams
 from ..surrogate import Surrogate
@@ -30,6 +30,11 @@ class SpikingLinear(SpikingLayer):
     """``y = W x`` into LIF neurons; ``recurrent=True`` adds ``R S[t-1]``.
 
     Input ``[T, B, in_features]`` -> spikes ``[T, B, out_features]``.
+
+    ``sparse_input`` chooses how ``W x`` is computed (:mod:`spikeinit.sparse_input`):
+    ``None`` (default) uses the event-driven path when the input is sparser
+    than the measured break-even (float32 CPU), ``True`` always where
+    supported, ``False`` always the dense GEMM.
     """
 
     def __init__(
@@ -42,9 +47,13 @@ class SpikingLinear(SpikingLayer):
         surrogate: str | Surrogate = "superspike",
         surrogate_scale: float | None = None,
         detach_reset: bool = True,
+        sparse_input: bool | None = None,
     ) -> None:
         super().__init__(params, surrogate, surrogate_scale, detach_reset)
         _check_size("in_features", in_features)
+        if sparse_input is not None and not isinstance(sparse_input, bool):
+            raise TypeError(f"sparse_input must be True, False or None, got {sparse_input!r}")
+        self.sparse_input = sparse_input
         _check_size("out_features", out_features)
         self.in_features, self.out_features = in_features, out_features
         self.weight = nn.Parameter(torch.empty(out_features, in_features))
@@ -75,7 +84,8 @@ class SpikingLinear(SpikingLayer):
     def input_current(self, x: torch.Tensor) -> torch.Tensor:
         check_sequence_input(x, 3, type(self).__name__, (self.in_features,))
         steps, batch = x.shape[:2]
-        out = F.linear(x.reshape(steps * batch, -1), self.weight, self.bias)
+        flat = x.reshape(steps * batch, -1)
+        out = event_input.linear(flat, self.weight, self.bias, self.sparse_input)
         return out.reshape(steps, batch, self.out_features)
 
     def extra_repr(self) -> str:

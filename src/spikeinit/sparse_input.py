@@ -1,0 +1,110 @@
+"""Event-driven input path for linear layers fed sparse spike trains.
+
+A linear layer on spikes computes ``Y = X W^T (+ b)`` with ``X [T*B, K]``
+mostly zero. The dense GEMM costs ``T B K N`` multiply-adds whatever the
+input; the event-driven path (:mod:`spikeinit._kernels.sparse_numba`) costs one
+scan of ``X`` plus ``nnz(X) N``, for both the forward current and the weight
+gradient ``dL/dW = G^T X``. The input gradient ``G W`` (needed only when the
+input itself requires grad) stays a dense GEMM.
+
+It pays off below a break-even input density, measured on the project's
+2-core CPU with ``python -m benchmarks.sparse_input`` (forward + weight
+gradient, float32): see :data:`SPARSE_BREAK_EVEN`. With ``sparse=None``
+(auto) the path is taken when the density, estimated from an evenly spaced
+sample of rows, is below that value, and the tensors are float32 on the CPU
+with numba installed; otherwise :func:`torch.nn.functional.linear` runs.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch.nn import functional as F
+
+from ._kernels import sparse_backend
+
+SPARSE_BREAK_EVEN: float = 0.1
+"""Input density (fraction of nonzero entries) below which ``sparse=None`` uses the
+event-driven path. Measured break-evens (``python -m benchmarks.sparse_input``):
+see the README's performance section; 0.1 sits below all of them."""
+
+_SAMPLE_ROWS = 1024
+
+
+def input_density(x: torch.Tensor) -> float:
+    """Fraction of nonzero entries of ``x [M, K]``, from at most 1024 evenly spaced rows."""
+    if x.shape[0] == 0 or x.shape[1] == 0:
+        return 0.0
+    step = max(1, x.shape[0] // _SAMPLE_ROWS)
+    sample = x[::step]
+    return float(torch.count_nonzero(sample)) / sample.numel()
+
+
+def _supported(x: torch.Tensor, weight: torch.Tensor) -> bool:
+    return (
+        sparse_backend() is not None
+        and x.device.type == "cpu"
+        and weight.device.type == "cpu"
+        and x.dtype == torch.float32
+        and weight.dtype == torch.float32
+        and x.dim() == 2
+    )
+
+
+def uses_sparse_path(x: torch.Tensor, weight: torch.Tensor, sparse: bool | None) -> bool:
+    """Whether :func:`linear` takes the event-driven path for this input."""
+    if sparse is False or not _supported(x, weight):
+        return False
+    return sparse is True or input_density(x) < SPARSE_BREAK_EVEN
+
+
+def linear(
+    x: torch.Tensor,
+    weight: torch.Tensor,
+    bias: torch.Tensor | None = None,
+    sparse: bool | None = None,
+) -> torch.Tensor:
+    """``x @ weight.T + bias`` for ``x [M, K]``, event-driven where it pays off.
+
+    Args:
+        x: input ``[M, K]``.
+        weight: ``[N, K]``.
+        bias: optional ``[N]``.
+        sparse: ``True`` forces the event-driven path where supported (float32
+            CPU with numba), ``False`` forces the dense GEMM, ``None`` (default)
+            decides by the estimated density against :data:`SPARSE_BREAK_EVEN`.
+    """
+    if sparse is not None and not isinstance(sparse, bool):
+        raise TypeError(f"sparse must be True, False or None, got {sparse!r}")
+    if not uses_sparse_path(x, weight, sparse):
+        return F.linear(x, weight, bias)
+    out: torch.Tensor = _ScanLinear.apply(x.contiguous(), weight)
+    return out if bias is None else out + bias
+
+
+class _ScanLinear(torch.autograd.Function):
+    """``Y = X W^T`` by scanning ``X``; backward ``dW = (X^T G)^T`` by scanning ``X``,
+    ``dX = G W`` dense."""
+
+    @staticmethod
+    def forward(ctx: Any, x: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
+        kernels = sparse_backend()
+        assert kernels is not None
+        w = weight.detach()
+        out = kernels.scan_matmul(x.detach().numpy(), w.t().contiguous().numpy())
+        ctx.save_for_backward(x, weight)
+        return torch.from_numpy(out)
+
+    @staticmethod
+    def backward(ctx: Any, grad_out: torch.Tensor):  # type: ignore[override]
+        x, weight = ctx.saved_tensors
+        kernels = sparse_backend()
+        assert kernels is not None
+        grad_x = grad_out @ weight if ctx.needs_input_grad[0] else None
+        grad_w = None
+        if ctx.needs_input_grad[1]:
+            g = grad_out.detach().to(torch.float32).contiguous()
+            grad_wt = kernels.scan_weight_grad(x.detach().numpy(), g.numpy())
+            grad_w = torch.from_numpy(grad_wt).t().contiguous()
+        return grad_x, grad_w

@@ -5,13 +5,13 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from . import lif, onm, shd
+from . import init_cost, lif, onm, shd, sparse_input
 
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__)
     p.add_argument("--quick", action="store_true", help="3 repetitions, 1 warm-up, N=512 only")
-    p.add_argument("--out", type=Path, default=None, help="directory for lif/onm/shd.json")
+    p.add_argument("--out", type=Path, default=None, help="directory for the JSON results")
     p.add_argument("--threads", type=int, default=None)
     a = p.parse_args()
     common = ["--reps", "3", "--warmup", "1"] if a.quick else []
@@ -21,6 +21,8 @@ def main() -> None:
         ("lif", lif, []),
         ("shd", shd, []),
         ("onm", onm, ["--sizes", "512"] if a.quick else []),
+        ("sparse_input", sparse_input, []),
+        ("init_cost", init_cost, []),
     ):
         out = ["--out", str(a.out / f"{name}.json")] if a.out else []
         mod.main(common + extra + out)

@@ -61,6 +61,26 @@ def parser(description: str) -> argparse.ArgumentParser:
     return p
 
 
+def run_benchmark(
+    name: str,
+    doc: str,
+    run: Callable[[int, int], Any],
+    report: Callable[[Any], str],
+    argv: list[str] | None,
+    reps: int = 7,
+    warmup: int = 2,
+) -> Any:
+    """The shared ``main``: parse ``--reps/--warmup/--threads/--out``, run, print, save."""
+    p = parser(doc.splitlines()[0])
+    p.set_defaults(reps=reps, warmup=warmup)
+    args = p.parse_args(argv)
+    setup_threads(args.threads)
+    res = run(args.reps, args.warmup)
+    print(report(res))
+    write_json(args.out, name, res)
+    return res
+
+
 def setup_threads(threads: int | None) -> None:
     if threads:
         torch.set_num_threads(threads)
@@ -98,14 +118,17 @@ def reset_peak_rss() -> float:
     return peak_rss_mb()
 
 
-def measure_in_subprocess(module: str, args: list[str]) -> dict[str, Any]:
+def measure_in_subprocess(module: str, args: list[str], pin_malloc: bool = False) -> dict[str, Any]:
     """Run ``python -m module args`` and parse the JSON it prints on its last line.
 
-    Peak memory is measured in a fresh process per case (``ru_maxrss`` only
-    grows). glibc's mmap threshold is pinned so that large tensors are mapped
-    and unmapped, and RSS follows tensor allocations.
+    Each case runs in a fresh process. For peak memory (``pin_malloc=True``)
+    glibc's mmap threshold is pinned so that large tensors are mapped and
+    unmapped and RSS follows tensor allocations; timings run with the default
+    allocator (the pinned one adds page faults to every large allocation).
     """
-    env = dict(os.environ, MALLOC_MMAP_THRESHOLD_="131072", MALLOC_TRIM_THRESHOLD_="131072")
+    env = dict(os.environ)
+    if pin_malloc:
+        env.update(MALLOC_MMAP_THRESHOLD_="131072", MALLOC_TRIM_THRESHOLD_="131072")
     root = Path(__file__).resolve().parent.parent
     out = subprocess.run(
         [sys.executable, "-m", module, *args],

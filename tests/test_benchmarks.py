@@ -1,0 +1,26 @@
+"""The benchmark harness's own logic: the spike checks run before any timing, and the
+break-even interpolation."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from benchmarks import onm, sparse_input
+
+
+def test_break_even_interpolates_the_crossing() -> None:
+    d = [0.01, 0.1, 0.2]
+    # event-driven cheaper at 0.01 and 0.1, dearer at 0.2: the crossing is at 0.15
+    assert sparse_input.break_even(d, [1.0, 1.0, 1.0], [0.5, 0.9, 1.1]) == pytest.approx(0.15)
+    assert sparse_input.break_even(d, [1.0, 1.0, 1.0], [1.2, 1.3, 1.4]) is None
+    assert math.isinf(sparse_input.break_even(d, [1.0, 1.0, 1.0], [0.1, 0.2, 0.3]))
+
+
+def test_open_neuromorphic_spike_check_passes_for_same_maths() -> None:
+    pytest.importorskip("snntorch")
+    pytest.importorskip("norse")
+    check = onm.check_same_spikes(64)
+    assert check["snntorch"]["agreement"] == 1.0
+    assert check["norse"]["agreement"] >= 0.999

@@ -600,7 +600,10 @@ def initialize(
             sigma_target = theta * (
                 targets.sigma_u if targets.sigma_u is not None else (1 - mu_u) / float(xi or 1)
             )
-            if calibrate and not (layer.is_readout and readout == "keep"):
+            weightless = not layer.weight_groups()  # e.g. an input LIF: nothing to set
+            if weightless:
+                entry.notes.append("no weights: sigma_U is set by its input, not initialised")
+            if calibrate and not weightless and not (layer.is_readout and readout == "keep"):
                 entry.calibration_steps = _calibrate(
                     layer, inp, sigma_target, mu_u * theta, target_rate, tol, max_iter, variance
                 )

@@ -1,10 +1,12 @@
 """Per-epoch time of the recurrent_conv_shd net at SHD's real size on this machine.
 
 Times ``--batches`` training steps (forward, backward, SMORMS3 step) of batch 400,
-T = 350, 700 units at SHD's mean input rate, and scales to 8156 training samples
-(stork's SHD train file): epoch = ceil(8156 / 400) = 21 batches.
+T = 350, 700 units at SHD's mean input rate (15.8 Hz), and one evaluation batch
+(forward only), and scales them to one epoch of ``spikeinit train --dataset shd``:
+the SHD train file's 8156 samples minus the 10 % validation split = 7340 training
+samples (ceil(7340 / 400) = 19 batches) plus 816 validation samples (3 batches).
 
-    python benchmarks/shd_epoch_time.py --batches 2 [--model dale_shd]
+    python -m benchmarks.shd_epoch_time --batches 2 [--model dale_shd]
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ def main() -> None:
     si.initialize(model, x[:, :32], seed=0, readout="normal")
     opt = SMORMS3(model.parameters(), lr=5e-3)
     times = []
+    model.train()
     for _ in range(args.batches + 1):  # the first batch is warm-up (JIT compilation)
         t0 = time.perf_counter()
         out = model(x)
@@ -46,7 +49,13 @@ def main() -> None:
         opt.step()
         times.append(time.perf_counter() - t0)
     per_batch = sum(times[1:]) / args.batches
-    n_batches = math.ceil(8156 / args.batch_size)
+    model.eval()
+    t0 = time.perf_counter()
+    with torch.no_grad():
+        model(x)
+    per_eval = time.perf_counter() - t0
+    n_batches = math.ceil(7340 / args.batch_size)
+    n_eval = math.ceil(816 / args.batch_size)
     print(
         json.dumps(
             {
@@ -55,8 +64,10 @@ def main() -> None:
                 "steps": args.steps,
                 "threads": torch.get_num_threads(),
                 "seconds_per_batch": round(per_batch, 2),
+                "seconds_per_eval_batch": round(per_eval, 2),
                 "batches_per_epoch": n_batches,
-                "seconds_per_epoch": round(per_batch * n_batches, 1),
+                "eval_batches_per_epoch": n_eval,
+                "seconds_per_epoch": round(per_batch * n_batches + per_eval * n_eval, 1),
             }
         )
     )

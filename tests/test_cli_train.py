@@ -68,3 +68,46 @@ def test_bad_arguments_exit_2_with_one_line(tmp_path, capsys, argv, message):
     assert code == 2
     err = capsys.readouterr().err.strip()
     assert message in err and "Traceback" not in err and len(err.splitlines()) == 1
+
+
+def test_shd_preset_end_to_end_on_shd_format_files(tmp_path, monkeypatch):
+    """`spikeinit train --dataset shd` (the README's SHD command: recurrent_conv_shd
+    preset) from HDF5 files in SHD's format through training to evaluation."""
+    import numpy as np
+
+    h5py = pytest.importorskip("h5py")
+    import importlib
+
+    from spikeinit.experiments.training import preset, readout_rule
+
+    rng = np.random.default_rng(0)
+    paths = {}
+    for split, n in (("train", 20), ("test", 6)):
+        path = tmp_path / f"shd_{split}.h5"
+        with h5py.File(path, "w") as f:
+            times = f.create_dataset("spikes/times", (n,), dtype=h5py.vlen_dtype(np.float32))
+            units = f.create_dataset("spikes/units", (n,), dtype=h5py.vlen_dtype(np.uint16))
+            labels = rng.integers(0, 20, n)
+            for i in range(n):  # class-dependent channel band, 0.7 s of spikes
+                times[i] = np.sort(rng.uniform(0, 0.7, 300)).astype(np.float32)
+                units[i] = ((rng.integers(0, 60, 300) + 35 * labels[i]) % 700).astype(np.uint16)
+            f.create_dataset("labels", data=labels.astype(np.uint8))
+        paths[split] = path
+    shd_module = importlib.import_module("spikeinit.data.shd")  # the name is also a function
+    monkeypatch.setattr(shd_module, "fetch_shd_file", lambda split, *a, **k: paths[split])
+
+    spec = preset("shd")
+    assert (spec.model, spec.epochs, spec.batch_size, spec.optimizer) == (
+        "recurrent_conv_shd",
+        200,
+        400,
+        "smorms3",
+    )
+    assert readout_rule(spec) == "normal"
+    out = tmp_path / "run"
+    assert main(["train", "--dataset", "shd", "--epochs", "1", "--batch-size", "8",
+                 "--out", str(out)]) == 0  # fmt: skip
+    res = json.loads((out / "results.json").read_text())
+    assert res["config"]["model"] == "recurrent_conv_shd"
+    assert 0.0 <= res["metrics"]["test_accuracy"] <= 1.0
+    assert res["history"][0]["epoch_time_s"] > 0

@@ -9,7 +9,7 @@ from __future__ import annotations
 import torch
 
 from spikeinit.params import LIFParams
-from spikeinit.surrogate import spike
+from spikeinit.surrogate import Surrogate, spike
 
 
 def lif_reference(
@@ -48,6 +48,44 @@ def lif_reference(
             v = u - params.threshold * s_reset
         else:
             v = u
+        spikes.append(s)
+        mems.append(u)
+        s_prev = s
+    return torch.stack(spikes), torch.stack(mems)
+
+
+def lif_loop(
+    current: torch.Tensor,
+    params: LIFParams,
+    recurrent: torch.nn.Module | None,
+    surrogate: Surrogate | str = "superspike",
+    detach_reset: bool = True,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Pure-torch LIF loop over ``current [T, B, ...]`` with ``recurrent(S[t-1])`` added
+    to the input at step ``t`` (any shape-preserving module, e.g. the same-padded
+    recurrent convolution of ``RecurrentSpikingConv1d/2d``). Returns ``(spikes, U)``.
+    Differentiable by autograd (surrogate gradient on ``U - theta``); every per-step
+    tensor is kept in the graph, so it is slow and memory-hungry: a test reference."""
+    bs, bm, g, th = params.beta_syn, params.beta_mem, params.gain, params.threshold
+    i_state = torch.zeros_like(current[0])
+    v_state = torch.zeros_like(current[0])
+    s_prev: torch.Tensor | None = None
+    spikes: list[torch.Tensor] = []
+    mems: list[torch.Tensor] = []
+    for t in range(current.shape[0]):
+        inp = current[t]
+        if recurrent is not None and s_prev is not None:
+            inp = inp + recurrent(s_prev)
+        i_state = inp if bs == 0.0 else i_state * bs + inp
+        u = v_state * bm + i_state * g
+        s = spike(u - th, surrogate)
+        s_r = s.detach() if detach_reset else s
+        if params.reset == "zero":
+            v_state = u * (1.0 - s_r)
+        elif params.reset == "subtract":
+            v_state = u - th * s_r
+        else:
+            v_state = u
         spikes.append(s)
         mems.append(u)
         s_prev = s

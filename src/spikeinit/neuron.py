@@ -19,6 +19,16 @@ and ``sigma'`` the surrogate)::
 Only ``U`` is stored for the backward pass; spikes are recomputed as
 ``U > theta``.
 
+Recurrent operators: ``R`` is any linear map of the per-step state
+``[B, ...]`` given by a :class:`Recurrence` -- a dense matrix
+(:class:`MatrixRecurrence`, ``R S = S W^T``) or a same-padded stride-1
+convolution (:class:`ConvRecurrence`, ``R S = W * S``). The loops only need
+``R S[t-1]`` (``apply``) in the forward pass and ``(dL/dI[t+1]) R``
+(``apply_transpose``: ``g W`` or the transposed convolution) in the backward
+pass; the weight gradient is computed once after the loop, batched over all
+steps, from ``dL/dW = sum_t dL/dI[t] (x) S[t-1]`` (outer product for the
+matrix, the convolution's weight gradient for the kernel).
+
 Backends: the loops over time run in a fused compiled kernel
 (:mod:`spikeinit._kernels.lif_numba`) when numba is installed and the case is
 supported (float32 CPU tensors); otherwise, and for float64, CUDA or other
@@ -30,10 +40,13 @@ devices, in the pure-torch loop below. Both give identical spikes. Select with
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass, replace
 from types import ModuleType
 from typing import Any
 
 import torch
+from torch.nn import functional as F
+from torch.nn.grad import conv1d_weight, conv2d_weight
 
 from ._kernels import numba_backend
 from .params import LIFParams
@@ -75,6 +88,135 @@ def _fast_kernel(x: torch.Tensor, w_rec: torch.Tensor | None) -> ModuleType | No
     return fast
 
 
+@dataclass(frozen=True, eq=False)
+class Recurrence:
+    """A linear recurrent operator ``R`` on the per-step state ``[B, ...]``, with
+    trainable ``weight`` ``W``; the input to ``I[t]`` is ``R S[t-1]``.
+
+    Subclasses implement:
+
+    * ``apply(s)``: ``R s`` (forward pass, ``s = S[t-1]``, shape ``[B, ...]``);
+    * ``apply_transpose(g)``: ``g R = R^T g`` (backward pass, ``g = dL/dI[t+1]``);
+    * ``weight_grad(grad_i, s_prev)``: ``dL/dW = sum_t d(g[t] . R s[t]) / dW`` for
+      ``grad_i = dL/dI[1:]`` and ``s_prev = S[:-1]`` (``[T-1, B, ...]``), computed
+      once after the loop with time folded into the batch;
+    * ``check(state_shape)``: raise ``ValueError`` if ``R`` cannot act on
+      ``[B, ...] = state_shape``.
+    """
+
+    weight: torch.Tensor
+
+    def apply(self, s: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
+
+    def apply_transpose(self, g: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
+
+    def weight_grad(self, grad_i: torch.Tensor, s_prev: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
+
+    def check(self, state_shape: tuple[int, ...]) -> None:
+        raise NotImplementedError
+
+    def apply_add(self, base: torch.Tensor, s: torch.Tensor) -> torch.Tensor:
+        """``base + R s``."""
+        return base + self.apply(s)
+
+    def apply_transpose_add(self, base: torch.Tensor, g: torch.Tensor) -> torch.Tensor:
+        """``base + g R``."""
+        return base + self.apply_transpose(g)
+
+    def with_weight(self, weight: torch.Tensor) -> Recurrence:
+        """The same operator with another weight tensor."""
+        return replace(self, weight=weight)
+
+
+@dataclass(frozen=True, eq=False)
+class MatrixRecurrence(Recurrence):
+    """Dense recurrent matrix ``W`` ``[N, N]`` on state ``[B, N]``: ``R s = s W^T``,
+    ``g R = g W``, ``dL/dW = sum_t g[t]^T s[t-1]``. The fused numba kernel handles
+    this case when available."""
+
+    def apply(self, s: torch.Tensor) -> torch.Tensor:
+        return s @ self.weight.t()
+
+    def apply_transpose(self, g: torch.Tensor) -> torch.Tensor:
+        return g @ self.weight
+
+    def apply_add(self, base: torch.Tensor, s: torch.Tensor) -> torch.Tensor:
+        return torch.addmm(base, s, self.weight.t())
+
+    def apply_transpose_add(self, base: torch.Tensor, g: torch.Tensor) -> torch.Tensor:
+        return torch.addmm(base, g, self.weight)
+
+    def weight_grad(self, grad_i: torch.Tensor, s_prev: torch.Tensor) -> torch.Tensor:
+        n = self.weight.shape[-1]
+        return grad_i.reshape(-1, n).t() @ s_prev.reshape(-1, n)
+
+    def check(self, state_shape: tuple[int, ...]) -> None:
+        n = state_shape[-1]
+        if len(state_shape) != 2 or tuple(self.weight.shape) != (n, n):
+            raise ValueError(
+                "recurrent_weight must be [N, N] with current [T, B, N]; got weight "
+                f"{tuple(self.weight.shape)} and per-step state {tuple(state_shape)}"
+            )
+
+
+@dataclass(frozen=True, eq=False)
+class ConvRecurrence(Recurrence):
+    """Same-padded, stride-1 convolution without bias on state ``[B, C, L]`` or
+    ``[B, C, H, W]``: weight ``[C, C, k]`` or ``[C, C, kh, kw]`` with odd kernel
+    sizes, zero padding ``k // 2`` (as ``nn.Conv1d/2d(C, C, k, padding=k // 2,
+    bias=False)``).
+
+    ``R s = W * s`` (``conv1d/2d``); ``g R = W^T * g`` (``conv_transpose1d/2d`` with
+    the same padding, which maps ``[B, C, L]`` back to ``[B, C, L]``);
+    ``dL/dW`` is the convolution's weight gradient with the ``T - 1`` steps folded
+    into the batch (``torch.nn.grad.conv1d_weight/conv2d_weight``).
+    """
+
+    def __post_init__(self) -> None:
+        w = self.weight
+        if w.dim() not in (3, 4) or w.shape[0] != w.shape[1]:
+            raise ValueError(
+                f"ConvRecurrence weight must be [C, C, k] or [C, C, kh, kw], got {tuple(w.shape)}"
+            )
+        if any(k % 2 == 0 for k in w.shape[2:]):
+            raise ValueError(f"ConvRecurrence kernel sizes must be odd, got {tuple(w.shape[2:])}")
+
+    @property
+    def padding(self) -> tuple[int, ...]:
+        return tuple(k // 2 for k in self.weight.shape[2:])
+
+    def apply(self, s: torch.Tensor) -> torch.Tensor:
+        if self.weight.dim() == 3:
+            return F.conv1d(s, self.weight, padding=self.padding)
+        return F.conv2d(s, self.weight, padding=self.padding)
+
+    def apply_transpose(self, g: torch.Tensor) -> torch.Tensor:
+        if self.weight.dim() == 3:
+            return F.conv_transpose1d(g, self.weight, padding=self.padding)
+        return F.conv_transpose2d(g, self.weight, padding=self.padding)
+
+    def weight_grad(self, grad_i: torch.Tensor, s_prev: torch.Tensor) -> torch.Tensor:
+        if grad_i.shape[0] == 0:  # a single step: no recurrent input
+            return torch.zeros_like(self.weight)
+        grad_out = grad_i.reshape(-1, *grad_i.shape[2:])
+        inp = s_prev.reshape(-1, *s_prev.shape[2:])
+        shape = list(self.weight.shape)
+        if self.weight.dim() == 3:
+            return conv1d_weight(inp, shape, grad_out, padding=self.padding)
+        return conv2d_weight(inp, shape, grad_out, padding=self.padding)
+
+    def check(self, state_shape: tuple[int, ...]) -> None:
+        if len(state_shape) != self.weight.dim() or state_shape[1] != self.weight.shape[0]:
+            raise ValueError(
+                f"ConvRecurrence with weight {tuple(self.weight.shape)} needs current "
+                f"[T, B, {self.weight.shape[0]}, ...] with {self.weight.dim() - 2} spatial "
+                f"dims; got per-step state {tuple(state_shape)}"
+            )
+
+
 class _LIFSequence(torch.autograd.Function):
     """Forward loop over time; backward is the adjoint recursion in the module docstring."""
 
@@ -85,19 +227,22 @@ class _LIFSequence(torch.autograd.Function):
         i0: torch.Tensor,
         v0: torch.Tensor,
         w_rec: torch.Tensor | None,
+        rec: Recurrence | None,
         params: LIFParams,
         surrogate: Surrogate,
         detach_reset: bool,
     ) -> tuple[torch.Tensor, torch.Tensor]:
+        # ``w_rec`` is ``rec.weight``, passed separately so that autograd sees it.
         ctx.set_materialize_grads(False)
         ctx.params, ctx.surrogate, ctx.detach_reset = params, surrogate, detach_reset
-        ctx.has_rec = w_rec is not None
-        fast = _fast_kernel(x, w_rec)
+        ctx.rec = rec
+        dense = rec is None or isinstance(rec, MatrixRecurrence)
+        fast = _fast_kernel(x, w_rec) if dense else None
         ctx.fast = fast
         if fast is not None:
             spikes, mem = fast.forward(x, i0, v0, w_rec, params)
         else:
-            spikes, mem = _forward_torch(x, i0, v0, w_rec, params)
+            spikes, mem = _forward_torch(x, i0, v0, rec, params)
         ctx.save_for_backward(mem, w_rec if w_rec is not None else x.new_empty(0))
         return spikes, mem
 
@@ -105,10 +250,11 @@ class _LIFSequence(torch.autograd.Function):
     def backward(ctx: Any, g_spk: torch.Tensor | None, g_mem: torch.Tensor | None):  # type: ignore[override]
         mem, w_rec = ctx.saved_tensors
         params: LIFParams = ctx.params
-        rec = w_rec if ctx.has_rec else None
-        if ctx.fast is not None:
+        rec = ctx.rec.with_weight(w_rec) if ctx.rec is not None else None
+        if ctx.fast is not None:  # no recurrence or a dense matrix
+            w_dense = w_rec if rec is not None else None
             grad_x, grad_i0, grad_v0 = ctx.fast.backward(
-                mem, g_spk, g_mem, rec, params, ctx.surrogate, ctx.detach_reset
+                mem, g_spk, g_mem, w_dense, params, ctx.surrogate, ctx.detach_reset
             )
         else:
             grad_x, grad_i0, grad_v0 = _backward_torch(
@@ -116,28 +262,27 @@ class _LIFSequence(torch.autograd.Function):
             )
         grad_w = None
         if rec is not None and ctx.needs_input_grad[3]:
-            n = mem.shape[-1]
             spikes = (mem[:-1] > params.threshold).to(mem.dtype)
-            grad_w = grad_x[1:].reshape(-1, n).t() @ spikes.reshape(-1, n)
-        return grad_x, grad_i0, grad_v0, grad_w, None, None, None
+            grad_w = rec.weight_grad(grad_x[1:], spikes)
+        return grad_x, grad_i0, grad_v0, grad_w, None, None, None, None
 
 
 def _forward_torch(
     x: torch.Tensor,
     i0: torch.Tensor,
     v0: torch.Tensor,
-    w_rec: torch.Tensor | None,
+    rec: Recurrence | None,
     params: LIFParams,
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """The pure-torch forward loop: ``(spikes, U)``."""
+    """The pure-torch forward loop: ``(spikes, U)``; ``R S[t-1]`` is ``rec.apply``."""
     bs, bm, g, th = params.beta_syn, params.beta_mem, params.gain, params.threshold
     mem = torch.empty_like(x)
     spikes = torch.empty_like(x)
     i_state, v_state = i0, v0
     for t in range(x.shape[0]):
         inp = x[t]
-        if w_rec is not None and t > 0:
-            inp = torch.addmm(inp, spikes[t - 1], w_rec.t())
+        if rec is not None and t > 0:
+            inp = rec.apply_add(inp, spikes[t - 1])
         i_state = inp if bs == 0.0 else i_state * bs + inp
         u = v_state * bm + i_state * g
         mem[t] = u
@@ -156,12 +301,13 @@ def _backward_torch(
     mem: torch.Tensor,
     g_spk: torch.Tensor | None,
     g_mem: torch.Tensor | None,
-    w_rec: torch.Tensor | None,
+    rec: Recurrence | None,
     params: LIFParams,
     surrogate: Surrogate,
     detach_reset: bool,
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """The pure-torch adjoint loop: ``(dL/dx, dL/dI0, dL/dV0)``."""
+    """The pure-torch adjoint loop: ``(dL/dx, dL/dI0, dL/dV0)``; ``(dL/dI[t+1]) R`` is
+    ``rec.apply_transpose``. The weight gradient is left to the caller."""
     bs, bm, g, th = params.beta_syn, params.beta_mem, params.gain, params.threshold
     steps = mem.shape[0]
     grad_x = torch.empty_like(mem)
@@ -170,8 +316,8 @@ def _backward_torch(
     for t in range(steps - 1, -1, -1):
         u = mem[t]
         gs = g_spk[t] if g_spk is not None else torch.zeros_like(u)
-        if w_rec is not None and t < steps - 1:
-            gs = torch.addmm(gs, c_i, w_rec)
+        if rec is not None and t < steps - 1:
+            gs = rec.apply_transpose_add(gs, c_i)
         if not detach_reset:
             if params.reset == "zero":
                 gs = gs - c_v * u
@@ -195,6 +341,7 @@ def lif_sequence(
     surrogate_scale: float | None = None,
     detach_reset: bool = True,
     recurrent_weight: torch.Tensor | None = None,
+    recurrent_op: Recurrence | None = None,
     initial_state: tuple[torch.Tensor, torch.Tensor] | None = None,
     return_mem: bool = False,
 ) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
@@ -208,6 +355,11 @@ def lif_sequence(
         detach_reset: if False, gradients also flow through the reset term.
         recurrent_weight: optional ``[N, N]`` matrix ``R``; requires ``[T, B, N]``
             input and feeds ``R S[t-1]`` into ``I[t]``.
+        recurrent_op: optional recurrent operator instead of ``recurrent_weight``
+            (at most one of the two), e.g. ``ConvRecurrence(W)`` for a same-padded
+            convolution ``R S[t-1] = W * S[t-1]`` on ``[T, B, C, L]`` or
+            ``[T, B, C, H, W]`` input. Its ``weight`` receives ``dL/dW``.
+            ``MatrixRecurrence(W)`` is the same as ``recurrent_weight=W``.
         initial_state: ``(I0, V0)``, each broadcastable to ``[B, ...]``;
             zeros by default.
         return_mem: also return the membrane trace ``U`` (before reset).
@@ -228,13 +380,22 @@ def lif_sequence(
     if current.shape[0] == 0:
         raise ValueError("current must have at least one time step (T >= 1), got T = 0")
     state_shape = current.shape[1:]
+    rec: Recurrence | None = None
     if recurrent_weight is not None:
+        if recurrent_op is not None:
+            raise ValueError("give recurrent_weight or recurrent_op, not both")
         n = current.shape[-1]
         if current.dim() != 3 or recurrent_weight.shape != (n, n):
             raise ValueError(
                 "recurrent_weight must be [N, N] with current [T, B, N]; got "
                 f"weight {tuple(recurrent_weight.shape)} and current {tuple(current.shape)}"
             )
+        rec = MatrixRecurrence(recurrent_weight)
+    elif recurrent_op is not None:
+        if not isinstance(recurrent_op, Recurrence):
+            raise TypeError(f"recurrent_op must be a Recurrence, got {type(recurrent_op).__name__}")
+        recurrent_op.check(tuple(state_shape))
+        rec = recurrent_op
     if initial_state is None:
         i0 = current.new_zeros(state_shape)
         v0 = current.new_zeros(state_shape)
@@ -242,7 +403,8 @@ def lif_sequence(
         i0 = torch.broadcast_to(initial_state[0], state_shape).to(current)
         v0 = torch.broadcast_to(initial_state[1], state_shape).to(current)
     sg = as_surrogate(surrogate, surrogate_scale)
+    w_rec = rec.weight if rec is not None else None
     spikes, mem = _LIFSequence.apply(
-        current.contiguous(), i0, v0, recurrent_weight, params, sg, detach_reset
+        current.contiguous(), i0, v0, w_rec, rec, params, sg, detach_reset
     )
     return (spikes, mem) if return_mem else spikes

@@ -6,12 +6,17 @@ The layer's own spikes from step ``t-1`` pass through a *same-padded* convolutio
     I[t] = beta_s I[t-1] + (W_ff * x)[t] + (W_rec * S)[t-1]
     U[t] = beta_m V[t-1] + g I[t]         S[t] = H(U[t] - theta)     V[t] = reset(U[t], S[t])
 
-The fused LIF kernel only takes dense recurrent matrices. A dense matrix for
-the first layer of the SHD net (16 x 68 units) would cost ``B N^2`` per step
-(about 14 times the convolution), so the recurrence runs here as a short
-autograd loop in torch: one convolution and a few element-wise operations per
-step. ``tests/test_recurrent_conv.py`` checks it against the dense-matrix
-formulation run through :func:`spikeinit.neuron.lif_sequence`.
+A dense matrix for the first layer of the SHD net (16 x 68 units) would cost
+``B N^2`` per step (about 14 times the convolution), so the recurrence runs as
+the convolution itself through :func:`spikeinit.neuron.lif_sequence` with
+``recurrent_op=ConvRecurrence(W_rec)``: the fused autograd Function with the
+hand-written backward pass through time. Per step, the forward pass is one
+convolution ``W_rec * S[t-1]`` and the backward pass one transposed convolution
+``W_rec^T * dL/dI[t+1]``, plus a few element-wise operations, with no autograd
+graph; only ``U`` is stored, and ``dL/dW_rec`` is one weight-gradient
+convolution over all steps after the loop. ``tests/test_recurrent_conv.py``
+checks it against a step-by-step autograd loop and against the dense-matrix
+formulation (:func:`recurrent_conv_matrix`) run through ``lif_sequence``.
 
 Weight groups: ``("conv.weight", "ff")`` with fan-in ``C_in * prod(kernel)`` and
 ``("recurrent.weight", "rec")`` with fan-in ``C_out * prod(rec_kernel)``.
@@ -22,47 +27,11 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from ..neuron import lif_sequence
+from ..neuron import ConvRecurrence, lif_sequence
 from ..params import LIFParams
-from ..surrogate import Surrogate, spike
+from ..surrogate import Surrogate
 from .base import WeightGroup
 from .layers import SpikingConv1d, SpikingConv2d, _default_uniform_, _SpikingConv
-
-
-def lif_loop(
-    current: torch.Tensor,
-    params: LIFParams,
-    recurrent: nn.Module | None,
-    surrogate: Surrogate,
-    detach_reset: bool = True,
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """Pure-torch LIF loop over ``current [T, B, ...]`` with ``recurrent(S[t-1])`` added
-    to the input at step ``t`` (any shape-preserving module). Returns ``(spikes, U)``.
-    Differentiable by autograd (surrogate gradient on ``U - theta``)."""
-    bs, bm, g, th = params.beta_syn, params.beta_mem, params.gain, params.threshold
-    i_state = torch.zeros_like(current[0])
-    v_state = torch.zeros_like(current[0])
-    s_prev: torch.Tensor | None = None
-    spikes: list[torch.Tensor] = []
-    mems: list[torch.Tensor] = []
-    for t in range(current.shape[0]):
-        inp = current[t]
-        if recurrent is not None and s_prev is not None:
-            inp = inp + recurrent(s_prev)
-        i_state = inp if bs == 0.0 else i_state * bs + inp
-        u = v_state * bm + i_state * g
-        s = spike(u - th, surrogate)
-        s_r = s.detach() if detach_reset else s
-        if params.reset == "zero":
-            v_state = u * (1.0 - s_r)
-        elif params.reset == "subtract":
-            v_state = u - th * s_r
-        else:
-            v_state = u
-        spikes.append(s)
-        mems.append(u)
-        s_prev = s
-    return torch.stack(spikes), torch.stack(mems)
 
 
 class _RecurrentConvMixin(_SpikingConv):
@@ -105,9 +74,15 @@ class _RecurrentConvMixin(_SpikingConv):
         self, current: torch.Tensor, free: bool = False
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """``(spikes, U)``; ``free=True``: recurrent input from the actual spikes, then
-        the linear filter with threshold and reset off (as ``SpikingLayer.run_current``)."""
-        spikes, mem = lif_loop(
-            current, self.params, self.recurrent, self.surrogate, self.detach_reset
+        the linear filter with threshold and reset off (as ``SpikingLayer.run_current``):
+        ``U_free`` is the membrane for ``x[t] + (W_rec * S)[t-1]`` with ``reset="none"``."""
+        spikes, mem = lif_sequence(
+            current,
+            self.params,
+            surrogate=self.surrogate,
+            detach_reset=self.detach_reset,
+            recurrent_op=ConvRecurrence(self.recurrent.weight),
+            return_mem=True,
         )
         if not free:
             return spikes, mem

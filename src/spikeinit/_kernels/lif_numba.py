@@ -33,6 +33,7 @@ from numba import njit, prange
 
 from ..params import LIFParams
 from ..surrogate import Surrogate
+from .threads import follow_torch_threads
 
 _F0 = np.float32(0.0)
 _F1 = np.float32(1.0)
@@ -250,6 +251,7 @@ def _np(t: torch.Tensor) -> np.ndarray:
     return t.detach().contiguous().numpy()
 
 
+@follow_torch_threads
 def forward(
     x: torch.Tensor,
     i0: torch.Tensor,
@@ -287,6 +289,7 @@ def forward(
     return spk, mem
 
 
+@follow_torch_threads
 def backward(
     mem: torch.Tensor,
     g_spk: torch.Tensor | None,

@@ -22,6 +22,8 @@ import numba
 import numpy as np
 from numba import njit, prange
 
+from .threads import follow_torch_threads
+
 
 @njit(parallel=True, cache=True)
 def _scan_matmul(x, wt, out):  # type: ignore[no-untyped-def]
@@ -52,6 +54,7 @@ def _scan_weight_grad(x, g, acc):  # type: ignore[no-untyped-def]
                         acc[c, k, n] += v * g[m, n]
 
 
+@follow_torch_threads
 def scan_matmul(x: np.ndarray, wt: np.ndarray) -> np.ndarray:
     """``x @ wt`` for a mostly-zero ``x [M, K]`` and a dense ``wt [K, N]`` (float32)."""
     out = np.empty((x.shape[0], wt.shape[1]), dtype=np.float32)
@@ -59,6 +62,7 @@ def scan_matmul(x: np.ndarray, wt: np.ndarray) -> np.ndarray:
     return out
 
 
+@follow_torch_threads
 def scan_weight_grad(x: np.ndarray, g: np.ndarray) -> np.ndarray:
     """``x.T @ g`` ``[K, N]`` for a mostly-zero ``x [M, K]`` and dense ``g [M, N]``.
 

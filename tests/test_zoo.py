@@ -45,7 +45,7 @@ def test_forward_backward(name: str) -> None:
         "dale_shd",
         "micheli_mlp",
         "micheli_cnn",
-        pytest.param("recurrent_conv_shd", marks=pytest.mark.slow),  # ~3-5 min on 2 loaded cores
+        "recurrent_conv_shd",
         "deep_conv",
         "dvs_conv",
     ],

@@ -3,7 +3,7 @@
 from . import data, init, losses, models, nn, optim, regularizers, theory, train
 from .diagnostics import Diagnosis, diagnose
 from .init.model import InitReport, initialize
-from .neuron import lif_sequence
+from .neuron import ConvRecurrence, MatrixRecurrence, lif_sequence
 from .nir_export import export_nir
 from .params import LIFParams
 from .surrogate import Surrogate
@@ -11,9 +11,11 @@ from .surrogate import Surrogate
 __version__ = "0.1.0"
 
 __all__ = [
+    "ConvRecurrence",
     "Diagnosis",
     "InitReport",
     "LIFParams",
+    "MatrixRecurrence",
     "Surrogate",
     "__version__",
     "diagnose",

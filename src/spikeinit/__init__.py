@@ -1,6 +1,6 @@
 """spikeinit: initialise spiking neural networks so that they train."""
 
-from . import data, init, losses, models, nn, optim, regularizers, theory, train
+from . import data, init, losses, models, nn, optim, regularizers, sparse_input, theory, train
 from .diagnostics import Diagnosis, diagnose
 from .init.model import InitReport, initialize
 from .neuron import ConvRecurrence, MatrixRecurrence, lif_sequence
@@ -29,6 +29,7 @@ __all__ = [
     "nn",
     "optim",
     "regularizers",
+    "sparse_input",
     "theory",
     "train",
 ]

@@ -29,12 +29,13 @@ pass; the weight gradient is computed once after the loop, batched over all
 steps, from ``dL/dW = sum_t dL/dI[t] (x) S[t-1]`` (outer product for the
 matrix, the convolution's weight gradient for the kernel).
 
-Backends: the loops over time run in a fused compiled kernel
-(:mod:`spikeinit._kernels.lif_numba`) when numba is installed and the case is
-supported (float32 CPU tensors); otherwise, and for float64, CUDA or other
-devices, in the pure-torch loop below. Both give identical spikes. Select with
+Backends: the loops over time run in a fused compiled kernel when one supports
+the case: :mod:`spikeinit._kernels.lif_triton` for float32 CUDA tensors without
+a recurrent matrix, :mod:`spikeinit._kernels.lif_numba` for float32 CPU
+tensors; otherwise (float64, recurrent layers on CUDA, other devices) the
+pure-torch loop below runs. All give identical spikes. Select with
 :func:`set_kernel_backend` or the environment variable ``SPIKEINIT_KERNEL``
-(``auto``, ``torch`` or ``numba``).
+(``auto``, ``torch``, ``numba`` or ``triton``).
 """
 
 from __future__ import annotations
@@ -48,11 +49,11 @@ import torch
 from torch.nn import functional as F
 from torch.nn.grad import conv1d_weight, conv2d_weight
 
-from ._kernels import numba_backend
+from ._kernels import numba_backend, triton_backend
 from .params import LIFParams
 from .surrogate import Surrogate, as_surrogate
 
-KERNEL_BACKENDS: tuple[str, ...] = ("auto", "torch", "numba")
+KERNEL_BACKENDS: tuple[str, ...] = ("auto", "torch", "numba", "triton")
 _backend = os.environ.get("SPIKEINIT_KERNEL", "auto")
 if _backend not in KERNEL_BACKENDS:
     _backend = "auto"
@@ -61,15 +62,19 @@ if _backend not in KERNEL_BACKENDS:
 def set_kernel_backend(name: str) -> str:
     """Choose the LIF kernel backend; returns the previous choice.
 
-    ``"auto"`` (default) uses the fused numba kernel where it is available and
-    supports the case, ``"torch"`` always the pure-torch loop, and
-    ``"numba"`` requires numba (cases it does not support still use torch).
+    ``"auto"`` (default) uses the fused kernel that supports the case (Triton
+    for float32 CUDA tensors without a recurrent matrix, numba for float32 CPU
+    tensors), ``"torch"`` always the pure-torch loop, ``"numba"`` and
+    ``"triton"`` only that backend (and need it installed; cases it does not
+    support still use torch).
     """
     global _backend
     if name not in KERNEL_BACKENDS:
         raise ValueError(f"kernel backend must be one of {KERNEL_BACKENDS}, got {name!r}")
     if name == "numba" and numba_backend() is None:
         raise RuntimeError("the numba kernel backend needs numba: pip install numba")
+    if name == "triton" and triton_backend() is None:
+        raise RuntimeError("the triton kernel backend needs triton: pip install triton")
     previous, _backend = _backend, name
     return previous
 
@@ -82,10 +87,15 @@ def get_kernel_backend() -> str:
 def _fast_kernel(x: torch.Tensor, w_rec: torch.Tensor | None) -> ModuleType | None:
     if _backend == "torch":
         return None
-    fast = numba_backend()
-    if fast is None or not fast.supports(x, w_rec):
-        return None
-    return fast
+    loaders = {"auto": (triton_backend, numba_backend), "numba": (numba_backend,),
+               "triton": (triton_backend,)}[_backend]  # fmt: skip
+    for load in loaders:
+        if load is triton_backend and not (x.is_cuda or os.environ.get("TRITON_INTERPRET") == "1"):
+            continue  # CPU tensors: do not import triton at all
+        fast = load()
+        if fast is not None and fast.supports(x, w_rec):
+            return fast
+    return None
 
 
 @dataclass(frozen=True, eq=False)

@@ -1,7 +1,8 @@
-"""Optional fused CPU backends for the LIF sequence kernel.
+"""Optional fused backends for the LIF sequence kernel.
 
 :mod:`spikeinit.neuron` dispatches here when a backend is available and the
-case is supported (float32 CPU tensors); otherwise it uses its pure-torch loop.
+case is supported: Triton for float32 CUDA tensors (feed-forward), numba for
+float32 CPU tensors; otherwise it uses its pure-torch loop.
 """
 
 from __future__ import annotations
@@ -28,3 +29,13 @@ def sparse_backend() -> ModuleType | None:
     except Exception:
         return None
     return sparse_numba
+
+
+@lru_cache(maxsize=1)
+def triton_backend() -> ModuleType | None:
+    """The Triton (CUDA) LIF backend, or ``None`` if triton cannot be imported."""
+    try:
+        from . import lif_triton
+    except Exception:
+        return None
+    return lif_triton

@@ -1,0 +1,190 @@
+"""Fused LIF forward/backward loops over time as Triton kernels (float32, CUDA).
+
+The maths is that of :mod:`spikeinit.neuron` (see its docstring). The input
+``[T, B, ...]`` is viewed as ``[T, M]``; without a recurrent matrix the ``M``
+neurons are independent, so each program takes a block of ``BLOCK`` neurons and
+runs the whole time loop for them in registers:
+
+* forward: ``I = beta_s I + x[t]`` (``I = x[t]`` for a delta synapse),
+  ``U = beta_m V + g I``, ``S = U > theta``, ``V = reset(U, S)``; writes ``S[t]``
+  and ``U[t]``;
+* backward (``t = T-1 .. 0``), with ``c_v = dL/dV[t]`` and ``c_i = dL/dI[t+1]``::
+
+      gS = dL/dS[t]  [- c_v U (zero) | - theta c_v (subtract)  if the reset is not detached]
+      gU = gS sigma'(U - theta) + (0 if U > theta else c_v  (zero reset) | c_v) + dL/dU[t]
+      c_i = g gU + beta_s c_i      -> dL/dx[t]
+      c_v = beta_m gU
+
+  and returns ``dL/dI0 = beta_s c_i``, ``dL/dV0 = c_v``.
+
+Floating-point contraction (FMA) is switched off where the compiler allows it,
+so the forward pass rounds as the torch loop does. Recurrent layers (a matrix
+``R`` coupling the neurons) stay in the torch loop on the GPU, where the
+per-step ``addmm`` is already a single cuBLAS call.
+
+Testing without a GPU: with ``TRITON_INTERPRET=1`` set before this module is
+imported, Triton runs the kernels in its interpreter on CPU tensors, and
+:func:`supports` accepts them (``tests/test_kernel_triton.py``).
+"""
+
+from __future__ import annotations
+
+import os
+
+import torch
+import triton
+import triton.language as tl
+
+from ..params import LIFParams
+from ..surrogate import Surrogate
+
+INTERPRET = os.environ.get("TRITON_INTERPRET", "0") == "1"
+RESET_CODES = {"zero": 0, "subtract": 1, "none": 2}
+SURROGATE_CODES = {"superspike": 0, "fast_sigmoid": 0, "atan": 1, "sigmoid": 2, "triangle": 3}
+BLOCK = 128
+_LAUNCH = {} if INTERPRET else {"enable_fp_fusion": False}
+
+
+@triton.jit
+def _surrogate_grad(x, k, CODE: tl.constexpr):  # type: ignore[no-untyped-def]
+    if CODE == 0:  # superspike / fast sigmoid: 1 / (k|x| + 1)^2
+        d = k * tl.abs(x) + 1.0
+        r = 1.0 / (d * d)
+    elif CODE == 1:  # atan: (k/2) / (1 + (pi k x / 2)^2)
+        y = 1.5707963267948966 * k * x
+        r = (k * 0.5) / (1.0 + y * y)
+    elif CODE == 2:  # sigmoid: k s (1 - s), s = sigmoid(k x)
+        s = 1.0 / (1.0 + tl.exp(-(k * x)))
+        r = k * s * (1.0 - s)
+    else:  # triangle: k max(0, 1 - k|x|)
+        r = k * tl.maximum(1.0 - k * tl.abs(x), 0.0)
+    return r
+
+
+@triton.jit
+def _forward_kernel(  # type: ignore[no-untyped-def]
+    x_ptr, i0_ptr, v0_ptr, spk_ptr, mem_ptr, steps, m,
+    beta_syn, beta_mem, gain, threshold,
+    RESET: tl.constexpr, DELTA: tl.constexpr, BLOCK: tl.constexpr,
+):  # fmt: skip
+    offs = tl.program_id(0) * BLOCK + tl.arange(0, BLOCK)
+    mask = offs < m
+    i = tl.load(i0_ptr + offs, mask=mask, other=0.0)
+    v = tl.load(v0_ptr + offs, mask=mask, other=0.0)
+    for t in range(steps):
+        base = tl.cast(t, tl.int64) * m
+        xt = tl.load(x_ptr + base + offs, mask=mask, other=0.0)
+        if DELTA:
+            i = xt
+        else:
+            i = i * beta_syn + xt
+        u = v * beta_mem + i * gain
+        s = tl.where(u > threshold, 1.0, 0.0)
+        tl.store(mem_ptr + base + offs, u, mask=mask)
+        tl.store(spk_ptr + base + offs, s, mask=mask)
+        if RESET == 0:
+            v = u * (1.0 - s)
+        elif RESET == 1:
+            v = u - threshold * s
+        else:
+            v = u
+
+
+@triton.jit
+def _backward_kernel(  # type: ignore[no-untyped-def]
+    mem_ptr, gs_ptr, gm_ptr, gx_ptr, gi0_ptr, gv0_ptr, steps, m,
+    beta_syn, beta_mem, gain, threshold, k,
+    RESET: tl.constexpr, DELTA: tl.constexpr, DETACH: tl.constexpr, CODE: tl.constexpr,
+    HAS_GS: tl.constexpr, HAS_GM: tl.constexpr, BLOCK: tl.constexpr,
+):  # fmt: skip
+    offs = tl.program_id(0) * BLOCK + tl.arange(0, BLOCK)
+    mask = offs < m
+    c_v = tl.zeros((BLOCK,), dtype=tl.float32)
+    c_i = tl.zeros((BLOCK,), dtype=tl.float32)
+    for r in range(steps):
+        base = tl.cast(steps - 1 - r, tl.int64) * m
+        u = tl.load(mem_ptr + base + offs, mask=mask, other=0.0)
+        if HAS_GS:
+            gs = tl.load(gs_ptr + base + offs, mask=mask, other=0.0)
+        else:
+            gs = tl.zeros((BLOCK,), dtype=tl.float32)
+        if not DETACH:
+            if RESET == 0:
+                gs = gs - c_v * u
+            elif RESET == 1:
+                gs = gs - threshold * c_v
+        g_u = gs * _surrogate_grad(u - threshold, k, CODE)
+        if RESET == 0:
+            g_u = g_u + tl.where(u > threshold, 0.0, c_v)
+        else:
+            g_u = g_u + c_v
+        if HAS_GM:
+            g_u = g_u + tl.load(gm_ptr + base + offs, mask=mask, other=0.0)
+        if DELTA:
+            c_i = g_u * gain
+        else:
+            c_i = g_u * gain + beta_syn * c_i
+        tl.store(gx_ptr + base + offs, c_i, mask=mask)
+        c_v = g_u * beta_mem
+    tl.store(gi0_ptr + offs, c_i * beta_syn, mask=mask)
+    tl.store(gv0_ptr + offs, c_v, mask=mask)
+
+
+def supports(x: torch.Tensor, w_rec: torch.Tensor | None) -> bool:
+    """Feed-forward float32 on CUDA (or on the CPU under ``TRITON_INTERPRET=1``)."""
+    on_device = x.is_cuda or (INTERPRET and x.device.type == "cpu")
+    return w_rec is None and on_device and x.dtype == torch.float32 and type(x) is torch.Tensor
+
+
+def _grid(m: int) -> tuple[int]:
+    return (triton.cdiv(m, BLOCK),)
+
+
+def forward(
+    x: torch.Tensor,
+    i0: torch.Tensor,
+    v0: torch.Tensor,
+    w_rec: torch.Tensor | None,
+    params: LIFParams,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Spikes and membrane ``U`` (both ``[T, B, ...]``)."""
+    if w_rec is not None:
+        raise ValueError("the Triton LIF kernel is feed-forward only (w_rec must be None)")
+    x = x.contiguous()
+    steps, m = x.shape[0], x[0].numel()
+    mem, spk = torch.empty_like(x), torch.empty_like(x)
+    _forward_kernel[_grid(m)](
+        x, i0.contiguous(), v0.contiguous(), spk, mem, steps, m,
+        float(params.beta_syn), float(params.beta_mem), float(params.gain),
+        float(params.threshold), RESET=RESET_CODES[params.reset],
+        DELTA=params.beta_syn == 0.0, BLOCK=BLOCK, **_LAUNCH,
+    )  # fmt: skip
+    return spk, mem
+
+
+def backward(
+    mem: torch.Tensor,
+    g_spk: torch.Tensor | None,
+    g_mem: torch.Tensor | None,
+    w_rec: torch.Tensor | None,
+    params: LIFParams,
+    surrogate: Surrogate,
+    detach_reset: bool,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """``dL/dx`` ``[T, B, ...]``, ``dL/dI0`` and ``dL/dV0`` (``[B, ...]``)."""
+    if w_rec is not None:
+        raise ValueError("the Triton LIF kernel is feed-forward only (w_rec must be None)")
+    steps, m = mem.shape[0], mem[0].numel()
+    gx = torch.empty_like(mem)
+    gi0, gv0 = torch.empty_like(mem[0]), torch.empty_like(mem[0])
+    gs = g_spk.to(mem.dtype).contiguous() if g_spk is not None else mem
+    gm = g_mem.to(mem.dtype).contiguous() if g_mem is not None else mem
+    _backward_kernel[_grid(m)](
+        mem.contiguous(), gs, gm, gx, gi0, gv0, steps, m,
+        float(params.beta_syn), float(params.beta_mem), float(params.gain),
+        float(params.threshold), float(surrogate.steepness),
+        RESET=RESET_CODES[params.reset], DELTA=params.beta_syn == 0.0,
+        DETACH=bool(detach_reset), CODE=SURROGATE_CODES[surrogate.name],
+        HAS_GS=g_spk is not None, HAS_GM=g_mem is not None, BLOCK=BLOCK, **_LAUNCH,
+    )  # fmt: skip
+    return gx, gi0, gv0

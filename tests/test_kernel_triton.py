@@ -1,0 +1,108 @@
+"""The Triton LIF backend against the pure-torch loop.
+
+Without a GPU the kernels run in Triton's interpreter on CPU tensors
+(``TRITON_INTERPRET=1``, which must be set before the kernels are defined, so
+the comparison runs in a subprocess). With a GPU the same comparison also runs
+natively on CUDA, and ``lif_sequence`` must dispatch to Triton there.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+import torch
+
+pytest.importorskip("triton")
+
+import spikeinit as si  # noqa: E402
+from spikeinit import neuron  # noqa: E402
+
+COMPARE = r"""
+import itertools, sys, warnings
+import torch
+import spikeinit as si
+from spikeinit import neuron
+from spikeinit._kernels import triton_backend
+from spikeinit.surrogate import Surrogate
+
+warnings.simplefilter("ignore", RuntimeWarning)  # exp overflow in the sigmoid surrogate: -> 0
+lt = triton_backend()
+device = sys.argv[1]
+torch.manual_seed(0)
+T, B, N = 12, 3, 5
+cases = 0
+for reset, tau_syn, detach, name in itertools.product(
+    ("zero", "subtract", "none"), (None, 10e-3), (True, False),
+    ("superspike", "fast_sigmoid", "atan", "sigmoid", "triangle"),
+):
+    p = si.LIFParams(tau_syn=tau_syn, reset=reset)
+    x = (torch.randn(T, B, N) * 1.5 + 0.5).to(device)
+    i0, v0 = (torch.randn(B, N) * 0.1).to(device), (torch.randn(B, N) * 0.1).to(device)
+    assert lt.supports(x, None) and not lt.supports(x, torch.zeros(N, N, device=device))
+    s1, u1 = lt.forward(x, i0, v0, None, p)
+    s2, u2 = neuron._forward_torch(x, i0, v0, None, p)
+    assert 0.0 < float(s1.mean()) < 1.0, "the case must have spikes and silences"
+    assert torch.equal(s1, s2), (reset, tau_syn)
+    assert float((u1 - u2).abs().max()) <= 1e-6, (reset, tau_syn)
+    sg = Surrogate(name)
+    for has_gs, has_gm in ((True, False), (False, True), (True, True)):
+        gs = torch.randn(T, B, N, device=device) if has_gs else None
+        gm = torch.randn(T, B, N, device=device) if has_gm else None
+        got = lt.backward(u1, gs, gm, None, p, sg, detach)
+        want = neuron._backward_torch(u2, gs, gm, None, p, sg, detach)
+        for a, b, what in zip(got, want, ("grad_x", "grad_i0", "grad_v0")):
+            torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-5, msg=lambda m: f"{what} {reset} "
+                                       f"{tau_syn} {detach} {name} {has_gs} {has_gm}: {m}")
+        cases += 1
+print("cases", cases)
+"""
+
+
+def _run_compare(device: str, interpret: bool) -> str:
+    env = dict(os.environ, OMP_NUM_THREADS="1")
+    if interpret:
+        env["TRITON_INTERPRET"] = "1"
+    out = subprocess.run(
+        [sys.executable, "-c", COMPARE, device], capture_output=True, text=True, env=env
+    )
+    assert out.returncode == 0, out.stderr[-3000:]
+    return out.stdout
+
+
+def test_triton_kernels_match_torch_loop_in_the_interpreter() -> None:
+    # 3 resets x 2 synapses x 2 detach x 5 surrogates x 3 gradient inputs
+    assert "cases 180" in _run_compare("cpu", interpret=True)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_triton_kernels_match_torch_loop_on_cuda() -> None:
+    assert "cases 180" in _run_compare("cuda", interpret=False)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_lif_sequence_dispatches_to_triton_on_cuda(monkeypatch: pytest.MonkeyPatch) -> None:
+    from spikeinit._kernels import triton_backend
+
+    calls = []
+    backend = triton_backend()
+    assert backend is not None
+    monkeypatch.setattr(backend, "forward", lambda *a: calls.append(1) or backend.forward(*a))
+    x = torch.randn(10, 2, 4, device="cuda", requires_grad=True)
+    si.lif_sequence(x, si.LIFParams()).sum().backward()
+    assert calls
+
+
+def test_cpu_tensors_do_not_use_triton_without_the_interpreter() -> None:
+    if os.environ.get("TRITON_INTERPRET") == "1":
+        pytest.skip("interpreter mode accepts CPU tensors")
+    assert neuron._fast_kernel(torch.zeros(3, 2, 4), None) is not neuron.triton_backend()
+
+
+def test_triton_backend_choice_needs_triton(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(neuron, "triton_backend", lambda: None)
+    with pytest.raises(RuntimeError, match="triton"):
+        si.neuron.set_kernel_backend("triton")
+    assert si.neuron.get_kernel_backend() != "triton"

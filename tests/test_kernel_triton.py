@@ -58,11 +58,39 @@ for reset, tau_syn, detach, name in itertools.product(
                                        f"{tau_syn} {detach} {name} {has_gs} {has_gm}: {m}")
         cases += 1
 print("cases", cases)
+
+# End to end through lif_sequence and autograd: several programs with a ragged last block
+# (M = 2*5*7*4 = 280 neurons, BLOCK = 128), a broadcast initial state and a stride-0
+# upstream gradient (from spk.sum()); recurrent layers stay in the torch loop.
+calls = []
+for fn in ("forward", "backward"):
+    setattr(lt, fn, lambda *a, _o=getattr(lt, fn), _n=fn: calls.append(_n) or _o(*a))
+p = si.LIFParams(reset="subtract")
+x = (torch.randn(6, 2, 5, 7, 4) * 8 + 0.5).to(device)
+i0, v0 = (torch.randn(5, 7, 4) * 0.1).to(device), torch.tensor(0.2, device=device)
+outs = []
+for choice in ("triton", "torch"):
+    neuron.set_kernel_backend(choice)
+    leaves = [t.clone().requires_grad_() for t in (x, i0, v0)]
+    spk, mem = si.lif_sequence(leaves[0], p, surrogate="atan", detach_reset=False,
+                               initial_state=(leaves[1], leaves[2]), return_mem=True)
+    (spk.sum() + (mem * mem).sum()).backward()
+    outs.append([spk.detach(), mem.detach()] + [t.grad for t in leaves])
+assert calls == ["forward", "backward"], calls
+assert 0.0 < float(outs[0][0].mean()) < 1.0
+assert torch.equal(outs[0][0], outs[1][0])
+torch.testing.assert_close(outs[0][1], outs[1][1], rtol=0, atol=1e-6)
+for a, b in zip(outs[0][2:], outs[1][2:]):
+    torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-5)
+neuron.set_kernel_backend("triton")
+assert neuron._fast_kernel(x[:, :, 0, 0], torch.zeros(4, 4, device=device)) is None
+print("end to end ok")
 """
 
 
 def _run_compare(device: str, interpret: bool) -> str:
     env = dict(os.environ, OMP_NUM_THREADS="1")
+    env.pop("TRITON_INTERPRET", None)
     if interpret:
         env["TRITON_INTERPRET"] = "1"
     out = subprocess.run(
@@ -74,25 +102,39 @@ def _run_compare(device: str, interpret: bool) -> str:
 
 def test_triton_kernels_match_torch_loop_in_the_interpreter() -> None:
     # 3 resets x 2 synapses x 2 detach x 5 surrogates x 3 gradient inputs
-    assert "cases 180" in _run_compare("cpu", interpret=True)
+    out = _run_compare("cpu", interpret=True)
+    assert "cases 180" in out and "end to end ok" in out
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
 def test_triton_kernels_match_torch_loop_on_cuda() -> None:
-    assert "cases 180" in _run_compare("cuda", interpret=False)
+    out = _run_compare("cuda", interpret=False)
+    assert "cases 180" in out and "end to end ok" in out
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
 def test_lif_sequence_dispatches_to_triton_on_cuda(monkeypatch: pytest.MonkeyPatch) -> None:
     from spikeinit._kernels import triton_backend
 
-    calls = []
     backend = triton_backend()
     assert backend is not None
-    monkeypatch.setattr(backend, "forward", lambda *a: calls.append(1) or backend.forward(*a))
-    x = torch.randn(10, 2, 4, device="cuda", requires_grad=True)
-    si.lif_sequence(x, si.LIFParams()).sum().backward()
-    assert calls
+    calls: list[str] = []
+    for name in ("forward", "backward"):
+        original = getattr(backend, name)  # bound now: the wrapper must not call itself
+
+        def spy(*args, _name=name, _original=original):
+            calls.append(_name)
+            return _original(*args)
+
+        monkeypatch.setattr(backend, name, spy)
+    previous = neuron.set_kernel_backend("auto")
+    try:
+        x = torch.randn(10, 2, 4, device="cuda", requires_grad=True)
+        si.lif_sequence(x, si.LIFParams()).sum().backward()
+    finally:
+        neuron.set_kernel_backend(previous)
+    assert calls == ["forward", "backward"]
+    assert x.grad is not None and x.grad.abs().sum() > 0
 
 
 def test_cpu_tensors_do_not_use_triton_without_the_interpreter() -> None:

@@ -29,7 +29,9 @@ imported, Triton runs the kernels in its interpreter on CPU tensors, and
 
 from __future__ import annotations
 
+import contextlib
 import os
+from typing import Any
 
 import torch
 import triton
@@ -140,6 +142,11 @@ def _grid(m: int) -> tuple[int]:
     return (triton.cdiv(m, BLOCK),)
 
 
+def _on_device(t: torch.Tensor) -> Any:
+    """Launch on ``t``'s GPU: Triton launches on the *current* CUDA device."""
+    return torch.cuda.device(t.device) if t.is_cuda else contextlib.nullcontext()
+
+
 def forward(
     x: torch.Tensor,
     i0: torch.Tensor,
@@ -153,12 +160,13 @@ def forward(
     x = x.contiguous()
     steps, m = x.shape[0], x[0].numel()
     mem, spk = torch.empty_like(x), torch.empty_like(x)
-    _forward_kernel[_grid(m)](
-        x, i0.contiguous(), v0.contiguous(), spk, mem, steps, m,
-        float(params.beta_syn), float(params.beta_mem), float(params.gain),
-        float(params.threshold), RESET=RESET_CODES[params.reset],
-        DELTA=params.beta_syn == 0.0, BLOCK=BLOCK, **_LAUNCH,
-    )  # fmt: skip
+    with _on_device(x):
+        _forward_kernel[_grid(m)](
+            x, i0.contiguous(), v0.contiguous(), spk, mem, steps, m,
+            float(params.beta_syn), float(params.beta_mem), float(params.gain),
+            float(params.threshold), RESET=RESET_CODES[params.reset],
+            DELTA=params.beta_syn == 0.0, BLOCK=BLOCK, **_LAUNCH,
+        )  # fmt: skip
     return spk, mem
 
 
@@ -174,17 +182,19 @@ def backward(
     """``dL/dx`` ``[T, B, ...]``, ``dL/dI0`` and ``dL/dV0`` (``[B, ...]``)."""
     if w_rec is not None:
         raise ValueError("the Triton LIF kernel is feed-forward only (w_rec must be None)")
+    mem = mem.contiguous()
     steps, m = mem.shape[0], mem[0].numel()
     gx = torch.empty_like(mem)
     gi0, gv0 = torch.empty_like(mem[0]), torch.empty_like(mem[0])
     gs = g_spk.to(mem.dtype).contiguous() if g_spk is not None else mem
     gm = g_mem.to(mem.dtype).contiguous() if g_mem is not None else mem
-    _backward_kernel[_grid(m)](
-        mem.contiguous(), gs, gm, gx, gi0, gv0, steps, m,
-        float(params.beta_syn), float(params.beta_mem), float(params.gain),
-        float(params.threshold), float(surrogate.steepness),
-        RESET=RESET_CODES[params.reset], DELTA=params.beta_syn == 0.0,
-        DETACH=bool(detach_reset), CODE=SURROGATE_CODES[surrogate.name],
-        HAS_GS=g_spk is not None, HAS_GM=g_mem is not None, BLOCK=BLOCK, **_LAUNCH,
-    )  # fmt: skip
+    with _on_device(mem):
+        _backward_kernel[_grid(m)](
+            mem, gs, gm, gx, gi0, gv0, steps, m,
+            float(params.beta_syn), float(params.beta_mem), float(params.gain),
+            float(params.threshold), float(surrogate.steepness),
+            RESET=RESET_CODES[params.reset], DELTA=params.beta_syn == 0.0,
+            DETACH=bool(detach_reset), CODE=SURROGATE_CODES[surrogate.name],
+            HAS_GS=g_spk is not None, HAS_GM=g_mem is not None, BLOCK=BLOCK, **_LAUNCH,
+        )  # fmt: skip
     return gx, gi0, gv0

@@ -10,6 +10,10 @@ from __future__ import annotations
 from functools import lru_cache
 from types import ModuleType
 
+# integer codes the compiled kernels (numba and Triton) branch on
+RESET_CODES = {"zero": 0, "subtract": 1, "none": 2}
+SURROGATE_CODES = {"superspike": 0, "fast_sigmoid": 0, "atan": 1, "sigmoid": 2, "triangle": 3}
+
 
 @lru_cache(maxsize=1)
 def numba_backend() -> ModuleType | None:

@@ -26,21 +26,18 @@ from __future__ import annotations
 import math
 from typing import Any
 
-import numba
 import numpy as np
 import torch
 from numba import njit, prange
 
 from ..params import LIFParams
 from ..surrogate import Surrogate
+from . import RESET_CODES, SURROGATE_CODES
 from .threads import follow_torch_threads
 
 _F0 = np.float32(0.0)
 _F1 = np.float32(1.0)
 _PI_HALF = np.float32(math.pi / 2.0)
-
-RESET_CODES = {"zero": 0, "subtract": 1, "none": 2}
-SURROGATE_CODES = {"superspike": 0, "fast_sigmoid": 0, "atan": 1, "sigmoid": 2, "triangle": 3}
 
 
 @njit(cache=True, inline="always")
@@ -227,11 +224,6 @@ def supports(x: torch.Tensor, w_rec: torch.Tensor | None) -> bool:
     return ok
 
 
-def _set_threads() -> None:
-    limit = int(getattr(numba.config, "NUMBA_NUM_THREADS", 1))
-    numba.set_num_threads(max(1, min(torch.get_num_threads(), limit)))
-
-
 def _chunk(m: int) -> int:
     """Neurons per thread task: ~4 tasks per thread, 64..4096, a multiple of 16."""
     per = -(-m // (4 * max(1, torch.get_num_threads())))
@@ -260,7 +252,6 @@ def forward(
     params: LIFParams,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Spikes and membrane ``U`` (both ``[T, B, ...]``) for contiguous float32 ``x``."""
-    _set_threads()
     bs, bm, g, th = _consts(params)
     mem = torch.empty_like(x)
     spk = torch.empty_like(x)
@@ -300,7 +291,6 @@ def backward(
     detach_reset: bool,
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """``dL/dx`` ``[T, B, ...]``, ``dL/dI0`` and ``dL/dV0`` (``[B, ...]``)."""
-    _set_threads()
     bs, bm, g, th = _consts(params)
     reset, delta = RESET_CODES[params.reset], params.beta_syn == 0.0
     scode, k = SURROGATE_CODES[surrogate.name], np.float32(surrogate.steepness)

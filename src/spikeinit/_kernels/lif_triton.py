@@ -39,10 +39,9 @@ import triton.language as tl
 
 from ..params import LIFParams
 from ..surrogate import Surrogate
+from . import RESET_CODES, SURROGATE_CODES
 
 INTERPRET = os.environ.get("TRITON_INTERPRET", "0") == "1"
-RESET_CODES = {"zero": 0, "subtract": 1, "none": 2}
-SURROGATE_CODES = {"superspike": 0, "fast_sigmoid": 0, "atan": 1, "sigmoid": 2, "triangle": 3}
 BLOCK = 128
 _LAUNCH = {} if INTERPRET else {"enable_fp_fusion": False}
 

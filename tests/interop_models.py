@@ -1172,10 +1172,11 @@ def norse_task_memory() -> nn.Module:
 def _memory_data(b: int) -> Tensor:
     # norse.dataset.memory.MemoryStoreRecallDataset(samples, seq_length=200, seq_periods,
     # seq_repetitions=1, population_size=5, poisson_rate=100, dt=0.001) batched by a
-    # DataLoader -> [B, T, 20]; seq_periods=1 (CLI default 12, i.e. T=2400) keeps T=200.
+    # DataLoader -> [B, T, 20]; seq_periods=2 (CLI default 12, i.e. T=2400; 1 is invalid)
+    # keeps T=400.
     from norse.dataset.memory import MemoryStoreRecallDataset
 
-    ds = MemoryStoreRecallDataset(b, 200, 1, 1, 5, poisson_rate=100, dt=0.001)
+    ds = MemoryStoreRecallDataset(b, 200, 2, 1, 5, poisson_rate=100, dt=0.001)
     return torch.stack([ds[i][0] for i in range(b)])
 
 
@@ -1283,7 +1284,7 @@ NORSE_CASES = [
         "norse_task_memory_lsnn_lif_batch_first", "norse",
         "norse/norse norse/task/memory.py (MemoryNet, neuron_model=lsnnlif)",
         _seeded(norse_task_memory), _seeded_data(_memory_data), readouts=("readout",),
-        notes="BATCH-FIRST [B, 200, 20] (x.unbind(1)); store/recall data from "
+        notes="BATCH-FIRST [B, 400, 20] (x.unbind(1)); store/recall data from "
         "norse.dataset.memory; LIF and LSNN recurrent cells in parallel, LILinearCell",
     ),
     InteropCase(

@@ -102,6 +102,6 @@ def test_fluctuation_init_hits_sigma_u() -> None:
 
 
 def test_unsupported_neuron_is_named() -> None:
-    net = norse.SequentialState(nn.Linear(4, 4), norse.LSNN())
-    with pytest.raises(ValueError, match="LSNN.*supported"):
+    net = norse.SequentialState(nn.Linear(4, 4), norse.LIFAdEx())
+    with pytest.raises(ValueError, match="LIFAdEx.*supported"):
         si.diagnose(net, poisson(n=4))

@@ -108,23 +108,33 @@ def test_fluctuation_init_hits_sigma_u() -> None:
     )
 
 
-def test_sequential_init_hidden_needs_time_loop() -> None:
+def test_sequential_init_hidden_is_looped_over_time() -> None:
+    """snnTorch tutorial 7's nn.Sequential of init_hidden neurons needs no forward=."""
+
+    def net() -> nn.Sequential:
+        torch.manual_seed(0)
+        return nn.Sequential(
+            nn.Linear(N_IN, 64),
+            snn.Leaky(beta=0.9, init_hidden=True),
+            nn.Linear(64, 32),
+            snn.Leaky(beta=0.9, init_hidden=True),
+        )
+
     x = poisson(steps=30)
-    net = nn.Sequential(
-        nn.Linear(N_IN, 64),
-        snn.Leaky(beta=0.9, init_hidden=True),
-        nn.Linear(64, 32),
-        snn.Leaky(beta=0.9, init_hidden=True),
-    )
-    with pytest.raises(ValueError, match="time_loop"):
-        si.initialize(net, x, method="fluctuation")
-    report = si.initialize(net, x, method="fluctuation", forward=time_loop, seed=1)
-    assert all(abs(layer.measured_sigma_u - 1.0) < 0.15 for layer in report.layers)
+    plain, looped = net(), net()
+    report = si.initialize(plain, x, method="fluctuation", seed=1)
+    explicit = si.initialize(looped, x, method="fluctuation", forward=time_loop, seed=1)
+    assert all(abs(layer.sigma_u_theta - 1.0) < 0.02 for layer in report.layers)
+    for a, b in zip(plain.parameters(), looped.parameters(), strict=True):
+        assert torch.equal(a, b)
+    assert [lay.sigma_u_theta for lay in report.layers] == [
+        lay.sigma_u_theta for lay in explicit.layers
+    ]
 
 
 def test_unsupported_neuron_is_named() -> None:
-    net = nn.Sequential(nn.Linear(4, 4), snn.Alpha(alpha=0.9, beta=0.8))
-    with pytest.raises(ValueError, match=r"Alpha.*supported: snntorch: Leaky"):
+    net = nn.Sequential(nn.Linear(4, 4), snn.SLSTM(4, 4))
+    with pytest.raises(ValueError, match=r"SLSTM.*supported: snntorch: Leaky"):
         si.initialize(net, poisson(n=4), method="micheli")
 
 

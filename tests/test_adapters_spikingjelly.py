@@ -96,6 +96,6 @@ def test_fluctuation_init_hits_sigma_u() -> None:
 
 
 def test_unsupported_neuron_is_named() -> None:
-    net = nn.Sequential(sjl.Linear(4, 4, step_mode="m"), sjn.IFNode(step_mode="m"))
-    with pytest.raises(ValueError, match="IFNode.*supported"):
+    net = nn.Sequential(sjl.Linear(4, 4, step_mode="m"), sjn.IzhikevichNode(step_mode="m"))
+    with pytest.raises(ValueError, match="IzhikevichNode.*supported"):
         si.initialize(net, poisson(n=4), method="fluctuation")

@@ -33,6 +33,17 @@ import torch
 from torch import nn
 
 from . import theory
+from .adapters.base import ForeignLayer
+from .adapters.find import conventional_forward, find_sites
+from .init.foreign import (
+    Runner,
+    Snapshot,
+    free_signal,
+    measurement_mode,
+    prepare_batches,
+    spread,
+    variance_mode,
+)
 from .init.model import collect_data, spiking_layers
 from .nn.base import SpikingLayer
 
@@ -60,6 +71,10 @@ class LayerDiagnosis:
     weight_mean: float
     weight_std: float
     state: str
+    #: the free-membrane fluctuation in units of theta, measured as initialize targets it
+    #: (std over time; over time and samples for a static input; the per-step input for IF)
+    sigma_u_theta: float = math.nan
+    variance: str = "temporal"
 
 
 @dataclass
@@ -85,7 +100,7 @@ class Diagnosis:
             rows.append(
                 f"{d.index:>2} {d.name[:18]:<18} {d.state:<19} {d.rate:>8.2f} "
                 f"{d.silent_fraction:>7.1%} {d.saturated_fraction:>7.1%} "
-                f"{d.free_mem_std / d.threshold:>8.3f} "
+                f"{d.sigma_u_theta:>8.3f} "
                 f"{_f(d.predicted_sigma_u_filtered, d.threshold):>8} "
                 f"{d.free_mean_spread / d.threshold:>7.3f}"
             )
@@ -107,9 +122,7 @@ class Diagnosis:
         if len(spiking) <= 10:
             axes[0].legend(fontsize=7)
         idx = [d.index for d in self.layers]
-        axes[1].plot(
-            idx, [d.free_mem_std / d.threshold for d in self.layers], "o-", label="measured"
-        )
+        axes[1].plot(idx, [d.sigma_u_theta for d in self.layers], "o-", label="measured")
         axes[1].plot(
             idx,
             [(d.predicted_sigma_u_filtered or math.nan) / d.threshold for d in self.layers],
@@ -157,10 +170,7 @@ def capture_layer_io(
     """Run the model once and return each spiking layer's input, in call order."""
     layers = spiking_layers(model)
     if not layers:
-        # snnTorch / Norse / SpikingJelly: adapters present (weights, neuron) pairs as layers
-        from .adapters import find_layers
-
-        layers.extend(find_layers(model, x, forward))
+        return _foreign_io(model, [x], forward)
     seen: dict[int, tuple[str, SpikingLayer, torch.Tensor]] = {}
     handles = []
     for name, layer in layers:
@@ -177,6 +187,22 @@ def capture_layer_io(
         for h in handles:
             h.remove()
     return list(seen.values())
+
+
+def _foreign_io(
+    model: nn.Module, batches: list[Any], forward: Callable[[nn.Module, Any], Any] | None
+) -> list[tuple[str, SpikingLayer, torch.Tensor]]:
+    """snnTorch / Norse / SpikingJelly: each neuron's input, traced and captured in one pass."""
+    forward = forward or conventional_forward(model)
+    snapshot = Snapshot.take(model)
+    try:
+        measurement_mode(model)
+        trace, layers = find_sites(model, batches[0], forward)
+        runner = Runner(model, batches, trace, forward)
+        currents, _ = runner.capture(None, trace.sites)
+    finally:
+        snapshot.restore()
+    return [(layer.layer_name, layer, currents[layer.layer_name]) for layer in layers]
 
 
 def diagnose_layer(
@@ -213,6 +239,13 @@ def diagnose_layer(
     silent = 0.0 if is_readout else float((per_neuron_rate == 0).float().mean())
     saturated = 0.0 if is_readout else float((per_neuron_rate > saturation).float().mean())
     free_std = float(free_flat.var(dim=0, unbiased=False).mean().sqrt())
+    if isinstance(layer, ForeignLayer):
+        mode = variance_mode(inp, layer)
+        sigma_theta = spread(free_signal(layer, inp), mode) / p.threshold
+        mode = mode if layer.leaky else "input"
+    else:
+        mode = "temporal" if steps > 1 else "total"
+        sigma_theta = spread(free, mode) / p.threshold
     free_mean = float(free.mean())
     if is_readout:
         state = "readout"
@@ -248,6 +281,8 @@ def diagnose_layer(
         weight_mean=float(w_all.mean()) if w_all.numel() else 0.0,
         weight_std=float(w_all.std()) if w_all.numel() > 1 else 0.0,
         state=state,
+        sigma_u_theta=sigma_theta,
+        variance=mode,
     )
 
 
@@ -267,8 +302,10 @@ def diagnose(
     """
     if not 0 < saturation <= 1:
         raise ValueError(f"saturation must be in (0, 1], got {saturation!r}")
-    x = collect_data(data, max_samples)
-    captured = capture_layer_io(model, x, forward)
+    if spiking_layers(model):
+        captured = capture_layer_io(model, collect_data(data, max_samples), forward)
+    else:
+        captured = _foreign_io(model, prepare_batches(data, max_samples), forward)
     out = [
         diagnose_layer(i, name, layer, inp, saturation)
         for i, (name, layer, inp) in enumerate(captured, start=1)

@@ -1,37 +1,29 @@
 """The adapter base class: a foreign (weights, neuron) pair that looks like a spikeinit layer.
 
-A :class:`ForeignLayer` holds *references* to the user's own modules (it never
-copies weights), so everything that :func:`spikeinit.initialize` writes through
-:meth:`ForeignLayer.weight_groups` lands in the user's model. It implements the
-:class:`~spikeinit.nn.base.SpikingLayer` protocol:
+A :class:`ForeignLayer` holds *references* to the user's own neuron and
+weights (it never copies them), so everything that :func:`spikeinit.initialize`
+writes through :meth:`ForeignLayer.weight_groups` lands in the user's model. It
+implements the :class:`~spikeinit.nn.base.SpikingLayer` protocol on the
+neuron's *input*, as the neuron receives it in the user's forward pass
+(``[T, B, ...]``, stacked over the calls of a model that loops over time):
 
 * ``params``: :class:`~spikeinit.LIFParams` mapped from the framework's neuron so
   that :func:`spikeinit.theory.psp_kernel` reproduces that framework's own
-  sub-threshold update (checked in the tests);
-* ``weight_groups()``: the weight module's ``.weight`` tagged ``"ff"``, and a
-  recurrent weight tagged ``"rec"`` where the neuron has one;
-* ``fan_in``; ``input_current(x)``: the weight module applied to ``[T, B, ...]``;
+  sub-threshold update (checked in the tests); ``has_params`` is False for
+  neurons with no such kernel (snnTorch ``Alpha``; no leak: ``IFNode``);
+* ``weight_groups()``: the weights that feed the neuron, found by
+  :mod:`spikeinit.adapters.trace` (or the neuron's own input and recurrent
+  weights), tagged ``"ff"`` / ``"rec"``;
+* ``input_current(x)``: the neuron's input is already its current, except for
+  neurons that carry their own input weights;
 * ``simulate(x, free)``: the *framework's own* neuron code run over time from
   zero state; ``free=True`` runs it with the threshold raised to ``1e30`` (so no
   spike and no reset), with recurrent input taken from the actual spikes.
-
-**Capturing the input.** :func:`spikeinit.initialize` and
-:func:`spikeinit.diagnose` find a layer's input with a forward pre-hook on the
-layer. A ForeignLayer is not part of the user's model, so
-:meth:`ForeignLayer.register_forward_pre_hook` installs the hook on the module
-that receives the layer's input in the user's model (the weight module, or the
-neuron for neurons with their own input weights) and calls the given hook once
-per forward pass with the whole ``[T, B, ...]`` input: directly if that module
-is called once with the whole sequence, or stacked over the ``T`` calls of a
-model that loops over time. It also resets the framework's neuron states (which
-snnTorch and SpikingJelly keep between calls) when the hook is installed and
-removed, so every captured pass starts from zero state.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
 from typing import Any, Literal
 
 import torch
@@ -41,7 +33,6 @@ from ..nn.base import SpikingLayer, WeightGroup
 from ..params import LIFParams
 
 CallMode = Literal["seq", "step"]
-WEIGHT_TYPES: tuple[type[nn.Module], ...] = (nn.Linear, nn.Conv1d, nn.Conv2d)
 FREE_THRESHOLD = 1e30
 
 
@@ -60,24 +51,6 @@ def scalar(value: Any, what: str, notes: list[str]) -> float:
     return float(value)
 
 
-def weight_module(producer: nn.Module, neuron_name: str) -> nn.Module:
-    """The single Linear/Conv module inside ``producer`` (or ``producer`` itself)."""
-    if isinstance(producer, WEIGHT_TYPES):
-        return producer
-    found = [m for m in producer.modules() if isinstance(m, WEIGHT_TYPES)]
-    n_params = sum(p.numel() for p in producer.parameters())
-    if len(found) == 1:
-        own = sum(p.numel() for p in found[0].parameters())
-        if own == n_params:
-            return found[0]
-    raise ValueError(
-        f"neuron {neuron_name!r} is fed by {type(producer).__name__}, which is not a "
-        "Linear/Conv1d/Conv2d layer (or a container holding exactly one and no other "
-        "parameters); supported: nn.Linear, nn.Conv1d, nn.Conv2d and their subclasses "
-        "(SpikingJelly layer.Linear/Conv2d, SeqToANNContainer, Norse Lift)"
-    )
-
-
 def fold_apply(module: nn.Module, x: torch.Tensor) -> torch.Tensor:
     """``module`` applied to ``[T, B, ...]`` with time folded into the batch."""
     steps, batch = x.shape[:2]
@@ -92,114 +65,92 @@ def shift_in_time(spikes: torch.Tensor) -> torch.Tensor:
     return out
 
 
-class _Handle:
-    def __init__(self, handle: Any, on_remove: Callable[[], None]) -> None:
-        self._handle, self._on_remove = handle, on_remove
-
-    def remove(self) -> None:
-        self._handle.remove()
-        self._on_remove()
-
-
 class ForeignLayer(SpikingLayer):
-    """One foreign layer (weight module + neuron) seen through the spikeinit protocol.
+    """One framework neuron seen through the spikeinit protocol.
 
     Subclasses set ``framework`` and implement :meth:`run_current` with the
-    framework's own neuron update.
+    framework's own neuron update; :meth:`own_weight_groups` lists weights the
+    neuron carries itself (recurrent weights, Norse's recurrent input weights).
     """
 
     framework: str = "foreign"
     is_readout: bool = False
+    #: the membrane leaks; False for integrate-and-fire neurons (no stationary sigma_U)
+    leaky: bool = True
 
     def __init__(
         self,
         name: str,
         neuron: nn.Module,
-        producer: nn.Module | None,
-        params: LIFParams,
+        params: LIFParams | None,
         *,
         mode: CallMode = "seq",
-        capture_mode: CallMode | None = None,
         steps: int | None = None,
         root: nn.Module | None = None,
         notes: list[str] | None = None,
     ) -> None:
-        super().__init__(params)
+        super().__init__(params if params is not None else LIFParams())
+        self.has_params = params is not None
         # plain tuple: the user's modules are referenced, not registered as children
-        self._mods: tuple[nn.Module, nn.Module | None, nn.Module | None] = (
-            neuron,
-            producer,
-            root,
-        )
+        self._mods: tuple[nn.Module, nn.Module | None] = (neuron, root)
         self.layer_name = name
         self.mode: CallMode = mode
-        self.capture_mode: CallMode = capture_mode or mode
         self.steps = steps
         self.notes: list[str] = list(notes or [])
-        self._weight_module = None if producer is None else weight_module(producer, name)
+        #: the weights that feed the neuron from outside it, set by the finder
+        self.groups: list[WeightGroup] = []
+        #: bias tensors on the knob paths (a constant current per channel)
+        self.bias_tensors: list[torch.Tensor] = []
 
-    # -- the user's modules ------------------------------------------------------
     @property
     def neuron(self) -> Any:
         """The user's neuron module (typed ``Any``: its attributes are the framework's)."""
         return self._mods[0]
 
-    @property
-    def producer(self) -> nn.Module | None:
-        return self._mods[1]
-
-    @property
-    def capture_module(self) -> nn.Module:
-        return self.producer if self.producer is not None else self.neuron
-
     # -- protocol -----------------------------------------------------------------
-    def ff_weight(self) -> torch.Tensor:
-        assert self._weight_module is not None
-        w = self._weight_module.weight
-        assert isinstance(w, torch.Tensor)
-        return w
+    def own_weight_groups(self) -> list[WeightGroup]:
+        """Weights inside the neuron module (none by default)."""
+        return []
 
-    def rec_weight(self) -> torch.Tensor | None:
-        return None
-
-    def biases(self) -> list[torch.Tensor]:
-        """The bias tensors that add a constant current (weight module, recurrent Linear)."""
-        out = []
-        for module in (self._weight_module, getattr(self.neuron, "recurrent", None)):
-            bias = getattr(module, "bias", None)
-            if isinstance(bias, torch.Tensor):
-                out.append(bias)
-        return out
-
-    def zero_bias_(self) -> bool:
-        """Set the biases to 0 (called by the fluctuation rule); True if there were any."""
-        biases = self.biases()
-        with torch.no_grad():
-            for b in biases:
-                b.zero_()
-        return bool(biases)
+    def has_own_input_weights(self) -> bool:
+        return any(g.kind == "ff" for g in self.own_weight_groups())
 
     def weight_groups(self) -> list[WeightGroup]:
-        groups = [WeightGroup(f"{self.layer_name}:ff", self.ff_weight(), "ff")]
-        rec = self.rec_weight()
-        if rec is not None:
-            groups.append(WeightGroup(f"{self.layer_name}:rec", rec, "rec"))
-        return groups
+        own = self.own_weight_groups()
+        if self.has_own_input_weights():
+            return own
+        return self.groups + own
+
+    def ff_weight(self) -> torch.Tensor:
+        ff = [g.weight for g in self.weight_groups() if g.kind == "ff"]
+        if not ff:
+            raise ValueError(f"{self.layer_name}: no feed-forward weight feeds this neuron")
+        return ff[0]
+
+    def rec_weight(self) -> torch.Tensor | None:
+        rec = [g.weight for g in self.weight_groups() if g.kind == "rec"]
+        return rec[0] if rec else None
+
+    def biases(self) -> list[torch.Tensor]:
+        return list(self.bias_tensors)
+
+    def zero_bias_(self) -> bool:
+        """Set the biases to 0; True if there were any."""
+        with torch.no_grad():
+            for b in self.bias_tensors:
+                b.zero_()
+        return bool(self.bias_tensors)
 
     @property
     def fan_in(self) -> int:
-        w = self.ff_weight()
-        return int(w.shape[1] * math.prod(w.shape[2:]))
+        ff = [g.weight for g in self.weight_groups() if g.kind == "ff"]
+        if not ff:
+            return 0
+        w = ff[0]
+        return int(w.shape[1] * math.prod(w.shape[2:])) if w.dim() > 1 else 1
 
     def input_current(self, x: torch.Tensor) -> torch.Tensor:
-        producer = self.producer
-        assert producer is not None
-        if self.mode == "seq":
-            out = producer(x)
-            if not isinstance(out, torch.Tensor):
-                out = out[0]
-            return out
-        return fold_apply(producer, x)
+        return x
 
     def run_current(
         self, current: torch.Tensor, free: bool = False
@@ -212,37 +163,6 @@ class ForeignLayer(SpikingLayer):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.simulate(x)[0]
-
-    # -- capture -------------------------------------------------------------------
-    def reset_states(self) -> None:
-        from .find import reset_states
-
-        root = self._mods[2]
-        reset_states(root if root is not None else self.neuron)
-
-    def register_forward_pre_hook(  # type: ignore[override]
-        self, hook: Callable[..., Any], *, prepend: bool = False, with_kwargs: bool = False
-    ) -> Any:
-        """Call ``hook(self, (x,))`` once per forward pass with this layer's whole input."""
-        buffer: list[torch.Tensor] = []
-        steps = self.steps
-
-        def inner(_m: nn.Module, args: tuple[Any, ...]) -> None:
-            x = args[0]
-            if self.capture_mode == "seq" or steps is None:
-                hook(self, (x,))
-                return
-            if buffer and buffer[0].shape != x.shape:
-                buffer.clear()
-            buffer.append(x)
-            if len(buffer) == steps:
-                stacked = torch.stack(buffer)
-                buffer.clear()
-                hook(self, (stacked,))
-
-        self.reset_states()
-        handle = self.capture_module.register_forward_pre_hook(inner, prepend=prepend)
-        return _Handle(handle, self.reset_states)
 
     def extra_repr(self) -> str:
         return f"{self.framework}: {self.layer_name}, mode={self.mode}"

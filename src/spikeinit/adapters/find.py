@@ -1,12 +1,26 @@
-"""Finding the (weight module, neuron) pairs of an snnTorch, Norse or SpikingJelly model.
+"""The neurons of an snnTorch, Norse or SpikingJelly model, as spikeinit layers.
 
-:func:`find_layers` runs the user's own forward pass once on a small slice of
-the data, with hooks that record which module produced the tensor each neuron
-receives (a Linear/Conv call followed by a neuron call on its output), and how
-often each is called (once with the whole ``[T, B, ...]`` sequence, or ``T``
-times in a model that loops over time). This covers ``nn.Sequential`` stacks,
-Norse ``SequentialState``, SpikingJelly multi-step models and the tutorial style
-``cur = self.fc1(x[t]); spk, mem = self.lif1(cur, mem)``.
+:func:`find_sites` traces the model once (:func:`~spikeinit.adapters.trace.trace_model`)
+and returns, for every neuron in execution order, a
+:class:`~spikeinit.adapters.base.ForeignLayer` that runs the framework's own
+neuron, with the weights that feed it (found through the autograd graph) as
+its weight groups. :func:`find_layers` is the same list as ``(name, layer)``
+pairs.
+
+**Calling conventions.** The data is what the model's own forward takes: a
+static image batch ``[B, ...]`` for a model that repeats it every step inside
+its forward, a time-first ``[T, B, ...]`` sequence, a batch-first one for a
+model that transposes it itself. Two kinds of model have no forward of their
+own that loops over time, and are looped for the user:
+
+* an ``nn.Sequential`` whose neurons advance one step per call (snnTorch with
+  ``init_hidden=True``, SpikingJelly in single-step mode) is fed ``x[t]`` for
+  each ``t`` of a time-first ``[T, B, ...]`` input (:func:`time_loop`, as
+  snnTorch's tutorial 7 does);
+* a Norse ``SequentialState`` holding cells is fed ``x[t]`` with its state
+  carried from step to step (:func:`state_loop`).
+
+A custom ``forward(model, x)`` overrides both.
 """
 
 from __future__ import annotations
@@ -18,12 +32,15 @@ from typing import Any
 import torch
 from torch import nn
 
+from ..nn.base import WeightGroup
+from ..params import LIFParams
 from . import norse as _norse
 from . import snntorch as _snntorch
 from . import spikingjelly as _sj
-from .base import WEIGHT_TYPES, CallMode, ForeignLayer
+from .base import ForeignLayer
+from .trace import NORM_TYPES, WEIGHT_TYPES, Site, Trace, trace_model
 
-Forward = Callable[[nn.Module, torch.Tensor], Any]
+Forward = Callable[[nn.Module, Any], Any]
 
 _FRAMEWORKS: tuple[tuple[str, ModuleType, type[ForeignLayer]], ...] = (
     ("snntorch", _snntorch, _snntorch.SnnTorchLayer),
@@ -48,13 +65,27 @@ def _framework(module: nn.Module) -> tuple[str, ModuleType, type[ForeignLayer]] 
     return None
 
 
+def is_neuron(module: nn.Module) -> bool:
+    """Any snnTorch / Norse / SpikingJelly neuron module (supported or not)."""
+    return _framework(module) is not None
+
+
+def is_step_neuron(module: nn.Module) -> bool:
+    entry = _framework(module)
+    return entry is not None and bool(entry[1].is_step(module))
+
+
 def neuron_modules(model: nn.Module) -> list[tuple[str, nn.Module]]:
     """All framework neurons in ``model``; an unsupported one raises ``ValueError``."""
     out = []
+    inside: set[int] = set()
     for name, module in model.named_modules():
+        if id(module) in inside:
+            continue
         entry = _framework(module)
         if entry is None:
             continue
+        inside.update(id(s) for s in module.modules() if s is not module)
         if not entry[1].is_supported(module):
             raise ValueError(
                 f"module {name or type(module).__name__!r} ({entry[0]} {type(module).__name__}) "
@@ -65,8 +96,11 @@ def neuron_modules(model: nn.Module) -> list[tuple[str, nn.Module]]:
 
 
 def reset_states(model: nn.Module) -> None:
-    """Reset every snnTorch / SpikingJelly neuron state in ``model`` (Norse is stateless)."""
+    """Reset every snnTorch neuron and SpikingJelly memory module in ``model``."""
     for module in model.modules():
+        if _sj.is_memory(module):
+            _sj.reset(module)
+            continue
         entry = _framework(module)
         if entry is not None:
             entry[1].reset(module)
@@ -75,8 +109,9 @@ def reset_states(model: nn.Module) -> None:
 def time_loop(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
     """Run a single-step model over time: reset states, ``model(x[t])`` for each t, stack.
 
-    For snnTorch ``nn.Sequential`` models with ``init_hidden=True`` (snnTorch
-    neurons advance one step per call). A tuple output keeps its first element.
+    For ``nn.Sequential`` models of neurons that advance one step per call
+    (snnTorch ``init_hidden=True``, SpikingJelly single-step mode). A tuple
+    output keeps its first element.
     """
     reset_states(model)
     outs = []
@@ -87,174 +122,151 @@ def time_loop(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
     return torch.stack(outs)
 
 
-def _make(
-    name: str,
-    neuron: nn.Module,
-    producer: nn.Module | None,
-    mode: CallMode,
-    steps: int | None,
-    root: nn.Module,
-    dt: float,
+def state_loop(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    """Run a Norse ``SequentialState`` of cells over time, carrying its state."""
+    state = None
+    outs = []
+    for t in range(x.shape[0]):
+        out, state = model(x[t], state)
+        outs.append(out)
+    return torch.stack(outs)
+
+
+def conventional_forward(model: nn.Module) -> Forward | None:
+    """The loop a model without a time loop of its own needs (module docstring), or None."""
+    if not isinstance(model, nn.Sequential):
+        return None
+    neurons = [m for _, m in neuron_modules(model)]
+    if not neurons or not all(is_step_neuron(m) for m in neurons):
+        return None
+    if _norse.available() and type(model).__name__ == "SequentialState":
+        return state_loop
+    snn_ok = all(getattr(m, "init_hidden", True) for m in neurons if _snntorch.is_neuron(m))
+    return time_loop if snn_ok else None
+
+
+def make_layer(
+    name: str, neuron: nn.Module, mode: str, steps: int | None, root: nn.Module, dt: float
 ) -> ForeignLayer:
+    """The :class:`ForeignLayer` for one neuron (parameters mapped, notes kept)."""
     entry = _framework(neuron)
     assert entry is not None
     notes: list[str] = []
     params = entry[1].params_of(neuron, dt, notes)
-    return entry[2](name, neuron, producer, params, mode=mode, steps=steps, root=root, notes=notes)
-
-
-def _flat_children(model: nn.Module) -> list[nn.Module]:
-    out: list[nn.Module] = []
-    for child in model.children():
-        if isinstance(child, nn.Sequential) and _framework(child) is None:
-            out.extend(_flat_children(child))
-        else:
-            out.append(child)
-    return out
-
-
-def _structural(model: nn.Module, dt: float) -> list[tuple[str, ForeignLayer]]:
-    """Without data: pair consecutive (weight, neuron) children of a Sequential."""
-    if not isinstance(model, nn.Sequential):
-        raise ValueError(
-            f"{type(model).__name__} is not an nn.Sequential: pass data so that the "
-            "adapters can trace which weight module feeds which neuron"
+    if params is None:  # no LIFParams form: a placeholder that carries theta and dt
+        params = LIFParams(
+            dt=dt, threshold=entry[1].threshold_of(neuron), tau_mem=max(20e-3, 2 * dt)
         )
-    names = {id(m): n for n, m in model.named_modules()}
-    out: list[tuple[str, ForeignLayer]] = []
-    prev: nn.Module | None = None
-    for module in _flat_children(model):
-        if _framework(module) is not None:
-            entry = _framework(module)
-            assert entry is not None
-            own = entry[1].has_own_input_weights(module)
-            if not own and prev is None:
-                raise ValueError(f"neuron {names[id(module)]!r} has no weight module before it")
-            name = names[id(module)]
-            out.append((name, _make(name, module, None if own else prev, "seq", None, model, dt)))
-            prev = None
-        elif isinstance(module, WEIGHT_TYPES) or any(
-            isinstance(m, WEIGHT_TYPES) for m in module.modules()
-        ):
-            prev = module
-    return out
+        layer = entry[2](name, neuron, None, mode=mode, steps=steps, root=root, notes=notes)  # type: ignore[arg-type]
+        layer.params = params
+        return layer
+    return entry[2](name, neuron, params, mode=mode, steps=steps, root=root, notes=notes)  # type: ignore[arg-type]
 
 
-def find_layers(
-    model: nn.Module,
-    data: torch.Tensor | None = None,
-    forward: Forward | None = None,
-    *,
-    dt: float = 1e-3,
-    trace_samples: int = 2,
-) -> list[tuple[str, ForeignLayer]]:
-    """The model's foreign spiking layers, in execution order, as spikeinit layers.
+def attach_weights(layer: ForeignLayer, site: Site, trace: Trace, model: nn.Module) -> None:
+    """Give ``layer`` the knob weights of ``site`` as ``"ff"`` / ``"rec"`` groups."""
+    for knob in site.knobs:
+        module = trace.modules[knob]
+        if isinstance(module, NORM_TYPES):
+            continue
+        sources = site.knob_sources.get(knob, [])
+        split = _sj.recurrent_container_split(model, module)
+        w = module.weight
+        assert isinstance(w, torch.Tensor)
+        if split is not None:
+            layer.groups.append(WeightGroup(f"{knob}.weight[:, :{split}]", w[:, :split], "ff"))
+            layer.groups.append(WeightGroup(f"{knob}.weight[:, {split}:]", w[:, split:], "rec"))
+        else:
+            kind = "rec" if sources == [site.name] else "ff"
+            layer.groups.append(WeightGroup(f"{knob}.weight", w, kind))  # type: ignore[arg-type]
+        bias = getattr(module, "bias", None)
+        if isinstance(bias, torch.Tensor):
+            layer.bias_tensors.append(bias)
+    own_biases = getattr(layer, "own_biases", None)
+    if callable(own_biases):
+        layer.bias_tensors.extend(own_biases())
 
-    Args:
-        model: an snnTorch, Norse or SpikingJelly model (any module tree).
-        data: time-first input ``[T, B, ...]``; the model is run once on
-            ``data[:, :trace_samples]`` to find which weight module feeds which
-            neuron. Without data only an ``nn.Sequential`` can be read, by
-            pairing each neuron with the weight module just before it.
-        forward: ``forward(model, x)`` for models that need a custom call
-            (e.g. :func:`time_loop` for an snnTorch ``nn.Sequential``).
-        dt: the step in seconds for frameworks without one (snnTorch,
-            SpikingJelly): it converts their per-step decays to time constants
-            and spike counts to Hz. Norse's own ``dt`` is always used.
 
-    Returns:
-        ``[(name, layer)]`` where ``name`` is the neuron's module name and
-        ``layer`` a :class:`~spikeinit.adapters.base.ForeignLayer`.
-
-    Raises:
-        ValueError: no supported neuron, an unsupported neuron (the message lists
-            the supported ones), or a neuron not fed by a Linear/Conv module.
-    """
+def check_supported(model: nn.Module) -> list[tuple[str, nn.Module]]:
     neurons = neuron_modules(model)
     if not neurons:
         raise ValueError(
             f"{type(model).__name__} has no spikeinit spiking layers and no supported "
             f"snnTorch / Norse / SpikingJelly neuron ({_supported_text()})"
         )
-    if data is None:
-        return _structural(model, dt)
-    steps = int(data.shape[0])
-    x = data[:, :trace_samples]
-    neuron_ids = {id(m) for _, m in neurons}
-    inside_neuron = {id(sub) for _, m in neurons for sub in m.modules() if sub is not m}
-    names = {id(m): n or type(m).__name__ for n, m in model.named_modules()}
-    producers: dict[int, tuple[nn.Module, torch.Tensor]] = {}
-    calls: dict[int, int] = {}
-    first_input: dict[int, int] = {}
-    order: list[nn.Module] = []
-    handles = []
+    return neurons
 
-    def post(m: nn.Module, _args: Any, out: Any) -> None:
-        if isinstance(out, torch.Tensor):
-            producers.setdefault(id(out), (m, out))
 
-    def count(m: nn.Module, args: tuple[Any, ...]) -> None:
-        calls[id(m)] = calls.get(id(m), 0) + 1
-        if id(m) in neuron_ids and id(m) not in first_input and args:
-            inp = args[0]
-            if isinstance(inp, torch.Tensor):
-                base = inp if id(inp) in producers else inp._base
-                first_input[id(m)] = id(base) if base is not None else id(inp)
-            order.append(m)
+def find_sites(
+    model: nn.Module, x: Any, forward: Forward | None = None, dt: float = 1e-3
+) -> tuple[Trace, list[ForeignLayer]]:
+    """Trace ``model`` on ``x`` and build one layer per neuron, in execution order."""
+    check_supported(model)
+    trace = trace_model(
+        model, x, is_neuron, is_step_neuron, reset_states, forward or conventional_forward(model)
+    )
+    layers = []
+    for site in trace.sites:
+        steps = site.calls if site.mode == "step" else None
+        layer = make_layer(site.name, site.neuron, site.mode, steps, model, dt)
+        attach_weights(layer, site, trace, model)
+        layers.append(layer)
+    return trace, layers
 
-    for module in model.modules():
-        if id(module) in inside_neuron:
-            continue
-        handles.append(module.register_forward_pre_hook(count))
-        if id(module) not in neuron_ids:
-            handles.append(module.register_forward_hook(post))
-    reset_states(model)
-    try:
-        with torch.no_grad():
-            (forward or (lambda m, d: m(d)))(model, x)
-    finally:
-        for h in handles:
-            h.remove()
-        reset_states(model)
 
-    def mode_of(module: nn.Module) -> CallMode:
-        n = calls.get(id(module), 0)
-        if n == 1:
-            return "seq"
-        if n == steps:
-            return "step"
+def _structural(model: nn.Module, dt: float) -> list[tuple[str, ForeignLayer]]:
+    """Without data: pair consecutive (weight, neuron) children of a Sequential."""
+    if not isinstance(model, nn.Sequential):
         raise ValueError(
-            f"module {names[id(module)]!r} was called {n} times in one forward pass on "
-            f"{steps} time steps; expected once (whole sequence) or once per step"
+            f"{type(model).__name__} is not an nn.Sequential: pass data so that spikeinit "
+            "can trace which weights feed which neuron"
         )
-
+    names = {id(m): n for n, m in model.named_modules()}
     out: list[tuple[str, ForeignLayer]] = []
-    for neuron in order:
-        name = names[id(neuron)]
-        entry = _framework(neuron)
-        assert entry is not None
-        neuron_mode = mode_of(neuron)
-        if entry[0] == "snntorch" and neuron_mode == "seq" and steps > 1:
-            raise ValueError(
-                f"snnTorch neuron {name!r} was called once for {steps} time steps, but "
-                "snnTorch neurons advance one step per call; pass "
-                "forward=spikeinit.adapters.time_loop (or a forward that loops over time)"
-            )
-        if entry[1].has_own_input_weights(neuron):
-            layer = _make(name, neuron, None, neuron_mode, steps, model, dt)
-        else:
-            found = producers.get(first_input.get(id(neuron), -1))
-            if found is None:
-                raise ValueError(
-                    f"neuron {name!r}: its input is not the output of a module of the model "
-                    "(spikeinit needs a Linear/Conv module feeding it directly)"
-                )
-            producer = found[0]
-            layer = _make(name, neuron, producer, mode_of(producer), steps, model, dt)
-        out.append((name, layer))
-    if not out:
-        raise ValueError(
-            f"none of the neurons of {type(model).__name__} was called by the forward pass; "
-            "pass forward=... if the model needs a custom call"
-        )
+    prev: nn.Module | None = None
+    for module in model.modules():
+        if _framework(module) is not None:
+            name = names[id(module)]
+            layer = make_layer(name, module, "seq", None, model, dt)
+            if prev is not None and not layer.has_own_input_weights():
+                layer.groups.append(WeightGroup(f"{names[id(prev)]}.weight", prev.weight, "ff"))  # type: ignore[arg-type]
+                bias = getattr(prev, "bias", None)
+                if isinstance(bias, torch.Tensor):
+                    layer.bias_tensors.append(bias)
+            out.append((name, layer))
+            prev = None
+        elif isinstance(module, WEIGHT_TYPES):
+            prev = module
     return out
+
+
+def find_layers(
+    model: nn.Module,
+    data: Any = None,
+    forward: Forward | None = None,
+    *,
+    dt: float = 1e-3,
+) -> list[tuple[str, ForeignLayer]]:
+    """The model's foreign spiking layers, in execution order, as spikeinit layers.
+
+    Args:
+        model: an snnTorch, Norse or SpikingJelly model (any module tree).
+        data: the input as the model's forward takes it; the model is run once
+            on it and each neuron's input is followed back through the autograd
+            graph (:mod:`spikeinit.adapters.trace`). Without data only an
+            ``nn.Sequential`` can be read, by pairing each neuron with the weight
+            module just before it.
+        forward: ``forward(model, x)`` for models that need a custom call.
+        dt: the step in seconds for frameworks without one (snnTorch,
+            SpikingJelly): it converts their per-step decays to time constants
+            and spike counts to Hz. Norse's own ``dt`` is always used.
+
+    Raises:
+        ValueError: no supported neuron, or an unsupported neuron (the message
+            lists the supported ones).
+    """
+    if data is None:
+        check_supported(model)
+        return _structural(model, dt)
+    _, layers = find_sites(model, data, forward, dt)
+    return [(layer.layer_name, layer) for layer in layers]

@@ -1,4 +1,4 @@
-"""Norse neurons: ``LIF``, ``LIFCell``, ``LIFRecurrent``, ``LIFRecurrentCell``, ``LI``, ``LICell``.
+"""Norse neurons: LIF, LSNN, LIFBox and LI, as modules over time, cells and recurrent layers.
 
 Norse's step (``lif_feed_forward_step``; ``dt`` and ``tau_*_inv`` in seconds)::
 
@@ -12,9 +12,16 @@ This is the reference update with ``beta_s = 1 - dt tau_syn_inv``,
 (:meth:`LIFParams.from_norse`), so the PSP kernel is Norse's exactly. ``v_leak``
 (the resting potential, and the initial state) only shifts the mean; a
 ``v_reset`` other than 0 is a reset to that value (noted). ``LI`` is the same
-without threshold (a readout). The recurrent variants add ``W_rec z[t-1]`` to
-``x[t]`` and carry their own input weights (``input_weights``, tagged ``"ff"``,
-and ``recurrent_weights``, tagged ``"rec"``).
+without threshold (a readout); ``LILinearCell`` is an ``LICell`` with its own
+input weights. ``LIFBoxCell`` has no synaptic current (a delta synapse:
+``v' = v + dt tau_mem_inv (v_leak - v + x)``). ``LSNN`` adds an adaptive
+threshold ``v_th + beta b`` (``b`` jumps with each spike and decays with
+``tau_adapt``): spikeinit initialises for the baseline threshold ``v_th``
+(the free membrane, with no spikes, never adapts) and notes it. The recurrent
+variants add ``W_rec z[t-1]`` to ``W_in x[t]`` and carry their own input
+weights (``input_weights``, tagged ``"ff"``, and ``recurrent_weights``, tagged
+``"rec"``); their free membrane is Norse's own step with the actual spikes'
+recurrent input appended to the input (``[x, z[t-1]]`` through ``[W_in, W_rec]``).
 """
 
 from __future__ import annotations
@@ -25,17 +32,31 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from ..nn.base import WeightGroup
 from ..params import LIFParams
 from .base import FREE_THRESHOLD, ForeignLayer, scalar
 
 try:
     import norse.torch as _norse
-    from norse.torch.functional.lif import LIFFeedForwardState, lif_feed_forward_step
+    from norse.torch.functional.leaky_integrator import LIState, li_feed_forward_step
     from norse.torch.module.snn import SNN, SNNCell, SNNRecurrent, SNNRecurrentCell
 except ImportError:  # pragma: no cover - optional dependency
     _norse = None
 
-SUPPORTED = ("LIF", "LIFCell", "LIFRecurrent", "LIFRecurrentCell", "LI", "LICell")
+SUPPORTED = (
+    "LIF",
+    "LIFCell",
+    "LIFRecurrent",
+    "LIFRecurrentCell",
+    "LSNN",
+    "LSNNCell",
+    "LSNNRecurrent",
+    "LSNNRecurrentCell",
+    "LIFBoxCell",
+    "LI",
+    "LICell",
+    "LILinearCell",
+)
 
 
 def available() -> bool:
@@ -43,19 +64,34 @@ def available() -> bool:
 
 
 def is_neuron(module: nn.Module) -> bool:
-    return _norse is not None and isinstance(module, (SNN, SNNCell, SNNRecurrent, SNNRecurrentCell))
+    return _norse is not None and isinstance(
+        module, (SNN, SNNCell, SNNRecurrent, SNNRecurrentCell, _norse.LILinearCell)
+    )
 
 
 def is_supported(module: nn.Module) -> bool:
-    return _norse is not None and type(module) in tuple(getattr(_norse, n) for n in SUPPORTED)
+    return _norse is not None and type(module) in tuple(
+        getattr(_norse, n) for n in SUPPORTED if hasattr(_norse, n)
+    )
+
+
+def is_step(module: nn.Module) -> bool:
+    """Cells advance one step per call; ``LIF``, ``LI``, ... take the whole sequence."""
+    return _norse is not None and isinstance(
+        module, (SNNCell, SNNRecurrentCell, _norse.LILinearCell)
+    )
 
 
 def has_own_input_weights(module: nn.Module) -> bool:
-    return _norse is not None and isinstance(module, (SNNRecurrent, SNNRecurrentCell))
+    return _norse is not None and isinstance(
+        module, (SNNRecurrent, SNNRecurrentCell, _norse.LILinearCell)
+    )
 
 
 def is_readout(module: nn.Module) -> bool:
-    return _norse is not None and isinstance(module, (_norse.LI, _norse.LICell))
+    return _norse is not None and isinstance(
+        module, (_norse.LI, _norse.LICell, _norse.LILinearCell)
+    )
 
 
 def reset(module: nn.Module) -> None:
@@ -66,7 +102,12 @@ def params_of(neuron: Any, dt: float, notes: list[str]) -> LIFParams:
     p = neuron.p
     dt = float(neuron.dt)
     tm = scalar(p.tau_mem_inv, "norse tau_mem_inv", notes)
-    ts = scalar(p.tau_syn_inv, "norse tau_syn_inv", notes)
+    ts = scalar(p.tau_syn_inv, "norse tau_syn_inv", notes) if hasattr(p, "tau_syn_inv") else None
+    if hasattr(p, "tau_adapt_inv"):
+        notes.append(
+            "LSNN: adaptive threshold v_th + beta b; initialised for the baseline threshold "
+            "v_th (the free membrane has no spikes, so no adaptation)"
+        )
     if scalar(p.v_leak, "norse v_leak", notes) != 0.0:
         notes.append("v_leak != 0: it shifts the membrane mean (the free sigma_U is unchanged)")
     if is_readout(neuron):
@@ -77,8 +118,13 @@ def params_of(neuron: Any, dt: float, notes: list[str]) -> LIFParams:
     return LIFParams.from_norse(dt, tm, ts, v_th)
 
 
+def threshold_of(neuron: Any) -> float:
+    v_th = getattr(neuron.p, "v_th", None)
+    return 1.0 if v_th is None else float(torch.as_tensor(v_th).float().mean())
+
+
 class NorseLayer(ForeignLayer):
-    """A weight module feeding a Norse neuron (or a Norse recurrent layer with its own weights)."""
+    """A Norse neuron (or a Norse layer with its own input and recurrent weights)."""
 
     framework = "norse"
 
@@ -86,24 +132,19 @@ class NorseLayer(ForeignLayer):
         super().__init__(*args, **kwargs)
         self.is_readout = is_readout(self.neuron)
 
-    def ff_weight(self) -> torch.Tensor:
-        if has_own_input_weights(self.neuron):
-            w = self.neuron.input_weights
-            assert isinstance(w, torch.Tensor)
-            return w
-        return super().ff_weight()
-
-    def rec_weight(self) -> torch.Tensor | None:
-        if has_own_input_weights(self.neuron):
-            w = self.neuron.recurrent_weights
-            assert isinstance(w, torch.Tensor)
-            return w
-        return None
+    def own_weight_groups(self) -> list[WeightGroup]:
+        if not has_own_input_weights(self.neuron):
+            return []
+        groups = [WeightGroup(f"{self.layer_name}.input_weights", self.neuron.input_weights, "ff")]
+        rec = getattr(self.neuron, "recurrent_weights", None)
+        if isinstance(rec, torch.Tensor):
+            groups.append(WeightGroup(f"{self.layer_name}.recurrent_weights", rec, "rec"))
+        return groups
 
     def input_current(self, x: torch.Tensor) -> torch.Tensor:
         if has_own_input_weights(self.neuron):
-            return F.linear(x, self.ff_weight())
-        return super().input_current(x)
+            return F.linear(x, self.neuron.input_weights)
+        return x
 
     def _params(self, free: bool) -> Any:
         p = self.neuron.p
@@ -133,32 +174,60 @@ class NorseLayer(ForeignLayer):
     def _run_recurrent(
         self, current: torch.Tensor, free: bool, rec_spikes: torch.Tensor | None
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        """Norse's feed-forward step with ``W_rec z[t-1]`` added to the input (as ``lif_step``)."""
-        p, p_free = self._params(free), self._params(True)
-        w_rec = self.neuron.recurrent_weights
-        v0 = torch.full_like(current[0], float(torch.as_tensor(p.v_leak).mean()))
-        state = LIFFeedForwardState(v=v0, i=torch.zeros_like(current[0]))
-        z = torch.zeros_like(current[0])
+        """Norse's own recurrent step, fed ``current = W_in x`` through an identity input.
+
+        With ``rec_spikes`` the recurrent input is taken from those spikes (appended
+        to the input through ``W_rec``) and the module's own recurrent weights are
+        zero: the free membrane with the actual spikes' recurrent input.
+        """
+        neuron = self.neuron
+        if isinstance(neuron, _norse.LILinearCell):
+            return self._run_li(current)
+        p = self._params(free)
+        w_rec = neuron.recurrent_weights
+        n = current.shape[-1]
+        eye = torch.eye(n, dtype=current.dtype, device=current.device)
+        if rec_spikes is None:
+            w_in, w_r = eye, w_rec
+        else:
+            w_in, w_r = torch.cat([eye, w_rec], dim=1), torch.zeros_like(w_rec)
+        state = neuron.initial_state(
+            current[0] if isinstance(neuron, SNNRecurrentCell) else current
+        )
         spikes, mem = [], []
         for t in range(current.shape[0]):
-            prev = z if rec_spikes is None else rec_spikes[t - 1] if t > 0 else torch.zeros_like(z)
-            x = current[t] + F.linear(prev, w_rec)
-            z, new_state = lif_feed_forward_step(x, state, p, self.neuron.dt)
-            mem.append(
-                new_state.v
-                if free
-                else lif_feed_forward_step(x, state, p_free, self.neuron.dt)[1].v
-            )
+            x = current[t]
+            if rec_spikes is not None:
+                prev = rec_spikes[t - 1] if t > 0 else torch.zeros_like(rec_spikes[0])
+                x = torch.cat([x, prev], dim=-1)
+            z, new_state = neuron.activation(x, state, w_in, w_r, p, neuron.dt)
+            if free:
+                mem.append(new_state.v)
+            else:
+                p_free = self._params(True)
+                mem.append(neuron.activation(x, state, w_in, w_r, p_free, neuron.dt)[1].v)
             spikes.append(z)
             state = new_state
         return torch.stack(spikes), torch.stack(mem)
+
+    def _run_li(self, current: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """``LILinearCell``: a leaky integrator of ``W_in x`` (no spikes)."""
+        neuron = self.neuron
+        v = torch.as_tensor(neuron.p.v_leak, dtype=current.dtype).expand_as(current[0]).clone()
+        state = LIState(v=v, i=torch.zeros_like(current[0]))
+        mem = []
+        for t in range(current.shape[0]):
+            out, state = li_feed_forward_step(current[t], state, neuron.p, neuron.dt)
+            mem.append(out)
+        stacked = torch.stack(mem)
+        return torch.zeros_like(stacked), stacked
 
     def run_current(
         self, current: torch.Tensor, free: bool = False
     ) -> tuple[torch.Tensor, torch.Tensor]:
         if has_own_input_weights(self.neuron):
             spikes, mem = self._run_recurrent(current, False, None)
-            if free:
+            if free and not self.is_readout:
                 mem = self._run_recurrent(current, True, spikes)[1]
             return spikes, mem
         spikes, mem = self._run_ff(current, False)

@@ -1,4 +1,4 @@
-"""snnTorch neurons: ``Leaky``, ``Synaptic``, ``RLeaky``, ``RSynaptic``.
+"""snnTorch neurons: ``Leaky``, ``Synaptic``, ``RLeaky``, ``RSynaptic``, ``Lapicque``, ``Alpha``.
 
 snnTorch's update (``reset_delay=True``, the default), with ``R`` the reset
 signal computed from the previous membrane, ``R[t] = H(U[t-1] - theta)``::
@@ -9,8 +9,13 @@ signal computed from the previous membrane, ``R[t] = H(U[t-1] - theta)``::
     RLeaky / RSynaptic: x[t] also gets ``recurrent(S[t-1])`` (an nn.Linear)
 
 so the PSP kernel is that of :meth:`LIFParams.from_snntorch` (``input_scale = 1``,
-``tau = -dt / ln(beta)``) exactly. The subtract reset is *not decayed* (the
-reference neuron's is); the adapter's :meth:`~SnnTorchLayer.run_current` runs
+``tau = -dt / ln(beta)``) exactly. ``Lapicque`` is the RC circuit
+``U[t] = (1 - T/(RC)) U[t-1] + (T/C) x[t]`` (``T`` its ``time_step``): a delta
+synapse with decay ``1 - T/(RC)`` and input gain ``T/C``. ``Alpha`` drives the
+membrane with the difference of an excitatory and an inhibitory synaptic trace
+(decays ``alpha`` and ``beta``), a kernel that ``LIFParams`` cannot express:
+spikeinit sets its weights by measurement only (``has_params`` is False). The
+subtract reset is *not decayed* (the reference neuron's is); the adapter's :meth:`~SnnTorchLayer.run_current` runs
 snnTorch's own module, so spikes are snnTorch's. snnTorch has no ``dt``: the
 time constants and rates are in units of the ``dt`` given to
 :func:`~spikeinit.adapters.find_layers` (default 1 ms).
@@ -19,11 +24,13 @@ time constants and rates are in units of the ``dt`` given to
 from __future__ import annotations
 
 import copy
+import math
 from typing import Any
 
 import torch
 from torch import nn
 
+from ..nn.base import WeightGroup
 from ..params import LIFParams
 from .base import FREE_THRESHOLD, ForeignLayer, fold_apply, scalar, shift_in_time
 
@@ -32,8 +39,8 @@ try:
 except ImportError:  # pragma: no cover - optional dependency
     _snn = None
 
-SUPPORTED = ("Leaky", "Synaptic", "RLeaky", "RSynaptic")
-STATE_NAMES = ("mem", "syn", "spk")
+SUPPORTED = ("Leaky", "Synaptic", "RLeaky", "RSynaptic", "Lapicque", "Alpha")
+STATE_NAMES = ("mem", "syn", "spk", "syn_exc", "syn_inh")
 
 
 def available() -> bool:
@@ -49,8 +56,9 @@ def is_supported(module: nn.Module) -> bool:
     return _snn is not None and type(module) in tuple(getattr(_snn, n) for n in SUPPORTED)
 
 
-def has_own_input_weights(module: nn.Module) -> bool:
-    return False
+def is_step(module: nn.Module) -> bool:
+    """snnTorch neurons advance one time step per call."""
+    return True
 
 
 def reset(module: nn.Module) -> None:
@@ -61,10 +69,32 @@ def reset(module: nn.Module) -> None:
             setattr(module, name, torch.zeros(0, device=value.device, dtype=value.dtype))
 
 
-def params_of(neuron: Any, dt: float, notes: list[str]) -> LIFParams:
+def params_of(neuron: Any, dt: float, notes: list[str]) -> LIFParams | None:
+    if type(neuron).__name__ == "Alpha":
+        notes.append(
+            "snnTorch Alpha: its kernel (difference of two synaptic traces) has no LIFParams "
+            "form; the weights are set by measurement of the free membrane alone"
+        )
+        return None
+    threshold = scalar(neuron.threshold, "snntorch threshold", notes)
+    if type(neuron).__name__ == "Lapicque":
+        step = scalar(neuron.time_step, "snntorch time_step", notes)
+        r, c = scalar(neuron.R, "snntorch R", notes), scalar(neuron.C, "snntorch C", notes)
+        decay = 1.0 - step / (r * c)
+        if not 0.0 < decay < 1.0:
+            raise ValueError(
+                f"snnTorch Lapicque: 1 - time_step/(R C) = {decay!r} is outside (0, 1)"
+            )
+        return LIFParams(
+            tau_mem=-dt / math.log(decay),
+            tau_syn=None,
+            dt=dt,
+            threshold=threshold,
+            reset=LIFParams.from_snntorch(0.5, 1.0, str(neuron.reset_mechanism)).reset,
+            input_scale=step / c,
+        )
     beta = scalar(neuron.beta, "snntorch beta", notes)
     alpha = scalar(neuron.alpha, "snntorch alpha", notes) if hasattr(neuron, "alpha") else None
-    threshold = scalar(neuron.threshold, "snntorch threshold", notes)
     for name, value in (("beta", beta), ("alpha", alpha)):
         if value is not None and not 0.0 < value < 1.0:
             raise ValueError(
@@ -84,21 +114,31 @@ def params_of(neuron: Any, dt: float, notes: list[str]) -> LIFParams:
     return LIFParams.from_snntorch(beta, threshold, reset_name, alpha=alpha, dt=dt)
 
 
+def threshold_of(neuron: Any) -> float:
+    return float(torch.as_tensor(neuron.threshold).float().mean())
+
+
 class SnnTorchLayer(ForeignLayer):
     """A weight module feeding an snnTorch neuron, simulated by snnTorch itself."""
 
     framework = "snntorch"
 
-    def rec_weight(self) -> torch.Tensor | None:
+    def own_weight_groups(self) -> list[WeightGroup]:
+        """``RLeaky`` / ``RSynaptic``: the recurrent ``nn.Linear`` / ``nn.Conv2d``."""
         rec = getattr(self.neuron, "recurrent", None)
         if rec is None:
-            return None
+            return []
         if not isinstance(rec, (nn.Linear, nn.Conv2d)):
             raise ValueError(
                 f"{self.layer_name}: snnTorch {type(self.neuron).__name__} with a one-to-one "
                 "recurrent weight V (all_to_all=False) is not supported; use all_to_all=True"
             )
-        return rec.weight
+        return [WeightGroup(f"{self.layer_name}.recurrent", rec.weight, "rec")]
+
+    def own_biases(self) -> list[torch.Tensor]:
+        rec = getattr(self.neuron, "recurrent", None)
+        bias = getattr(rec, "bias", None)
+        return [bias] if isinstance(bias, torch.Tensor) else []
 
     def _step_all(self, neuron: Any, current: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         reset(neuron)

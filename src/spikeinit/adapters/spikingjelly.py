@@ -1,4 +1,4 @@
-"""SpikingJelly neurons: ``LIFNode`` and ``ParametricLIFNode`` (tau in steps, delta synapse).
+"""SpikingJelly neurons: ``LIFNode``, ``ParametricLIFNode``, ``IFNode`` (delta synapse).
 
 SpikingJelly's step (charge, fire, reset)::
 
@@ -12,6 +12,11 @@ input scale ``1/tau`` or 1. Unlike snnTorch, the soft reset is decayed, as in
 the reference neuron. A hard reset to ``V_reset != 0`` also makes ``V_reset`` the
 resting potential (a mean shift, noted). SpikingJelly has no ``dt``: the time
 constants and rates use the ``dt`` given to :func:`~spikeinit.adapters.find_layers`.
+``IFNode`` (``H = V + x``) has no leak: its free membrane is a random walk with
+no stationary sigma_U, so spikeinit targets the std of its per-step input
+instead (``leaky`` is False; see :mod:`spikeinit.init.foreign`).
+``LinearRecurrentContainer`` feeds its neuron ``W [x[t], y[t-1]] + b``: the
+first ``in_features`` columns of ``W`` are feed-forward, the rest recurrent.
 :meth:`SpikingJellyLayer.run_current` runs SpikingJelly's own
 ``single_step_functional_forward`` step by step.
 """
@@ -33,7 +38,7 @@ try:
 except ImportError:  # pragma: no cover - optional dependency
     _sj_neuron = None
 
-SUPPORTED = ("LIFNode", "ParametricLIFNode")
+SUPPORTED = ("LIFNode", "ParametricLIFNode", "IFNode")
 
 
 def available() -> bool:
@@ -48,16 +53,33 @@ def is_supported(module: nn.Module) -> bool:
     return _sj_neuron is not None and type(module) in (
         _sj_neuron.LIFNode,
         _sj_neuron.ParametricLIFNode,
+        _sj_neuron.IFNode,
     )
 
 
-def has_own_input_weights(module: nn.Module) -> bool:
-    return False
+def is_step(module: nn.Module) -> bool:
+    """Single-step mode (``step_mode='s'``): one call per time step."""
+    return getattr(module, "step_mode", "s") == "s"
+
+
+def is_memory(module: nn.Module) -> bool:
+    """Any SpikingJelly module that keeps state between calls (neurons, containers)."""
+    return _sj_neuron is not None and isinstance(module, _sj_base.MemoryModule)
 
 
 def reset(module: nn.Module) -> None:
-    if _sj_neuron is not None and isinstance(module, _sj_base.MemoryModule):
+    if is_memory(module):
         module.reset()
+
+
+def recurrent_container_split(model: nn.Module, knob: nn.Module) -> int | None:
+    """``in_features`` if ``knob`` is the ``rc`` Linear of a ``LinearRecurrentContainer``."""
+    if _sj_neuron is None:
+        return None
+    for module in model.modules():
+        if type(module).__name__ == "LinearRecurrentContainer" and module.rc is knob:
+            return int(module.in_features)
+    return None
 
 
 def tau_of(neuron: Any, notes: list[str]) -> float:
@@ -69,7 +91,13 @@ def tau_of(neuron: Any, notes: list[str]) -> float:
     return float(neuron.tau)
 
 
-def params_of(neuron: Any, dt: float, notes: list[str]) -> LIFParams:
+def params_of(neuron: Any, dt: float, notes: list[str]) -> LIFParams | None:
+    if type(neuron) is _sj_neuron.IFNode:
+        notes.append(
+            "IFNode has no leak (its free membrane is a random walk): sigma_U is the std of "
+            "its per-step input, in units of theta"
+        )
+        return None
     tau = tau_of(neuron, notes)
     v_reset = neuron.v_reset
     if v_reset is not None and float(v_reset) != 0.0:
@@ -87,10 +115,18 @@ def params_of(neuron: Any, dt: float, notes: list[str]) -> LIFParams:
     return p
 
 
+def threshold_of(neuron: Any) -> float:
+    return float(neuron.v_threshold)
+
+
 class SpikingJellyLayer(ForeignLayer):
     """A weight module feeding a SpikingJelly LIF node, simulated by SpikingJelly itself."""
 
     framework = "spikingjelly"
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.leaky = type(self.neuron) is not _sj_neuron.IFNode
 
     def _run(self, current: torch.Tensor, free: bool) -> tuple[torch.Tensor, torch.Tensor]:
         node = copy.deepcopy(self.neuron)

@@ -44,7 +44,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import torch
@@ -55,6 +55,8 @@ from ..neuron import lif_sequence
 from ..nn.base import SpikingLayer, WeightGroup
 from ..params import LIFParams
 from . import functional as F
+from .foreign import Snapshot, initialize_foreign
+from .report import GroupInit, InitReport, LayerInit
 
 DATA_DEPENDENT = ("fluctuation",)
 METHODS = (
@@ -68,78 +70,6 @@ METHODS = (
 )
 STATS = ("filtered", "rate")
 READOUT_RULES = ("fluctuation", "normal", "keep")
-
-
-# --------------------------------------------------------------------------- report
-@dataclass
-class GroupInit:
-    """What was measured and set for one weight group."""
-
-    name: str
-    kind: str
-    fan_in: int
-    rule: str
-    filtered_mean: float | None = None
-    filtered_var: float | None = None
-    rate_hz: float | None = None
-    mu_w: float = 0.0
-    sigma_w: float = 0.0
-    share: float = 1.0
-
-
-@dataclass
-class LayerInit:
-    """One layer's entry in an :class:`InitReport`."""
-
-    index: int
-    name: str
-    type: str
-    groups: list[GroupInit]
-    predicted_mu_u: float | None = None
-    predicted_sigma_u: float | None = None
-    measured_mu_u: float | None = None
-    measured_sigma_u: float | None = None
-    measured_rate_hz: float | None = None
-    calibration_steps: int = 0
-    notes: list[str] = field(default_factory=list)
-
-
-@dataclass
-class InitReport:
-    """Per-layer record of :func:`initialize`: statistics, weights, predictions.
-
-    ``predicted_*`` come from the theory (membrane units, i.e. times theta is
-    already applied); ``measured_*`` from running the data through the
-    initialised layer with threshold and reset switched off (free membrane).
-    """
-
-    method: str
-    stats: str
-    targets: dict[str, Any]
-    layers: list[LayerInit]
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-    def __str__(self) -> str:
-        head = (
-            f"{'#':>2} {'layer':<16} {'mu_W':>9} {'sigma_W':>9} {'pred sU':>8} {'meas sU':>8}"
-            f" {'rate Hz':>8}"
-        )
-        lines = [f"InitReport(method={self.method!r}, stats={self.stats!r})", head]
-        for layer in self.layers:
-            g = layer.groups[0] if layer.groups else None
-            lines.append(
-                f"{layer.index:>2} {layer.name[:16]:<16} "
-                f"{_fmt(g.mu_w if g else None):>9} {_fmt(g.sigma_w if g else None):>9} "
-                f"{_fmt(layer.predicted_sigma_u):>8} {_fmt(layer.measured_sigma_u):>8} "
-                f"{_fmt(layer.measured_rate_hz):>8}"
-            )
-        return "\n".join(lines)
-
-
-def _fmt(x: float | None) -> str:
-    return "-" if x is None else f"{x:.4g}"
 
 
 # --------------------------------------------------------------------------- data
@@ -548,14 +478,70 @@ def initialize(
         raise ValueError(f"method={method!r} (or calibrate=True) needs data to measure")
     if generator is None and seed is not None:
         generator = torch.Generator().manual_seed(seed)
-    x = collect_data(data, max_samples) if data is not None else None
     layers = spiking_layers(model)
-    native = bool(layers)
-    if not native:
-        # snnTorch / Norse / SpikingJelly: adapters present (weights, neuron) pairs as layers
-        from ..adapters import find_layers
+    if not layers:
+        # snnTorch / Norse / SpikingJelly: measured, neuron by neuron (init/foreign.py)
+        if nu is not None or stats != "filtered":
+            raise ValueError(
+                "nu and stats='rate' apply to spikeinit's own layers; snnTorch / Norse / "
+                "SpikingJelly models are set by measuring each neuron's free membrane"
+            )
+        if xi is not None:
+            sigma_u = (1 - mu_u) / xi
+        if target_rate is not None:
+            raise ValueError(
+                "target_rate is not supported for snnTorch / Norse / SpikingJelly models; "
+                "calibrate=True calibrates sigma_U"
+            )
+        return initialize_foreign(
+            model,
+            data,
+            method,
+            sigma_u=sigma_u,
+            mu_u=mu_u,
+            alpha=alpha,
+            readout=readout,
+            calibrate=calibrate,
+            tol=tol,
+            max_iter=max_iter,
+            max_samples=max_samples,
+            forward=forward,
+            generator=generator,
+        )
+    snapshot = Snapshot.take(model)
+    try:
+        return _initialize_native(
+            model, layers, data, method, sigma_u, mu_u, xi, nu, stats, variance, alpha,
+            readout, calibrate, target_rate, tol, max_iter, max_samples, forward, generator,
+        )
+    except BaseException:
+        snapshot.restore()
+        raise
 
-        layers.extend(find_layers(model, x, forward))
+
+def _initialize_native(
+    model: nn.Module,
+    layers: list[tuple[str, SpikingLayer]],
+    data: torch.Tensor | Iterable[Any] | None,
+    method: str,
+    sigma_u: float,
+    mu_u: float,
+    xi: float | None,
+    nu: float | None,
+    stats: str,
+    variance: str,
+    alpha: float,
+    readout: str,
+    calibrate: bool,
+    target_rate: float | None,
+    tol: float,
+    max_iter: int,
+    max_samples: int | None,
+    forward: Callable[[nn.Module, torch.Tensor], Any] | None,
+    generator: torch.Generator | None,
+) -> InitReport:
+    x = collect_data(data, max_samples) if data is not None else None
+    native = True
     if x is not None and method in DATA_DEPENDENT and nu is None and not bool((x != 0).any()):
         raise ValueError("data contains no spikes at all (all zeros): nothing to measure")
     if variance == "auto":
@@ -610,6 +596,9 @@ def initialize(
             entry.measured_mu_u, entry.measured_sigma_u, entry.measured_rate_hz = (
                 free_membrane_stats(layer, inp, variance)
             )
+            entry.sigma_u_theta = entry.measured_sigma_u / theta
+            entry.mu_u_theta = entry.measured_mu_u / theta
+            entry.variance = variance
             if chain is not None:
                 with torch.no_grad():
                     h = layer(inp)
@@ -629,8 +618,9 @@ def _init_layer(
 ) -> LayerInit:
     groups = layer.weight_groups()
     entry = LayerInit(index, name, type(layer).__name__, [])
-    entry.notes.extend(getattr(layer, "notes", []))  # e.g. an adapter's mapping notes
+    entry.threshold = layer.params.threshold
     is_readout = layer.is_readout
+    entry.is_readout = is_readout
     if is_readout and readout == "keep":
         entry.notes.append("readout kept as it was (readout='keep')")
         return entry

@@ -1,0 +1,734 @@
+"""Fluctuation-driven initialisation of an snnTorch, Norse or SpikingJelly model, by measurement.
+
+The quantity to control is each neuron's free membrane potential (threshold
+and reset off), driven by the input current the neuron really receives in the
+user's forward pass. :func:`initialize_foreign` sets the neurons one at a time,
+in execution order, so each one is measured with every neuron before it
+already set.
+
+For a neuron, the finder (:mod:`spikeinit.adapters.trace`) gives the *knobs*
+on the paths into it. Between a knob and the neuron there are only operations
+that are positively homogeneous (pooling, dropout at evaluation, a constant
+factor, reshapes, sums of branches), so the free signal ``U`` splits into a
+part proportional to the knob's scale ``c`` and a fixed part ``B`` (residual
+shortcuts, which carry no knob)::
+
+    U(c, delta) = c A + B + delta G
+
+``A`` and ``B`` are measured (one forward pass stopped at the neuron; a second
+with the knobs at zero when a fixed part exists), ``G`` is the neuron's
+response to a unit constant current, and ``delta`` a constant current added
+through a bias. With ``a = <Var A>``, ``b = <Cov(A, B)>`` and ``d = <Var B>``
+(averaged over neurons), the target ``sigma_U theta`` solves
+``a c^2 + 2 b c + d = (sigma_U theta)^2``, and then
+``delta = (mu_U theta - c <A> - <B>) / G``. This is exact for any neuron model
+(the signal is the framework's own free membrane), any pooling and any number
+of branches; Rossbroich, Gygax & Zenke (2022) fix the same two moments
+analytically for Poisson input and a single weight matrix.
+
+* **Weights as knob** (Linear / Conv; the neuron's own input weights): they are
+  drawn ``N(0, 1/fan_in)``, biases set to 0, then the whole tensor is scaled by
+  ``c``; ``delta`` goes into the bias, where there is one.
+* **BatchNorm as knob**: the weights behind it are normalised away (drawn
+  ``N(0, 1/fan_in)``, biases 0). Its affine ``weight`` is set to ``c`` and its
+  ``bias`` to ``delta`` *per channel*, measured with batch statistics (training
+  mode); its running mean and variance are set to the statistics of the data,
+  so that evaluation mode gives the same current.
+* **Recurrent** connections (the neuron's own earlier spikes): the recurrent
+  weights get the share ``1 - alpha`` of the variance of the feed-forward ones
+  at the start, and the joint scale is re-measured a few times, since the
+  spikes that feed back change with the scale.
+* **Signals**: leaky neurons: the free membrane's std over time (``"temporal"``,
+  sigma_U of the paper); a neuron whose input current is constant in time
+  (a static image repeated every step) or a single step: the std over time and
+  samples together (``"total"``). Integrate-and-fire neurons (no leak) have no
+  stationary free membrane: their signal is the per-step input current itself,
+  and sigma_U is its std over time and samples, in units of theta (the same
+  per-step variance that Micheli et al. 2024 control).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from torch import nn
+
+from ..adapters import find as _find
+from ..adapters.base import ForeignLayer
+from ..adapters.trace import NORM_TYPES, Site, Trace, capture_pass, shared_parameters
+from ..nn.base import WeightGroup
+from . import functional as F
+from .report import GroupInit, InitReport, LayerInit, ModuleInit
+
+Forward = Callable[[nn.Module, Any], Any]
+STATIC_RATIO = 1e-6  # temporal variance below this share of the total: a static input
+
+
+# --------------------------------------------------------------------------- signals
+def stack_calls(tensors: list[torch.Tensor], site: Site) -> torch.Tensor:
+    """A neuron's input over one pass as ``[T, B, ...]`` (stacked for step-mode neurons)."""
+    if site.mode == "step":
+        return torch.stack(tensors[: site.calls])
+    return tensors[0]
+
+
+def free_signal(layer: ForeignLayer, current: torch.Tensor) -> torch.Tensor:
+    """What sigma_U measures: the free membrane, or the input current of a non-leaky neuron."""
+    if not layer.leaky:
+        return layer.input_current(current)
+    with torch.no_grad():
+        return layer.run_current(layer.input_current(current), free=True)[1]
+
+
+def variance_mode(current: torch.Tensor, layer: ForeignLayer) -> str:
+    """``"temporal"`` unless the input is static in time, a single step, or the neuron is IF."""
+    if not layer.leaky or current.shape[0] < 2:
+        return "total"
+    flat = current.reshape(current.shape[0], current.shape[1], -1).double()
+    temporal = float(flat.var(dim=0, unbiased=False).mean())
+    total = float(flat.reshape(-1, flat.shape[-1]).var(dim=0, unbiased=False).mean())
+    return "total" if temporal <= STATIC_RATIO * max(total, 1e-300) else "temporal"
+
+
+def _centred(x: torch.Tensor, mode: str) -> torch.Tensor:
+    dims = (0,) if mode == "temporal" else (0, 1)
+    return x - x.mean(dim=dims, keepdim=True)
+
+
+def moments(
+    a: torch.Tensor, b: torch.Tensor | None, mode: str, per_channel: bool
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """``<Var A>``, ``<Cov(A, B)>``, ``<Var B>`` (per channel = dim 2, or overall)."""
+    a = a.double()
+    ca = _centred(a, mode)
+    cb = _centred(b.double(), mode) if b is not None else torch.zeros_like(ca)
+
+    def avg(t: torch.Tensor) -> torch.Tensor:
+        if per_channel and t.dim() > 2:
+            return t.transpose(0, 2).reshape(t.shape[2], -1).mean(dim=1)
+        return t.mean().reshape(1)
+
+    return avg(ca * ca), avg(ca * cb), avg(cb * cb)
+
+
+def spread(signal: torch.Tensor, mode: str) -> float:
+    """The fluctuation of a signal ``[T, B, ...]``: RMS over neurons of its per-neuron std."""
+    return math.sqrt(float(moments(signal, None, mode, False)[0]))
+
+
+def solve_scale(
+    a: torch.Tensor, b: torch.Tensor, d: torch.Tensor, target: float
+) -> tuple[torch.Tensor, bool]:
+    """The scale ``c > 0`` with ``a c^2 + 2 b c + d = target^2``; False if unreachable."""
+    disc = b * b - a * (d - target * target)
+    ok = bool(((disc >= 0) & (a > 0)).all())
+    root = (-b + disc.clamp(min=0).sqrt()) / a.clamp(min=1e-300)
+    ok = ok and bool((root > 0).all())
+    fallback = (-b / a.clamp(min=1e-300)).clamp(min=1e-3)
+    c = torch.where((disc >= 0) & (root > 0), root, fallback)
+    return c, ok
+
+
+# --------------------------------------------------------------------------- state
+@dataclass
+class Snapshot:
+    """Every parameter and buffer of a model, to restore on failure (or buffers only)."""
+
+    params: list[tuple[nn.Parameter, torch.Tensor]]
+    buffers: list[tuple[nn.Module, str, torch.Tensor | None]]
+    training: list[tuple[nn.Module, bool]]
+
+    @classmethod
+    def take(cls, model: nn.Module) -> Snapshot:
+        params = [(p, p.detach().clone()) for p in model.parameters()]
+        buffers = []
+        for module in model.modules():
+            for name, buf in module._buffers.items():
+                buffers.append((module, name, None if buf is None else buf.detach().clone()))
+        return cls(params, buffers, [(m, m.training) for m in model.modules()])
+
+    def restore_buffers(self) -> None:
+        for module, name, buf in self.buffers:
+            module._buffers[name] = None if buf is None else buf.clone()
+
+    def restore(self) -> None:
+        with torch.no_grad():
+            for p, value in self.params:
+                p.copy_(value)
+        self.restore_buffers()
+        for module, flag in self.training:
+            module.training = flag
+
+
+def measurement_mode(model: nn.Module) -> None:
+    """BatchNorm uses batch statistics (as in training); dropout is off."""
+    for module in model.modules():
+        if isinstance(module, NORM_TYPES):
+            module.train()
+        elif "Dropout" in type(module).__name__:
+            module.eval()
+
+
+# --------------------------------------------------------------------------- passes
+@dataclass
+class Runner:
+    """Runs the user's model over the prepared batches and gathers captures."""
+
+    model: nn.Module
+    batches: list[Any]
+    trace: Trace
+    forward: Forward | None
+
+    def capture(
+        self,
+        site: Site | None,
+        neurons: list[Site],
+        norms: list[str] = (),  # type: ignore[assignment]
+    ) -> tuple[dict[str, torch.Tensor], dict[str, list[torch.Tensor]]]:
+        """Stacked inputs ``[T, B, ...]`` of ``neurons`` (batches joined on dim 1), and
+        the inputs of the BatchNorm modules ``norms`` (per call, batches appended).
+
+        With ``site``, each pass stops once that neuron has received all its input.
+        """
+        names = [s.name for s in neurons]
+        joined: dict[str, list[torch.Tensor]] = {n: [] for n in names}
+        norm_inputs: dict[str, list[torch.Tensor]] = {n: [] for n in norms}
+        stop = None if site is None else (site.name, site.calls)
+        for batch in self.batches:
+            cap = capture_pass(
+                self.model,
+                batch,
+                names + list(norms),
+                [],
+                self.trace.modules,
+                _find.reset_states,
+                self.forward,
+                stop_after=stop,
+            )
+            for s in neurons:
+                got = cap.inputs.get(s.name)
+                if not got:
+                    raise ValueError(
+                        f"neuron {s.name!r} received no input in a measurement pass; "
+                        "the model's forward changed between passes"
+                    )
+                joined[s.name].append(stack_calls(got, s))
+            for n in norms:
+                norm_inputs[n].extend(cap.inputs.get(n, []))
+        return {n: torch.cat(v, dim=1) for n, v in joined.items()}, norm_inputs
+
+
+# --------------------------------------------------------------------------- rules
+def _normal_(w: torch.Tensor, std: float, gen: torch.Generator | None) -> None:
+    with torch.no_grad():
+        noise = torch.randn(w.shape, generator=gen, dtype=torch.float32, device="cpu")
+        w.copy_((noise * std).to(dtype=w.dtype, device=w.device))
+
+
+def fan_in_of(w: torch.Tensor) -> int:
+    return F._fan_in(w) if w.dim() > 1 else 1
+
+
+@dataclass
+class SiteResult:
+    """What the measured rule did for one neuron."""
+
+    rule: str
+    gain: float
+    shift: float
+    variance: str
+    reachable: bool
+    notes: list[str]
+    norms: list[str]
+    behind: list[str]
+
+
+def init_site(
+    layer: ForeignLayer,
+    site: Site,
+    runner: Runner,
+    sigma_target: float,
+    mu_target: float | None,
+    alpha: float,
+    gen: torch.Generator | None,
+    iterations: int,
+    tol: float,
+) -> SiteResult:
+    """Set the knobs of one neuron so that its free signal hits the targets (module docstring).
+
+    ``mu_target`` None leaves the mean where the zero-mean weights put it.
+    """
+    modules = runner.trace.modules
+    notes: list[str] = []
+    norms = [k for k in site.knobs if isinstance(modules[k], NORM_TYPES)]
+    for k in norms:
+        if getattr(modules[k], "weight", None) is None:
+            raise ValueError(
+                f"neuron {site.name!r} is fed through {k!r} ({type(modules[k]).__name__}) "
+                "without affine parameters: its scale cannot be set (use affine=True)"
+            )
+    groups = layer.weight_groups()
+    for name in site.behind:
+        w = modules[name].weight
+        _normal_(w, fan_in_of(w) ** -0.5, gen)
+        bias = getattr(modules[name], "bias", None)
+        if isinstance(bias, torch.Tensor):
+            with torch.no_grad():
+                bias.zero_()
+    ff = [g for g in groups if g.kind == "ff"]
+    rec = [g for g in groups if g.kind == "rec"]
+    share = {"ff": (alpha if rec else 1.0) / max(len(ff), 1), "rec": (1 - alpha) / max(len(rec), 1)}
+    for g in groups:
+        _normal_(g.weight, math.sqrt(share[g.kind] / fan_in_of(g.weight)), gen)
+    layer.zero_bias_()
+    gammas: list[torch.Tensor] = []
+    betas: list[torch.Tensor] = []
+    for k in norms:
+        bn = modules[k]
+        with torch.no_grad():
+            bn.weight.fill_(1.0)
+            if bn.bias is not None:
+                bn.bias.zero_()
+        gammas.append(bn.weight)
+        if bn.bias is not None:
+            betas.append(bn.bias)
+    if not groups and not norms:
+        notes.append("no weights feed this neuron: its sigma_U is set by its input")
+        return SiteResult("none", 1.0, 0.0, "temporal", True, notes, norms, list(site.behind))
+    per_channel = bool(norms)
+    knob_tensors = gammas if norms else [g.weight for g in groups]
+    shift_tensors = betas if norms else layer.biases()
+    fixed = [s for s in site.fixed_sources if s != site.name]
+    total_gain = torch.ones(1, dtype=torch.float64)
+    reachable = True
+    mode = "temporal"
+    shift_total = 0.0
+    for step in range(iterations):
+        current = runner.capture(site, [site])[0][site.name]
+        mode = variance_mode(current, layer)
+        signal = free_signal(layer, current)
+        base = None
+        if fixed:
+            saved = [t.detach().clone() for t in knob_tensors + shift_tensors]
+            with torch.no_grad():
+                for t in knob_tensors + shift_tensors:
+                    t.zero_()
+            zero_current = runner.capture(site, [site])[0][site.name]
+            with torch.no_grad():
+                for t, v in zip(knob_tensors + shift_tensors, saved, strict=True):
+                    t.copy_(v)
+            base = free_signal(layer, zero_current)
+        part = signal - base if base is not None else signal
+        shifting = mu_target is not None and bool(shift_tensors)
+        if shifting:
+            # the shift's own transient (the step response G(t)) is part of the solve
+            assert mu_target is not None
+            g_dc = free_signal(layer, torch.ones_like(current[:, :1])).double()
+            m_g = _channel_mean(g_dc, per_channel)
+            m_a = _channel_mean(part, per_channel)
+            m_b = _channel_mean(base, per_channel) if base is not None else torch.zeros_like(m_a)
+            fixed_part = base.double() if base is not None else torch.zeros_like(part.double())
+            solve_a = part.double() - _bcast(m_a / m_g, part, per_channel) * g_dc
+            solve_b = fixed_part + _bcast((mu_target - m_b) / m_g, part, per_channel) * g_dc
+        else:
+            solve_a, solve_b = part, base
+        a, b, d = moments(solve_a, solve_b, mode, per_channel)
+        if float(a.max()) <= 0.0:
+            raise ValueError(
+                f"neuron {site.name!r}: its input does not change when its weights do "
+                "(no data reaches it, or the input is constant); check the data"
+            )
+        now = spread(signal, mode)
+        if step > 0 and abs(now - sigma_target) <= tol * sigma_target:
+            break
+        c, ok = solve_scale(a, b, d, sigma_target)
+        reachable = reachable and ok
+        _scale(knob_tensors, c, per_channel)
+        total_gain = total_gain * c
+        if shifting:
+            delta = (mu_target - c * m_a - m_b) / m_g
+            with torch.no_grad():
+                first = shift_tensors[0]
+                first.add_(delta.to(first.dtype) if per_channel else float(delta))
+            shift_total += float(delta.mean())
+    if not reachable:
+        notes.append(
+            "target sigma_U not reachable: the part of the input that no weight scales "
+            "(e.g. a residual shortcut) alone fluctuates more; the knob was set to its minimum"
+        )
+    if norms:
+        rule = "BatchNorm affine per channel (measured)"
+        notes.append(
+            f"BatchNorm {', '.join(norms)}: weight and bias set per channel so that the free "
+            "membrane hits the targets with batch statistics; running stats set from the data "
+            "(evaluation mode gives the same current)"
+        )
+    else:
+        rule = "fluctuation (measured): N(0, 1/fan_in) scaled to the measured sigma_U"
+    if site.ops:
+        notes.append("between the weights and the neuron: " + ", ".join(site.ops))
+    if fixed:
+        notes.append("fixed input (no weight on the path): " + ", ".join(fixed))
+    return SiteResult(
+        rule,
+        float(total_gain.mean()),
+        shift_total,
+        mode,
+        reachable,
+        notes,
+        norms,
+        list(site.behind),
+    )
+
+
+def _scale(tensors: list[torch.Tensor], c: torch.Tensor, per_channel: bool) -> None:
+    with torch.no_grad():
+        for t in tensors:
+            factor = c.to(t.dtype).reshape(-1) if per_channel else float(c)
+            t.mul_(factor)
+
+
+def _channel_mean(x: torch.Tensor, per_channel: bool) -> torch.Tensor:
+    x = x.double()
+    if per_channel and x.dim() > 2:
+        return x.transpose(0, 2).reshape(x.shape[2], -1).mean(dim=1)
+    return x.mean().reshape(1)
+
+
+def _bcast(values: torch.Tensor, like: torch.Tensor, per_channel: bool) -> torch.Tensor:
+    """Per-channel values shaped to broadcast against ``[T, B, C, ...]``."""
+    if per_channel and like.dim() > 2:
+        return values.reshape(1, 1, -1, *([1] * (like.dim() - 3)))
+    return values.reshape(())
+
+
+def set_running_stats(
+    modules: dict[str, nn.Module], norm_inputs: dict[str, list[torch.Tensor]]
+) -> None:
+    """BatchNorm running mean / variance := the statistics of the data it received."""
+    for name, inputs in norm_inputs.items():
+        bn = modules[name]
+        if not inputs or getattr(bn, "running_mean", None) is None:
+            continue
+        x = torch.cat([i.transpose(0, 1).reshape(i.shape[1], -1) for i in inputs], dim=1).double()
+        with torch.no_grad():
+            bn.running_mean.copy_(x.mean(dim=1).to(bn.running_mean.dtype))
+            bn.running_var.copy_(x.var(dim=1, unbiased=True).to(bn.running_var.dtype))
+
+
+def apply_fixed_rule(
+    w: WeightGroup, method: str, layer: ForeignLayer, gen: torch.Generator | None
+) -> None:
+    """The data-independent rules on one weight tensor (fan-in from its own shape)."""
+    p = layer.params
+    if method == "micheli":
+        F.micheli_normal_(w.weight, threshold=p.threshold, generator=gen)
+    elif method == "micheli_reset":
+        F.micheli_reset_normal_(w.weight, beta=p.beta_mem, threshold=p.threshold, generator=gen)
+    elif method == "micheli_finite":
+        F.micheli_finite_width_normal_(w.weight, threshold=p.threshold, generator=gen)
+    elif method == "kaiming":
+        F.kaiming_normal_(w.weight, generator=gen)
+    elif method == "glorot":
+        F.glorot_normal_(w.weight, generator=gen)
+    elif method == "default":
+        F.default_uniform_(w.weight, generator=gen)
+    else:  # pragma: no cover - validated by the caller
+        raise ValueError(method)
+
+
+# --------------------------------------------------------------------------- entry point
+def prepare_batches(data: Any, max_samples: int | None) -> list[Any]:
+    """The model inputs to use: a tensor as one batch, or a loader's batches up to ``max_samples``.
+
+    Each batch is exactly what the model's forward takes (``x``, or the first
+    element of a ``(x, y, ...)`` batch). Non-finite values raise ``ValueError``.
+    """
+    if isinstance(data, torch.Tensor):
+        batches = [data]
+    else:
+        try:
+            iterator = iter(data)
+        except TypeError:
+            raise TypeError(
+                f"data must be a tensor or an iterable of batches, got {type(data).__name__}"
+            ) from None
+        batches, total = [], 0
+        for batch in iterator:
+            x = batch[0] if isinstance(batch, (tuple, list)) else batch
+            if not isinstance(x, torch.Tensor):
+                raise TypeError(f"data batches must be tensors, got {type(x).__name__}")
+            batches.append(x)
+            labels = batch[1] if isinstance(batch, (tuple, list)) and len(batch) > 1 else None
+            total += len(labels) if isinstance(labels, torch.Tensor) and labels.dim() else 1
+            if max_samples is not None and total >= max_samples:
+                break
+        if not batches:
+            raise ValueError("data is empty: the DataLoader yielded no batches")
+    for x in batches:
+        if x.numel() == 0:
+            raise ValueError(f"data is empty (shape {tuple(x.shape)})")
+        if x.is_floating_point() and not bool(torch.isfinite(x).all()):
+            raise ValueError("data contains NaN or inf")
+    return batches
+
+
+def limit_samples(batches: list[Any], batch_size: int | None, max_samples: int | None) -> list[Any]:
+    """Cut a single tensor to ``max_samples`` along its batch dimension, when that is clear."""
+    if max_samples is None or batch_size is None or len(batches) != 1:
+        return batches
+    x = batches[0]
+    dims = [i for i, n in enumerate(x.shape) if n == batch_size]
+    if batch_size <= max_samples or len(dims) != 1:
+        return batches
+    return [x.narrow(dims[0], 0, max_samples)]
+
+
+def _module_entries(
+    model: nn.Module, set_by: dict[str, str], neurons: set[str], reached: set[str]
+) -> list[ModuleInit]:
+    out = []
+    for name, module in model.named_modules():
+        if not any(True for _ in module.parameters(recurse=False)):
+            continue
+        kind = type(module).__name__
+        if name in set_by:
+            out.append(ModuleInit(name, kind, True, rule=set_by[name]))
+        elif name in neurons:
+            out.append(
+                ModuleInit(
+                    name,
+                    kind,
+                    False,
+                    reason="neuron parameters (time constants, thresholds) are kept as they are",
+                )
+            )
+        elif name in reached:
+            out.append(ModuleInit(name, kind, False, reason="behind another module's output"))
+        else:
+            out.append(
+                ModuleInit(
+                    name,
+                    kind,
+                    False,
+                    reason="feeds no spiking neuron in the forward "
+                    "pass (e.g. a non-spiking output layer)",
+                )
+            )
+    return out
+
+
+def initialize_foreign(
+    model: nn.Module,
+    data: Any,
+    method: str,
+    *,
+    sigma_u: float,
+    mu_u: float | None,
+    alpha: float,
+    readout: str,
+    calibrate: bool,
+    tol: float,
+    max_iter: int,
+    max_samples: int | None,
+    forward: Forward | None,
+    generator: torch.Generator | None,
+    dt: float = 1e-3,
+) -> InitReport:
+    """:func:`spikeinit.initialize` for snnTorch / Norse / SpikingJelly models (module docstring).
+
+    ``mu_u=None`` keeps the mean that zero-mean weights and zero biases give.
+    The model is left exactly as it was if anything fails.
+    """
+    snapshot = Snapshot.take(model)
+    try:
+        return _initialize_foreign(
+            model,
+            data,
+            method,
+            sigma_u,
+            mu_u,
+            alpha,
+            readout,
+            calibrate,
+            tol,
+            max_iter,
+            max_samples,
+            forward,
+            generator,
+            dt,
+            snapshot,
+        )
+    except BaseException:
+        snapshot.restore()
+        _find.reset_states(model)
+        raise
+
+
+def _initialize_foreign(
+    model: nn.Module,
+    data: Any,
+    method: str,
+    sigma_u: float,
+    mu_u: float | None,
+    alpha: float,
+    readout: str,
+    calibrate: bool,
+    tol: float,
+    max_iter: int,
+    max_samples: int | None,
+    forward: Forward | None,
+    gen: torch.Generator | None,
+    dt: float,
+    snapshot: Snapshot,
+) -> InitReport:
+    report = InitReport(method, "measured", {"sigma_u": sigma_u, "mu_u": mu_u, "alpha": alpha}, [])
+    if data is None:
+        layers = [layer for _, layer in _find.find_layers(model, None, dt=dt)]
+        set_by: dict[str, str] = {}
+        for index, layer in enumerate(layers, start=1):
+            entry = LayerInit(index, layer.layer_name, type(layer.neuron).__name__, [])
+            entry.notes.extend(layer.notes)
+            for g in layer.weight_groups():
+                apply_fixed_rule(g, method, layer, gen)
+                entry.groups.append(GroupInit(g.name, g.kind, fan_in_of(g.weight), method))
+                set_by[g.name.split(".weight")[0]] = method
+            report.layers.append(entry)
+        report.modules = _module_entries(model, set_by, set(), set())
+        return report
+    batches = prepare_batches(data, max_samples)
+    forward = forward or _find.conventional_forward(model)
+    measurement_mode(model)
+    trace, layers = _find.find_sites(model, batches[0], forward, dt)
+    batches = limit_samples(batches, trace.batch_size, max_samples)
+    _check_sharing(model, trace)
+    runner = Runner(model, batches, trace, forward)
+    set_by = {}
+    results: dict[str, SiteResult] = {}
+    for layer, site in zip(layers, trace.sites, strict=True):
+        theta = layer.params.threshold
+        is_readout = layer.is_readout
+        if is_readout and readout == "keep":
+            continue
+        if method != "fluctuation" or (is_readout and readout == "normal"):
+            rule = method if not is_readout else "normal(0, 1/fan_in)"
+            for g in layer.weight_groups():
+                if is_readout:
+                    _normal_(g.weight, fan_in_of(g.weight) ** -0.5, gen)
+                else:
+                    apply_fixed_rule(g, method, layer, gen)
+                set_by[_owner(g.name)] = rule
+            continue
+        recurrent = site.recurrent or any(g.kind == "rec" for g in layer.weight_groups())
+        if calibrate:
+            iterations = max_iter + 1
+        else:
+            iterations = 4 if recurrent else 1
+        result = init_site(
+            layer,
+            site,
+            runner,
+            sigma_u * theta,
+            None if mu_u is None else mu_u * theta,
+            alpha,
+            gen,
+            iterations,
+            tol if calibrate else 0.05,
+        )
+        results[site.name] = result
+        for g in layer.weight_groups():
+            set_by[_owner(g.name)] = result.rule if not result.norms else "N(0, 1/fan_in)"
+        for name in result.norms:
+            set_by[name] = result.rule
+        for name in result.behind:
+            set_by[name] = (
+                "N(0, 1/fan_in) (scale normalised by BatchNorm)"
+                if result.norms
+                else ("N(0, 1/fan_in) (before the weights that set the scale)")
+            )
+    # final pass: every neuron measured with everything set; BatchNorm statistics from it
+    norms = [n for r in results.values() for n in r.norms]
+    snapshot.restore_buffers()
+    currents, norm_inputs = runner.capture(None, trace.sites, norms)
+    for module, flag in snapshot.training:
+        module.training = flag
+    set_running_stats(trace.modules, norm_inputs)
+    for index, (layer, site) in enumerate(zip(layers, trace.sites, strict=True), start=1):
+        report.layers.append(_measured_entry(index, layer, site, currents[site.name], results))
+    report.modules = _module_entries(
+        model,
+        set_by,
+        {s.name for s in trace.sites},
+        {k for s in trace.sites for k in s.knobs + s.behind},
+    )
+    return report
+
+
+def _owner(group_name: str) -> str:
+    return group_name.split(".weight")[0].split(".input_weights")[0].split(".recurrent_weights")[0]
+
+
+def _check_sharing(model: nn.Module, trace: Trace) -> None:
+    """Refuse tied weights and modules that feed several neurons: one scale cannot fit both."""
+    shared = shared_parameters(model)
+    if shared:
+        a, b = shared[0]
+        raise ValueError(
+            f"parameters {a!r} and {b!r} are the same tensor (tied weights): spikeinit sets "
+            "each neuron's weights from that neuron's own input, which cannot hold for both; "
+            "untie them, or initialise with a data-independent method"
+        )
+    feeds: dict[str, str] = {}
+    for site in trace.sites:
+        for knob in site.knobs:
+            if knob in feeds and feeds[knob] != site.name:
+                raise ValueError(
+                    f"module {knob!r} feeds two neurons, {feeds[knob]!r} and {site.name!r} "
+                    "(a module used twice in the forward pass): one scale cannot fit both; "
+                    "use a separate module for each"
+                )
+            feeds[knob] = site.name
+
+
+def _measured_entry(
+    index: int,
+    layer: ForeignLayer,
+    site: Site,
+    current: torch.Tensor,
+    results: dict[str, SiteResult],
+) -> LayerInit:
+    theta = layer.params.threshold
+    mode = variance_mode(current, layer)
+    signal = free_signal(layer, current)
+    spikes = layer.simulate(current)[0] if not layer.is_readout else None
+    entry = LayerInit(index, site.name, type(layer.neuron).__name__, [])
+    entry.notes.extend(layer.notes)
+    result = results.get(site.name)
+    if result is not None:
+        entry.notes.extend(result.notes)
+        for g in layer.weight_groups():
+            w = g.weight.detach()
+            entry.groups.append(
+                GroupInit(
+                    g.name,
+                    g.kind,
+                    fan_in_of(w),
+                    result.rule,
+                    mu_w=float(w.mean()),
+                    sigma_w=float(w.std()) if w.numel() > 1 else 0.0,
+                )
+            )
+    sd = spread(signal, mode)
+    entry.measured_sigma_u = sd
+    entry.measured_mu_u = float(signal.double().mean())
+    entry.sigma_u_theta = sd / theta
+    entry.mu_u_theta = entry.measured_mu_u / theta
+    entry.variance = mode if layer.leaky else "input"
+    entry.is_readout = layer.is_readout
+    entry.threshold = theta
+    entry.measured_rate_hz = 0.0 if spikes is None else float(spikes.mean()) / layer.params.dt
+    return entry

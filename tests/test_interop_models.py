@@ -1,0 +1,161 @@
+"""``si.initialize`` / ``si.diagnose`` on real snnTorch, Norse and SpikingJelly networks
+(tests/interop_models.py: each transcribed from the framework's own tutorials, examples,
+docs or model zoo, source cited there), with no extra argument.
+
+References are independent of spikeinit: the number of spiking layers is counted with
+forward hooks on the frameworks' own neuron base classes during the source's own forward
+(``called_neurons``); weight modules are found by type (``weight_module_names``).
+"""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from interop_models import (
+    MODELS,
+    InteropCase,
+    called_neurons,
+    neuron_types_used,
+    required_neuron_types,
+    run_reference,
+    weight_module_names,
+)
+
+import spikeinit as si
+
+pytestmark = pytest.mark.filterwarnings("ignore")
+
+
+CASES = [pytest.param(c, id=c.name, marks=[pytest.mark.slow] if c.slow else []) for c in MODELS]
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
+def _reset(case: InteropCase, model: torch.nn.Module) -> None:
+    if case.framework == "spikingjelly":
+        from spikingjelly.activation_based import functional
+
+        functional.reset_net(model)
+
+
+def _own_weights(model: torch.nn.Module, name: str) -> dict[str, torch.Tensor]:
+    mod = model.get_submodule(name)
+    return {
+        k: v.detach().clone()
+        for k, v in mod.named_parameters(recurse=False)
+        if k in ("weight", "input_weights", "recurrent_weights", "V")
+    }
+
+
+def _spiking_layers(diag):
+    return [d for d in diag.layers if d.state != "readout"]
+
+
+# ----------------------------------------------------------------------------- sources
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_forward_runs(case: InteropCase):
+    """Each transcribed model runs on its data the way its source runs it, every neuron
+    module it defines (except readouts / encoders) is called, and spikes come out."""
+    model = case.build()
+    x = case.make_data()
+    with torch.no_grad():
+        out = run_reference(case, model, x)
+    first = out[0] if isinstance(out, tuple) else out
+    assert torch.isfinite(first).all()
+    names = called_neurons(case, model, x)
+    assert len(names) >= 1
+    for r in case.readouts + case.encoders + case.no_neuron_weights:
+        model.get_submodule(r)  # the names given in the registry exist
+    # weight modules exist and the registry's exclusions are among them
+    weights = weight_module_names(model)
+    assert set(case.no_neuron_weights) <= set(weights)
+
+
+def test_registry_is_large_and_cites_sources():
+    assert len(MODELS) >= 28
+    assert len({c.name for c in MODELS}) == len(MODELS)
+    assert {c.framework for c in MODELS} == {"snntorch", "norse", "spikingjelly"}
+    for c in MODELS:
+        assert "/" in c.source and c.convention in ("sequence", "step")
+
+
+def test_every_framework_neuron_type_is_covered():
+    used = neuron_types_used()
+    missing = {t.__name__ for t in required_neuron_types() - used}
+    assert not missing, f"no model uses {sorted(missing)}"
+
+
+# ----------------------------------------------------------------------------- spikeinit
+
+
+def _initialise(case: InteropCase, model, x, **kw):
+    before = {n: _own_weights(model, n) for n in weight_module_names(model)}
+    report = si.initialize(model, x, **case.init_kwargs, **kw)
+    _reset(case, model)
+    return report, before
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_initialize_then_diagnose_hits_target(case: InteropCase):
+    model = case.build()
+    x = case.make_data()
+    _initialise(case, model, x)
+    diag = si.diagnose(model, x)
+    _reset(case, model)
+    spiking = _spiking_layers(diag)
+    bad = {d.name: round(d.sigma_u_theta, 3) for d in spiking if abs(d.sigma_u_theta - 1.0) > 0.10}
+    assert not bad, f"sigma_U/theta off target (1 +- 0.10): {bad}"
+    readouts = [d for d in diag.layers if d.state == "readout"]
+    assert sorted(d.name for d in readouts) == sorted(case.readouts)
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_initialize_calibrated_within_two_percent(case: InteropCase):
+    model = case.build()
+    x = case.make_data()
+    _initialise(case, model, x, calibrate=True)
+    diag = si.diagnose(model, x)
+    _reset(case, model)
+    bad = {
+        d.name: round(d.sigma_u_theta, 4)
+        for d in _spiking_layers(diag)
+        if abs(d.sigma_u_theta - 1.0) > 0.02
+    }
+    assert not bad, f"calibrated sigma_U/theta off target (1 +- 0.02): {bad}"
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_every_weight_feeding_a_neuron_is_set_and_reported(case: InteropCase):
+    model = case.build()
+    x = case.make_data()
+    report, before = _initialise(case, model, x)
+    entries = {e.name: e for e in report.modules}
+    for name, old in before.items():
+        if name in case.no_neuron_weights:
+            continue
+        new = _own_weights(model, name)
+        changed = any(not torch.equal(old[k], new[k]) for k in old)
+        assert changed, f"{name} ({type(model.get_submodule(name)).__name__}) was not changed"
+        assert name in entries, f"{name} missing from report.modules"
+        assert entries[name].initialised, f"{name}: {entries[name].reason}"
+        assert entries[name].rule
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_one_diagnosed_layer_per_spiking_neuron(case: InteropCase):
+    model = case.build()
+    x = case.make_data()
+    expected = called_neurons(case, model, x)
+    _reset(case, model)
+    diag = si.diagnose(model, x)
+    assert len(_spiking_layers(diag)) == len(expected), (
+        f"diagnose found {[d.name for d in _spiking_layers(diag)]}, model calls {expected}"
+    )

@@ -129,10 +129,13 @@ class SnnTorchLayer(ForeignLayer):
         if rec is None:
             return []
         if not isinstance(rec, (nn.Linear, nn.Conv2d)):
-            raise ValueError(
-                f"{self.layer_name}: snnTorch {type(self.neuron).__name__} with a one-to-one "
-                "recurrent weight V (all_to_all=False) is not supported; use all_to_all=True"
-            )
+            v = getattr(rec, "V", None)  # all_to_all=False: one weight per neuron, U += V S[t-1]
+            if not isinstance(v, torch.Tensor):
+                raise ValueError(
+                    f"{self.layer_name}: snnTorch {type(self.neuron).__name__}'s recurrent "
+                    f"module {type(rec).__name__} has no weight spikeinit can set"
+                )
+            return [WeightGroup(f"{self.layer_name}.recurrent.V", v, "rec")]
         return [WeightGroup(f"{self.layer_name}.recurrent", rec.weight, "rec")]
 
     def own_biases(self) -> list[torch.Tensor]:

@@ -837,7 +837,15 @@ def _owner(group_name: str) -> str:
 
 def _check_sharing(model: nn.Module, trace: Trace) -> None:
     """Refuse tied weights and modules that feed several neurons: one scale cannot fit both."""
-    shared = shared_parameters(model)
+    def outer(name: str) -> str:
+        return name.rsplit(".", 1)[0]
+
+    # a neuron's parameter registered twice inside that neuron (snnTorch RLeaky's V) is one
+    shared = [
+        (a, b)
+        for a, b in shared_parameters(model)
+        if not (outer(b).startswith(outer(a)) or outer(a).startswith(outer(b)))
+    ]
     if shared:
         a, b = shared[0]
         raise ValueError(

@@ -41,7 +41,8 @@ import torch
 from scipy import stats
 from torch import nn
 
-from .. import theory
+from .. import initialize, theory
+from ..cli import add_common_arguments, resolve_device
 from ..init import functional as F
 from ..init.propagation_rules import (
     balanced_normal_,
@@ -49,6 +50,7 @@ from ..init.propagation_rules import (
     decorrelate_rows_,
 )
 from ..neuron import lif_sequence
+from ..nn import SpikingLinear
 from ..params import LIFParams
 from .common import (
     choice_list,
@@ -127,9 +129,6 @@ def _init_weight(
         decorrelate_rows_(w, presyn_cal.cpu())
         calibrate_profile_(w, presyn_cal.cpu(), params, target.cpu())
     elif init == "fluctuation":
-        from ..init.model import initialize
-        from ..nn import SpikingLinear
-
         assert presyn_cal is not None
         layer = SpikingLinear(n_in, width, params=params)
         initialize(nn.Sequential(layer), presyn_cal.cpu(), method="fluctuation", generator=gen)
@@ -394,8 +393,6 @@ def _report(config: dict[str, Any], runs: list[dict[str, Any]], figures: list[st
 
 # -- command line -----------------------------------------------------------------------
 def add_parser(sub: Any) -> None:
-    from ..cli import add_common_arguments
-
     p = sub.add_parser(
         "propagation",
         help="Micheli et al.'s deep activity-propagation experiment",
@@ -424,8 +421,6 @@ def add_parser(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..cli import resolve_device
-
     device = resolve_device(args.device)
     config = {
         "depth": args.depth,

@@ -55,6 +55,7 @@ import numpy as np
 import torch
 
 from .. import theory
+from ..cli import UserError, add_common_arguments, resolve_device
 from ..init import functional as F
 from ..neuron import lif_sequence
 from ..params import LIFParams
@@ -340,8 +341,6 @@ def _report(config: dict[str, Any], rows: list[dict[str, Any]], summ: dict[str, 
 
 
 def add_parser(sub: Any) -> None:
-    from ..cli import add_common_arguments
-
     p = sub.add_parser(
         "theory",
         help="fluctuation-driven theory vs simulation over a grid of targets",
@@ -367,8 +366,6 @@ def add_parser(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..cli import UserError, resolve_device
-
     device = resolve_device(args.device)
     if args.burn_in < 0:
         raise UserError(f"--burn-in must be >= 0, got {args.burn_in}")

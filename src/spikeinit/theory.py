@@ -390,8 +390,10 @@ def siegert_rate(
 ) -> float:
     """Siegert rate (Hz) of a LIF neuron driven by white noise; no refractory time.
 
-    ``mu`` and ``sigma`` are the free membrane's mean and the white-noise standard
-    deviation (membrane units), ``shift`` moves both integration bounds (Fourcaud and
+    The neuron is ``tau_mem dV = (mu - V) dt + sigma sqrt(tau_mem) dW`` with threshold
+    ``theta`` and reset to ``v_reset``: ``mu`` is the free membrane's mean and ``sigma``
+    the noise amplitude, so the free membrane's standard deviation is
+    ``sigma / sqrt(2)``. ``shift`` moves both integration bounds (Fourcaud and
     Brunel's 2002 coloured-noise correction, see :func:`rate_predictions`)::
 
         1 / rate = tau_mem sqrt(pi) int_{(V_r - mu)/sigma + shift}^{(theta - mu)/sigma + shift}

@@ -438,7 +438,8 @@ def rate_predictions(
       lag-1 correlation ``rho``, averaged over neuron means ``m ~ N(mu, spread^2)``
       (40-point Gauss-Hermite quadrature); it ignores re-firing after the reset;
     * ``siegert`` (only with ``tau_mem`` and ``tau_syn``): :func:`siegert_rate` with
-      ``V_r = 0``, white-noise std ``sigma_w = sigma sqrt((tau_mem + tau_syn) / tau_mem)``
+      ``V_r = 0``, noise amplitude ``sigma_w = sigma sqrt(2 (tau_mem + tau_syn) / tau_mem)``
+      (the white noise whose synaptically filtered free membrane has std ``sigma``)
       and Fourcaud and Brunel's (2002) shift ``|zeta(1/2)| / sqrt(2) sqrt(tau_syn /
       tau_mem)``, averaged over the neuron means as above.
 
@@ -459,7 +460,9 @@ def rate_predictions(
     up = (stats.norm.cdf(z) - both_below).clip(0.0, 1.0)
     out["upcross"] = float((weights * up).sum()) / dt
     if tau_mem is not None and tau_syn is not None:
-        sig_w = sigma * math.sqrt((tau_mem + tau_syn) / tau_mem)
+        # noise amplitude whose synaptically filtered free membrane has std sigma:
+        # Var[V] = sig_w^2 tau_mem / (2 (tau_mem + tau_syn))
+        sig_w = sigma * math.sqrt(2.0 * (tau_mem + tau_syn) / tau_mem)
         shift = 1.0326 * math.sqrt(tau_syn / tau_mem)  # |zeta(1/2)| / sqrt(2)
         means = mu + spread * nodes
         rates = [siegert_rate(m, sig_w, threshold, 0.0, tau_mem, shift) for m in means]

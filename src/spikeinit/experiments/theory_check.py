@@ -38,11 +38,12 @@ integrals) and four firing-rate approximations, computed by
 
       1 / rate = tau_mem sqrt(pi) int_{(V_r - m)/sigma_w + a}^{(theta - m)/sigma_w + a}
                  exp(u^2) (1 + erf u) du,
-      sigma_w = sigma_U sqrt((tau_mem + tau_syn) / tau_mem),
+      sigma_w = sigma_U sqrt(2 (tau_mem + tau_syn) / tau_mem),
       a = (|zeta(1/2)| / sqrt 2) sqrt(tau_syn / tau_mem)
 
-  (``sigma_w``: the white-noise std whose synaptically filtered free membrane has
-  std ``sigma_U``; ``V_r = 0``).
+  (``sigma_w``: the amplitude of the white noise, ``tau_mem dV = (m - V) dt +
+  sigma_w sqrt(tau_mem) dW``, whose synaptically filtered free membrane has std
+  ``sigma_U``; ``V_r = 0``).
 """
 
 from __future__ import annotations

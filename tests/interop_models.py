@@ -1227,6 +1227,7 @@ NORSE_CASES = [
         "norse/notebooks high-performance-computing.ipynb + norse/torch/models/conv.py ConvNet",
         _seeded(norse_hpc_convnet), lambda b: (mnist_images(b) - 0.1307) / 0.3081,
         readouts=("1.out",), encoders=("0",), static=True,
+        slow=True,
         notes="ConstantCurrentLIFEncoder(32) inside the model; 10 * conv2(z) between "
         "weight and neuron; F.max_pool2d; LILinearCell readout",
     ),
@@ -1266,8 +1267,10 @@ NORSE_CASES = [
     InteropCase(
         "norse_test_lifrecurrent_lsnnrecurrent", "norse",
         "norse/norse norse/torch/module/test/test_sequential.py::test_state_sequence_norse",
-        _seeded(norse_test_lifrec_lsnnrec), _seeded_data(lambda b: poisson((10, b, 10), 0.2)),
-        notes="adapted source (framework test); LIFRecurrent then LSNNRecurrent",
+        _seeded(norse_test_lifrec_lsnnrec), _seeded_data(lambda b: poisson((100, b, 10), 0.2)),
+        notes="adapted source (framework test); LIFRecurrent then LSNNRecurrent; 100 steps "
+        "instead of the test's 10: at dt = 1 ms, 10 steps are a fraction of tau_mem = 10 ms "
+        "and the first layer cannot fire, so nothing would reach the second",
     ),
     InteropCase(
         "norse_test_lifboxcell", "norse",
@@ -1291,6 +1294,7 @@ NORSE_CASES = [
         "norse_task_memory_lsnn_lif_batch_first", "norse",
         "norse/norse norse/task/memory.py (MemoryNet, neuron_model=lsnnlif)",
         _seeded(norse_task_memory), _seeded_data(_memory_data), readouts=("readout",),
+        slow=True,
         notes="BATCH-FIRST [B, 400, 20] (x.unbind(1)); store/recall data from "
         "norse.dataset.memory; LIF and LSNN recurrent cells in parallel, LILinearCell",
     ),
@@ -1718,6 +1722,7 @@ SPIKINGJELLY_CASES = [
         "sj_parametric_lif_nmnist_net", "spikingjelly",
         SJ_SRC + "model/parametric_lif_net.py",
         _seeded(sj_plif_nmnist), _seeded_data(lambda b: poisson((8, b, 2, 34, 34), 0.03)),
+        slow=True,
         notes="DVS-like N-MNIST frames [T=8, B, 2, 34, 34] (T=16 in the paper)",
     ),
     InteropCase(

@@ -8,10 +8,10 @@ from torch import nn
 
 sj = pytest.importorskip("spikingjelly.activation_based")
 
+from spikingjelly.activation_based import functional, layer, neuron  # noqa: E402
+
 import spikeinit as si  # noqa: E402
 from spikeinit.init.foreign import moments, solve_scale  # noqa: E402
-
-from spikingjelly.activation_based import functional, layer, neuron  # noqa: E402
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -78,7 +78,7 @@ def test_batchnorm_and_shortcut_hit_target_in_train_and_eval(node) -> None:
     for mode in ("train", "eval"):
         getattr(net, mode)()
         seen = []
-        h = net.sn1.register_forward_pre_hook(lambda m, a: seen.append(a[0].detach().clone()))
+        h = net.sn1.register_forward_pre_hook(lambda m, a, seen=seen: seen.append(a[0].clone()))
         functional.reset_net(net)
         with torch.no_grad():
             net(x)

@@ -16,7 +16,8 @@ membrane with the difference of an excitatory and an inhibitory synaptic trace
 (decays ``alpha`` and ``beta``), a kernel that ``LIFParams`` cannot express:
 spikeinit sets its weights by measurement only (``has_params`` is False). The
 subtract reset is *not decayed* (the reference neuron's is); the adapter's
-:meth:`~SnnTorchLayer.run_current` runs snnTorch's own module, so spikes are snnTorch's. snnTorch has no ``dt``: the
+:meth:`~SnnTorchLayer.run_current` runs snnTorch's own module, so spikes are
+snnTorch's. snnTorch has no ``dt``: the
 time constants and rates are in units of the ``dt`` given to
 :func:`~spikeinit.adapters.find_layers` (default 1 ms).
 """

@@ -785,7 +785,7 @@ def _initialize_foreign(
             for g in layer.weight_groups():
                 apply_fixed_rule(g, method, layer, gen)
                 entry.groups.append(GroupInit(g.name, g.kind, fan_in_of(g.weight), method))
-                set_by[g.name.split(".weight")[0]] = method
+                set_by[_owner(g.weight, _owner_names(model))] = method
             report.layers.append(entry)
         report.modules = _module_entries(model, set_by, set(), set())
         return report
@@ -797,6 +797,7 @@ def _initialize_foreign(
     _check_sharing(model, trace)
     runner = Runner(model, batches, trace, forward)
     set_by = {}
+    owner_names = _owner_names(model)
     results: dict[str, SiteResult] = {}
     joint = [
         (layer, site)
@@ -844,7 +845,7 @@ def _initialize_foreign(
                     _normal_(g.weight, fan_in_of(g.weight) ** -0.5, gen)
                 else:
                     apply_fixed_rule(g, method, layer, gen)
-                set_by[_owner(g.name)] = rule
+                set_by[_owner(g.weight, owner_names)] = rule
             continue
         recurrent = site.recurrent or any(g.kind == "rec" for g in layer.weight_groups())
         if calibrate:
@@ -864,7 +865,9 @@ def _initialize_foreign(
         )
         results[site.name] = result
         for g in layer.weight_groups():
-            set_by[_owner(g.name)] = result.rule if not result.norms else "N(0, 1/fan_in)"
+            set_by[_owner(g.weight, owner_names)] = (
+                result.rule if not result.norms else "N(0, 1/fan_in)"
+            )
         for name in result.norms:
             set_by[name] = result.rule
         for name in result.behind:
@@ -891,8 +894,14 @@ def _initialize_foreign(
     return report
 
 
-def _owner(group_name: str) -> str:
-    return group_name.split(".weight")[0].split(".input_weights")[0].split(".recurrent_weights")[0]
+def _owner_names(model: nn.Module) -> dict[int, str]:
+    """``id(parameter) -> name of the module that holds it``."""
+    return {id(p): name for name, m in model.named_modules() for p in m.parameters(recurse=False)}
+
+
+def _owner(tensor: torch.Tensor, owners: dict[int, str]) -> str:
+    base = tensor._base if tensor._base is not None else tensor  # a column block of rc.weight
+    return owners.get(id(base), owners.get(id(tensor), "?"))
 
 
 def _check_sharing(model: nn.Module, trace: Trace) -> None:

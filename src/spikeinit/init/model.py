@@ -51,6 +51,7 @@ import torch
 from torch import nn
 
 from .. import theory
+from ..adapters.trace import shared_parameters
 from ..neuron import lif_sequence
 from ..nn.base import SpikingLayer, WeightGroup
 from ..params import LIFParams
@@ -74,15 +75,21 @@ READOUT_RULES = ("fluctuation", "normal", "keep")
 
 # --------------------------------------------------------------------------- data
 def collect_data(
-    data: torch.Tensor | Iterable[Any], max_samples: int | None = None
+    data: torch.Tensor | Iterable[Any],
+    max_samples: int | None = None,
+    batch_first: bool | None = None,
 ) -> torch.Tensor:
     """Return a time-first ``[T, B, ...]`` tensor from a tensor or a DataLoader.
 
-    A DataLoader may yield ``x`` or ``(x, y, ...)`` with time-first ``x``.
+    A tensor is time-first (``batch_first=True`` transposes it). A DataLoader may
+    yield ``x`` or ``(x, y, ...)``; with labels, the batch dimension is the one
+    of ``len(y)`` entries, and a batch-first loader (a ``TensorDataset`` with
+    torch's default collate) is transposed. When both leading dimensions have
+    ``len(y)`` entries the layout is ambiguous and ``batch_first`` must be given.
     Raises ``ValueError`` for empty data, NaN/inf, or inconsistent batches.
     """
     if isinstance(data, torch.Tensor):
-        x = data
+        x = data.transpose(0, 1) if batch_first and data.dim() > 1 else data
     else:
         if not isinstance(data, Iterable):
             raise TypeError(
@@ -94,6 +101,8 @@ def collect_data(
             xb = batch[0] if isinstance(batch, (tuple, list)) else batch
             if not isinstance(xb, torch.Tensor):
                 raise TypeError(f"data batches must be tensors, got {type(xb).__name__}")
+            labels = batch[1] if isinstance(batch, (tuple, list)) and len(batch) > 1 else None
+            xb = _time_first(xb, labels, batch_first)
             chunks.append(xb)
             total += xb.shape[1] if xb.dim() > 1 else 0
             if max_samples is not None and total >= max_samples:
@@ -114,6 +123,66 @@ def collect_data(
     if not torch.isfinite(x).all():
         raise ValueError("data contains NaN or inf")
     return x
+
+
+def _time_first(x: torch.Tensor, labels: Any, batch_first: bool | None) -> torch.Tensor:
+    """One loader batch as ``[T, B, ...]`` (see :func:`collect_data`)."""
+    if batch_first is not None:
+        return x.transpose(0, 1) if batch_first and x.dim() > 1 else x
+    if not isinstance(labels, torch.Tensor) or labels.dim() == 0 or x.dim() < 3:
+        return x
+    n = labels.shape[0]
+    if x.shape[0] == n and x.shape[1] == n:
+        raise ValueError(
+            f"data: a batch of shape {tuple(x.shape)} with {n} labels could be time-first or "
+            "batch-first; pass batch_first=True (a TensorDataset loader) or False"
+        )
+    if x.shape[0] == n:
+        return x.transpose(0, 1)
+    if x.shape[1] != n:
+        raise ValueError(f"data: no dimension of the batch {tuple(x.shape)} matches its {n} labels")
+    return x
+
+
+MIN_SPIKES_PER_SAMPLE = 1.0
+
+
+def _check_plausible_input(x: torch.Tensor) -> None:
+    """Refuse spike data too sparse to measure (e.g. spike times read in the wrong unit).
+
+    With fewer than one input spike per sample, the filtered statistics rest on a
+    handful of events and the rule scales the weights up by orders of magnitude
+    (an SHD file with times in milliseconds read as seconds gives 0.0007 Hz).
+    """
+    binary = bool(((x == 0) | (x == 1)).all())
+    if not binary:
+        return
+    per_sample = float(x.sum()) / max(int(x.shape[1]), 1)
+    if per_sample < MIN_SPIKES_PER_SAMPLE:
+        raise ValueError(
+            f"data has {per_sample:.3g} input spikes per sample (over all inputs and "
+            f"{x.shape[0]} steps): too few to measure its statistics; check the time unit "
+            "and the number of steps (spike times in ms read as s give almost empty data)"
+        )
+
+
+def _check_native_sharing(model: nn.Module) -> None:
+    """Refuse a spiking layer used twice, or layers that share a weight tensor."""
+    seen: dict[int, str] = {}
+    for name, module in model.named_modules(remove_duplicate=False):
+        if isinstance(module, SpikingLayer):
+            if id(module) in seen:
+                raise ValueError(
+                    f"the layer object {seen[id(module)]!r} is used again as {name!r}: "
+                    "one set of weights cannot be initialised for two inputs; use two layers"
+                )
+            seen[id(module)] = name
+    shared = shared_parameters(model)
+    if shared:
+        raise ValueError(
+            f"parameters {shared[0][0]!r} and {shared[0][1]!r} are the same tensor (tied "
+            "weights): each layer is set from its own input, which cannot hold for both"
+        )
 
 
 def spiking_layers(model: nn.Module) -> list[tuple[str, SpikingLayer]]:
@@ -340,7 +409,7 @@ def _calibrate(
     Returns the number of refinement rounds used.
     """
     groups = layer.weight_groups()
-    if target_rate is not None:
+    if target_rate is not None and not layer.is_readout:  # a readout never fires: its sigma_U
         return _calibrate_rate(layer, x, groups, target_rate, tol, max_iter)
     if any(g.kind in ("exc", "inh") for g in groups):
         # Dale layers: rescaling around the mean could push weights negative
@@ -391,9 +460,23 @@ def _calibrate_rate(
                 g.weight.copy_(w0 * scale)
         return free_membrane_stats(layer, x)[2]
 
+    max_rate = 1.0 / layer.params.dt
+    if target_rate >= max_rate:
+        raise ValueError(
+            f"target_rate={target_rate!r} Hz is unreachable: a neuron fires at most once per "
+            f"step, {max_rate:.4g} Hz at dt={layer.params.dt!r} s"
+        )
     lo, hi = 0.0, 1.0
     while rate_at(hi) < target_rate and hi < 1e4:
         lo, hi = hi, hi * 2.0
+    if rate_at(hi) < target_rate:
+        with torch.no_grad():
+            for g, w0 in zip(groups, originals, strict=True):
+                g.weight.copy_(w0)
+        raise ValueError(
+            f"target_rate={target_rate!r} Hz is unreachable for {type(layer).__name__}: "
+            f"{rate_at(hi):.4g} Hz with the weights scaled 10^4 times"
+        )
     for step in range(1, max_iter * 3 + 1):
         mid = 0.5 * (lo + hi)
         r = rate_at(mid)
@@ -425,6 +508,7 @@ def initialize(
     forward: Callable[[nn.Module, torch.Tensor], Any] | None = None,
     generator: torch.Generator | None = None,
     seed: int | None = None,
+    batch_first: bool | None = None,
 ) -> InitReport:
     """Initialise every spiking layer of ``model`` in place, layer by layer.
 
@@ -449,6 +533,12 @@ def initialize(
         max_samples: at most this many samples of ``data`` are used.
         forward: ``forward(model, x)`` for models that need a custom call.
         generator, seed: randomness for the weights (``seed`` makes a generator).
+        batch_first: spikeinit's own layers take time-first ``[T, B, ...]``; a
+            DataLoader over a ``TensorDataset`` yields batch-first ``[B, T, ...]``.
+            ``None`` reads the layout from the labels of ``(x, y)`` batches (the
+            dimension of ``x`` with ``len(y)`` entries) and refuses to guess when
+            that is ambiguous; ``True`` / ``False`` say it. Foreign models take the
+            data exactly as their own forward does, so this does not apply to them.
 
     Returns:
         An :class:`InitReport`.
@@ -473,6 +563,20 @@ def initialize(
         raise ValueError(f"tol must be in (0, 1), got {tol!r}")
     if target_rate is not None and not (math.isfinite(target_rate) and target_rate > 0):
         raise ValueError(f"target_rate must be a finite rate > 0 Hz, got {target_rate!r}")
+    if target_rate is not None and not calibrate:
+        raise ValueError("target_rate is a calibration target: pass calibrate=True with it")
+    if isinstance(max_iter, bool) or not isinstance(max_iter, int) or max_iter < 0:
+        raise ValueError(f"max_iter must be an integer >= 0, got {max_iter!r}")
+    if max_samples is not None and (
+        isinstance(max_samples, bool) or not isinstance(max_samples, int) or max_samples < 1
+    ):
+        raise ValueError(f"max_samples must be an integer >= 1 or None, got {max_samples!r}")
+    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
+        raise TypeError(f"seed must be an int, got {type(seed).__name__} {seed!r}")
+    if generator is not None and not isinstance(generator, torch.Generator):
+        raise TypeError(f"generator must be a torch.Generator, got {type(generator).__name__}")
+    if batch_first not in (None, True, False):
+        raise TypeError(f"batch_first must be None, True or False, got {batch_first!r}")
     needs_data = method in DATA_DEPENDENT or calibrate
     if data is None and needs_data:
         raise ValueError(f"method={method!r} (or calibrate=True) needs data to measure")
@@ -508,6 +612,9 @@ def initialize(
             forward=forward,
             generator=generator,
         )
+    _check_native_sharing(model)
+    if data is not None:
+        data = collect_data(data, max_samples, batch_first)
     snapshot = Snapshot.take(model)
     try:
         return _initialize_native(
@@ -539,7 +646,7 @@ def initialize(
 def _initialize_native(
     model: nn.Module,
     layers: list[tuple[str, SpikingLayer]],
-    data: torch.Tensor | Iterable[Any] | None,
+    data: torch.Tensor | None,
     method: str,
     sigma_u: float,
     mu_u: float,
@@ -557,10 +664,12 @@ def _initialize_native(
     forward: Callable[[nn.Module, torch.Tensor], Any] | None,
     generator: torch.Generator | None,
 ) -> InitReport:
-    x = collect_data(data, max_samples) if data is not None else None
+    x = data
     native = True
     if x is not None and method in DATA_DEPENDENT and nu is None and not bool((x != 0).any()):
         raise ValueError("data contains no spikes at all (all zeros): nothing to measure")
+    if x is not None and method in DATA_DEPENDENT and nu is None:
+        _check_plausible_input(x)
     if variance == "auto":
         variance = "total" if x is not None and x.shape[0] == 1 else "temporal"
     targets = _Targets(sigma_u if xi is None else None, mu_u, xi, nu, stats, alpha, variance)
@@ -668,6 +777,11 @@ def _init_layer(
         return init_dale_layer(entry, name, layer, inp, targets, gen)
     ff = [g for g in groups if g.kind == "ff"]
     rec = [g for g in groups if g.kind == "rec"]
+    if rec and targets.alpha >= 1.0:
+        raise ValueError(
+            f"alpha={targets.alpha!r} gives the recurrent weights of layer {name!r} no share of "
+            "the variance; for a recurrent layer alpha must be in (0, 1)"
+        )
     alpha = targets.alpha if rec else 1.0
     for g in ff:
         entry.groups.append(_fluctuation_group(g, inp, layer, targets, alpha / len(ff), gen))

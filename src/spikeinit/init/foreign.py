@@ -166,6 +166,16 @@ class Snapshot:
             module.training = flag
 
 
+def check_finite(model: nn.Module) -> None:
+    """Raise ``ValueError`` if initialisation left a non-finite parameter (the caller restores)."""
+    for name, p in model.named_parameters():
+        if not bool(torch.isfinite(p).all()):
+            raise ValueError(
+                f"initialisation gave non-finite values in {name!r} (the targets are out of "
+                "reach of the data or the dtype); the model is left as it was"
+            )
+
+
 def measurement_mode(model: nn.Module) -> None:
     """BatchNorm uses batch statistics (as in training); dropout is off."""
     for module in model.modules():
@@ -735,7 +745,7 @@ def initialize_foreign(
     """
     snapshot = Snapshot.take(model)
     try:
-        return _initialize_foreign(
+        report = _initialize_foreign(
             model,
             data,
             method,
@@ -752,6 +762,8 @@ def initialize_foreign(
             dt,
             snapshot,
         )
+        check_finite(model)
+        return report
     except BaseException:
         snapshot.restore()
         _find.reset_states(model)

@@ -56,7 +56,7 @@ from ..neuron import lif_sequence
 from ..nn.base import SpikingLayer, WeightGroup
 from ..params import LIFParams
 from . import functional as F
-from .foreign import Snapshot, initialize_foreign
+from .foreign import Snapshot, check_finite, initialize_foreign
 from .report import GroupInit, InitReport, LayerInit
 
 DATA_DEPENDENT = ("fluctuation",)
@@ -70,6 +70,8 @@ METHODS = (
     "default",
 )
 STATS = ("filtered", "rate")
+#: targets beyond this many thresholds describe no useful regime (and overflow float32 weights)
+MAX_TARGET = 1e3
 READOUT_RULES = ("fluctuation", "normal", "keep")
 
 
@@ -555,10 +557,12 @@ def initialize(
         raise ValueError(f"alpha must be in (0, 1], got {alpha!r}")
     if nu is not None and not (math.isfinite(nu) and nu > 0):
         raise ValueError(f"nu must be a finite rate > 0 Hz, got {nu!r}")
-    if xi is None and not (math.isfinite(sigma_u) and sigma_u > 0):
-        raise ValueError(f"sigma_u must be a finite number > 0, got {sigma_u!r}")
-    if not math.isfinite(mu_u):
-        raise ValueError(f"mu_u must be finite, got {mu_u!r}")
+    if xi is None and not (math.isfinite(sigma_u) and 0 < sigma_u <= MAX_TARGET):
+        raise ValueError(f"sigma_u must be in (0, {MAX_TARGET:g}] (theta), got {sigma_u!r}")
+    if not (math.isfinite(mu_u) and abs(mu_u) <= MAX_TARGET):
+        raise ValueError(f"mu_u must be in [-{MAX_TARGET:g}, {MAX_TARGET:g}] (theta), got {mu_u!r}")
+    if xi is not None and not (math.isfinite(xi) and xi != 0):
+        raise ValueError(f"xi must be a finite number other than 0, got {xi!r}")
     if not (0 < tol < 1):
         raise ValueError(f"tol must be in (0, 1), got {tol!r}")
     if target_rate is not None and not (math.isfinite(target_rate) and target_rate > 0):
@@ -617,7 +621,7 @@ def initialize(
         data = collect_data(data, max_samples, batch_first)
     snapshot = Snapshot.take(model)
     try:
-        return _initialize_native(
+        report = _initialize_native(
             model,
             layers,
             data,
@@ -638,6 +642,8 @@ def initialize(
             forward,
             generator,
         )
+        check_finite(model)
+        return report
     except BaseException:
         snapshot.restore()
         raise

@@ -1,5 +1,7 @@
 """Finding what feeds each neuron of a foreign model, through the real data flow.
 
+docs/interop.md, section 'Finding what feeds each neuron'.
+
 :func:`trace_model` runs the user's own forward pass once, with gradients on,
 and reads the autograd graph of each neuron's input back to the parameters it
 depends on. The spikes that every neuron emits are replaced, for that one

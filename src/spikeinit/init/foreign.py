@@ -1,5 +1,7 @@
 """Fluctuation-driven initialisation of an snnTorch, Norse or SpikingJelly model, by measurement.
 
+The method and its limits: docs/interop.md, section 'The measured rule'.
+
 The quantity to control is each neuron's free membrane potential (threshold
 and reset off), driven by the input current the neuron really receives in the
 user's forward pass. :func:`initialize_foreign` sets the neurons one at a time,

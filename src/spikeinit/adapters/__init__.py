@@ -12,7 +12,7 @@ that really feed the neuron. :func:`spikeinit.initialize` and
 
 Supported neurons: :func:`supported_neurons`. How the inputs are found, what is
 set and the calling conventions: ``docs/interop.md``.
-
+"""
 
 from .base import ForeignLayer
 from .find import find_layers, neuron_modules, reset_states, supported_neurons, time_loop

@@ -34,7 +34,7 @@ from typing import Literal, overload
 import torch
 from scipy import optimize, stats
 
-from .params import LIFParams
+from .params import MAX_KERNEL_STEPS, LIFParams
 
 __all__ = [
     "filtered_input_stats",
@@ -68,7 +68,13 @@ def _kernel_steps(params: LIFParams, duration: float | None) -> int:
         or duration <= 0
     ):
         raise ValueError(f"duration must be a finite number of seconds > 0, got {duration!r}")
-    return max(1, int(round(duration / params.dt)))
+    steps = duration / params.dt
+    if steps > MAX_KERNEL_STEPS:
+        raise ValueError(
+            f"duration must be at most MAX_KERNEL_STEPS = {MAX_KERNEL_STEPS} steps of dt "
+            f"(= {params.dt!r} s), got {duration!r} s ({steps:.3g} steps)"
+        )
+    return max(1, int(round(steps)))
 
 
 def psp_kernel(params: LIFParams, duration: float | None = None) -> torch.Tensor:
@@ -81,7 +87,8 @@ def psp_kernel(params: LIFParams, duration: float | None = None) -> torch.Tensor
     Args:
         params: the postsynaptic neuron's :class:`LIFParams` (any synapse, ``dt`` or
             ``input_scale``).
-        duration: kernel length in seconds; ``round(duration / dt)`` steps. Default
+        duration: kernel length in seconds; ``round(duration / dt)`` steps, at most
+            :data:`~spikeinit.params.MAX_KERNEL_STEPS` (else ``ValueError``). Default
             ``10 * max(tau_mem, tau_syn)`` (``10 * tau_mem`` for a delta synapse).
 
     Returns:

@@ -4,11 +4,16 @@ ValueError/TypeError), never silently wrong or unbounded."""
 from __future__ import annotations
 
 import math
+import os
+import subprocess
+import sys
 
 import pytest
 import torch
 
-from spikeinit import LIFParams, theory
+import spikeinit as si
+from spikeinit import LIFParams, neuron, theory
+from spikeinit._kernels import numba_backend
 from spikeinit.params import MAX_KERNEL_STEPS
 
 # -- 1. unbounded memory ------------------------------------------------------------
@@ -53,3 +58,93 @@ def test_from_snntorch_beta_type(beta):
 def test_from_snntorch_beta_near_one():
     with pytest.raises(ValueError, match="tau_mem must be at most"):
         LIFParams.from_snntorch(beta=math.nextafter(1.0, 0.0))
+
+
+# -- 5. NaN swallowed -----------------------------------------------------------------
+
+def _backends() -> list[str]:
+    return ["torch"] + (["numba"] if numba_backend() is not None else [])
+
+
+@pytest.fixture(params=_backends())
+def backend(request):
+    previous = neuron.set_kernel_backend(request.param)
+    yield request.param
+    neuron.set_kernel_backend(previous)
+
+
+@pytest.mark.parametrize("bad", [float("nan"), float("inf"), -float("inf")])
+@pytest.mark.parametrize("tau_syn", [None, 10e-3])
+def test_non_finite_current_raises_in_every_backend(backend, bad, tau_syn):
+    x = torch.rand(20, 3, 4) * 2
+    x[7, 1, 2] = bad
+    with pytest.raises(ValueError, match="first at time step 7"):
+        si.lif_sequence(x, LIFParams(tau_syn=tau_syn))
+
+
+def test_non_finite_state_and_recurrent_weight_raise(backend):
+    x = torch.rand(5, 2, 3)
+    with pytest.raises(ValueError, match="initial_state"):
+        si.lif_sequence(x, LIFParams(), initial_state=(torch.zeros(3), torch.full((3,), math.nan)))
+    w = torch.zeros(3, 3)
+    w[0, 1] = math.nan
+    with pytest.raises(ValueError, match="recurrent weight"):
+        si.lif_sequence(x, LIFParams(), recurrent_weight=w)
+
+
+@pytest.mark.parametrize("sparse", [True, False, None])
+def test_nan_input_through_the_sparse_path_raises(sparse):
+    torch.manual_seed(0)
+    layer = si.nn.SpikingLinear(50, 8, sparse_input=sparse)
+    x = (torch.rand(30, 2, 50) < 0.02).float()
+    x[4, 0, 3] = math.nan
+    with pytest.raises(ValueError, match="NaN or inf"):
+        layer(x)
+
+
+def test_nan_weight_with_silent_input_on_the_sparse_path_is_not_skipped():
+    # dense: 0 * NaN = NaN; the event scan skipped zero inputs and so the NaN
+    layer = si.nn.SpikingLinear(50, 8, sparse_input=True)
+    with torch.no_grad():
+        layer.weight[2, 7] = math.nan
+    x = torch.zeros(10, 2, 50)
+    x[0, 0, 1] = 1.0
+    from spikeinit import sparse_input
+
+    out = sparse_input.linear(x.reshape(-1, 50), layer.weight, None, sparse=True)
+    assert torch.isnan(out[:, 2]).all()
+    with pytest.raises(ValueError, match="NaN or inf"):
+        layer(x)
+
+
+def test_nan_input_through_dale_layer_raises():
+    layer = si.nn.DaleLinear(6, 8, 2)
+    x = torch.rand(10, 2, 6)
+    x[3, 1, 0] = math.nan
+    with pytest.raises(ValueError, match="NaN or inf"):
+        layer(x)
+
+
+TRITON_NAN = r"""
+import math, torch, spikeinit as si
+from spikeinit import neuron
+from spikeinit._kernels import triton_backend
+neuron.set_kernel_backend("triton")
+x = torch.rand(12, 2, 5) * 2
+assert neuron._fast_kernel(x, None) is triton_backend()  # really dispatched to Triton
+x[3, 1, 2] = math.nan
+try:
+    si.lif_sequence(x, si.LIFParams())
+except ValueError as exc:
+    print("raised", exc)
+"""
+
+
+def test_non_finite_current_raises_with_the_triton_backend():
+    pytest.importorskip("triton")
+    env = dict(os.environ, OMP_NUM_THREADS="1", TRITON_INTERPRET="1")
+    out = subprocess.run(
+        [sys.executable, "-c", TRITON_NAN], capture_output=True, text=True, env=env, timeout=300
+    )
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert "raised current contains NaN or inf" in out.stdout

@@ -41,7 +41,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from ..neuron import lif_sequence
+from ..neuron import check_finite_current, lif_sequence
 from ..params import LIFParams
 from ..surrogate import Surrogate, spike
 from .base import SpikingLayer, WeightGroup, check_sequence_input
@@ -173,8 +173,11 @@ class DaleLinear(SpikingLayer):
 
     def _loop(self, current: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Both populations over time: ``(spikes, U)``, each ``[T, B, n_exc + n_inh]``."""
+        check_finite_current(current)
         r_exc, r_inh = self._rec_matrices()
         r_both = torch.cat([r_exc, r_inh])  # [2N, N]
+        if not bool(torch.isfinite(r_both).all()):
+            raise ValueError("the recurrent weight contains NaN or inf")
         n = self.n_exc + self.n_inh
         be, bi = self.params_exc.beta_syn, self.params_inh.beta_syn
         bm, g, th = self.params.beta_mem, self.params.gain, self.params.threshold

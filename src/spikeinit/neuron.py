@@ -343,6 +343,10 @@ def _backward_torch(
     return grad_x, c_i * bs, c_v
 
 
+class NonFiniteCurrentError(ValueError):
+    """A NaN or an infinity reached a spiking layer's input current."""
+
+
 def check_finite_current(current: torch.Tensor) -> None:
     """Raise ``ValueError`` if ``current [T, ...]`` holds a NaN or an infinity.
 
@@ -355,7 +359,7 @@ def check_finite_current(current: torch.Tensor) -> None:
         return
     bad = ~torch.isfinite(current.detach().reshape(current.shape[0], -1))
     step = int(bad.any(dim=1).nonzero()[0, 0])
-    raise ValueError(
+    raise NonFiniteCurrentError(
         f"current contains NaN or inf ({int(bad.sum())} entries, first at time step {step}); "
         "spikes would silently become 0 there: check the input data and the weights"
     )

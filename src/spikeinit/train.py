@@ -67,6 +67,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from . import losses as _losses
+from .neuron import NonFiniteCurrentError
 from .nn import Readout, SpikingLayer
 from .optim import OPTIMIZERS, SCHEDULES, make_optimizer, make_scheduler, schedule_per_batch
 from .regularizers import ActivityRegularizer, activity_penalty
@@ -577,6 +578,12 @@ class _HiddenSpikes:
         self.clear()
 
 
+def _non_finite(x: torch.Tensor, exc: Exception) -> str:
+    if not bool(torch.isfinite(x).all()):
+        return "the input batch holds NaN or inf"
+    return f"a spiking layer's {exc}"
+
+
 def _isatty() -> bool:
     try:
         return sys.stderr.isatty()
@@ -769,7 +776,10 @@ class Trainer:
             for b, batch in enumerate(loader, 1):
                 x, y = _to_device(*_unpack(batch), self.device, batch_first)
                 hidden.clear()
-                out = model(x)
+                try:
+                    out = model(x)
+                except NonFiniteCurrentError as exc:
+                    raise self._diverged(_non_finite(x, exc), epoch, b) from None
                 data_loss = self._loss_fn(out, y)
                 loss = data_loss
                 reg = None
@@ -940,9 +950,12 @@ class Trainer:
             if val_loader is not None:
                 _set_epoch(val_loader, cfg.seed, epoch)
                 batch_first = cfg.batch_first and not isinstance(val_loader, SequenceLoader)
-                val_loss, val_acc = _evaluate(
-                    self.model, val_loader, cfg.loss, self.device, batch_first
-                )
+                try:
+                    val_loss, val_acc = _evaluate(
+                        self.model, val_loader, cfg.loss, self.device, batch_first
+                    )
+                except NonFiniteCurrentError as exc:
+                    raise self._diverged(f"in validation, {exc}", epoch, None) from None
                 if not math.isfinite(val_loss):
                     raise self._diverged(f"the validation loss is {val_loss}", epoch, None)
             else:

@@ -39,7 +39,12 @@ load with ``torch.load(path, weights_only=True)`` (see :func:`load_checkpoint`):
      "model": state_dict, "optimizer": state_dict, "scheduler": state_dict | None,
      "history": [per-epoch metrics], "best_val_accuracy": float | None, "best_epoch": int,
      "config": TrainConfig.to_dict(), "rng": {"torch": ByteTensor, "cuda": [ByteTensor],
-     "numpy": {...}, "python": {...}}, "versions": {"spikeinit": str, "torch": str}}
+     "numpy": {...}, "python": {...}}, "versions": {"spikeinit": str, "torch": str},
+     "digest": SHA-256 hex of all the rest (see checkpoint_digest)}
+
+:func:`load_checkpoint` checks the zip archive's CRCs before unpickling and the
+digest after, so a damaged file raises ``ValueError`` instead of loading
+changed weights.
 
 **Divergence.** A non-finite loss, gradient or (after an epoch) parameter stops
 training with :class:`TrainingDiverged`, naming the epoch and batch; no
@@ -48,6 +53,7 @@ checkpoint is written after the failure, so ``last.pt`` stays the last good one.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import os
@@ -56,6 +62,7 @@ import random
 import sys
 import tempfile
 import time
+import zipfile
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -81,6 +88,7 @@ __all__ = [
     "TrainingDiverged",
     "evaluate",
     "fit",
+    "checkpoint_digest",
     "load_checkpoint",
     "save_checkpoint",
 ]
@@ -451,17 +459,74 @@ def _atomic_write(path: Path, write: Callable[[Any], None], mode: str = "wb") ->
     _fsync_dir(path.parent)
 
 
+def _digest_update(h: Any, obj: Any) -> None:
+    """Feed ``obj`` (tensors, containers, plain values) to ``h`` in a fixed order."""
+    if isinstance(obj, torch.Tensor):
+        t = obj.detach().to("cpu").contiguous()
+        h.update(f"T{t.dtype}{tuple(t.shape)};".encode())
+        h.update(t.reshape(-1).view(torch.uint8).numpy().tobytes())
+    elif isinstance(obj, Mapping):
+        h.update(f"D{len(obj)};".encode())
+        for key in sorted(obj, key=repr):
+            _digest_update(h, key)
+            _digest_update(h, obj[key])
+    elif isinstance(obj, (list, tuple)):
+        h.update(f"L{len(obj)};".encode())
+        for item in obj:
+            _digest_update(h, item)
+    else:
+        h.update(f"V{obj!r};".encode())
+
+
+def checkpoint_digest(obj: Mapping[str, Any]) -> str:
+    """SHA-256 over every value of a checkpoint except its ``"digest"`` entry.
+
+    Tensors count with their dtype, shape and raw bytes, so any changed weight,
+    optimiser state or metric changes the digest.
+    """
+    h = hashlib.sha256()
+    _digest_update(h, {k: v for k, v in obj.items() if k != "digest"})
+    return h.hexdigest()
+
+
 def save_checkpoint(obj: Mapping[str, Any], path: str | Path) -> None:
     """``torch.save`` to ``path`` atomically: temporary file, fsync, ``os.replace``.
 
     A crash at any point leaves either the previous file or the new one, never a
-    partial file.
+    partial file. The checkpoint gets a ``"digest"`` entry,
+    :func:`checkpoint_digest` of the rest, which :func:`load_checkpoint` verifies.
     """
-    _atomic_write(Path(path), lambda f: torch.save(dict(obj), f))
+    state = dict(obj)
+    state["digest"] = checkpoint_digest(state)
+    _atomic_write(Path(path), lambda f: torch.save(state, f))
+
+
+def _corrupt(path: Path, why: str) -> ValueError:
+    return ValueError(
+        f"checkpoint {path} is corrupt ({why}); it was not loaded. Restore it from a "
+        "backup or start the run afresh (never load an untrusted file with pickle)"
+    )
+
+
+def _check_zip(path: Path) -> None:
+    """Every member's CRC-32 (torch.save writes a zip archive; torch.load never checks)."""
+    try:
+        with zipfile.ZipFile(path) as zf:
+            bad = zf.testzip()
+    except (zipfile.BadZipFile, OSError, EOFError, ValueError, NotImplementedError) as exc:
+        raise _corrupt(path, f"not a readable zip archive: {exc}") from None
+    except Exception as exc:  # zipfile raises assorted errors on damaged headers
+        raise _corrupt(path, f"damaged zip archive: {type(exc).__name__}") from None
+    if bad is not None:
+        raise _corrupt(path, f"CRC mismatch in member {bad!r}")
 
 
 def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") -> dict[str, Any]:
-    """Load a checkpoint with ``torch.load(..., weights_only=True)``.
+    """Load a checkpoint with ``torch.load(..., weights_only=True)``, integrity first.
+
+    Before unpickling, the zip archive's CRC-32 of every member is checked; after
+    loading, the stored SHA-256 ``"digest"`` (see :func:`checkpoint_digest`;
+    checkpoints written before it existed have none) must match the values read.
 
     Raises ``FileNotFoundError`` if it is missing and ``ValueError`` if it is
     corrupt or not a spikeinit checkpoint.
@@ -469,12 +534,20 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"checkpoint not found: {path}")
+    _check_zip(path)
     try:
         ckpt = torch.load(path, map_location=map_location, weights_only=True)
-    except (RuntimeError, EOFError, pickle.UnpicklingError, ValueError, OSError) as exc:
-        raise ValueError(f"checkpoint {path} is corrupt or unreadable: {exc}") from exc
+    except pickle.UnpicklingError:
+        # torch's message advises weights_only=False: wrong for a damaged or hostile file
+        raise _corrupt(path, "it holds objects other than tensors and plain values") from None
+    except Exception as exc:  # any failure to parse a damaged file
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        raise _corrupt(path, f"{type(exc).__name__}: {first[:200]}") from None
     if not isinstance(ckpt, dict) or ckpt.get("format") != CHECKPOINT_FORMAT:
         raise ValueError(f"{path} is not a {CHECKPOINT_FORMAT} file")
+    stored = ckpt.get("digest")
+    if stored is not None and stored != checkpoint_digest(ckpt):
+        raise _corrupt(path, "its SHA-256 digest does not match its contents")
     return ckpt
 
 

@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from spikeinit.cli import main
 
 SRC = str(Path(__file__).resolve().parents[1] / "src")
@@ -48,3 +50,64 @@ def test_main_reports_the_same_in_process(tmp_path, capsys):
                  "--out", str(tmp_path)])  # fmt: skip
     assert code == 2
     _one_line_error(capsys.readouterr().err)
+
+
+# -- 7. resume on other data / fewer epochs -------------------------------------------
+
+TINY = ["--dataset", "randman", "--samples-per-class", "20", "--batch-size", "50", "--hidden", "32"]
+
+
+@pytest.fixture(scope="module")
+def finished_run(tmp_path_factory):
+    os.environ["SPIKEINIT_NO_PROGRESS"] = "1"
+    out = tmp_path_factory.mktemp("run") / "rm"
+    assert main(["train", *TINY, "--epochs", "2", "--out", str(out)]) == 0
+    return out
+
+
+@pytest.mark.parametrize(
+    "change,message",
+    [
+        (["--samples-per-class", "50"], "samples_per_class: 20 -> 50"),
+        (["--hidden", "16"], "hidden: [32] -> [16]"),
+        (["--init", "kaiming"], "init: 'fluctuation' -> 'kaiming'"),
+        (["--epochs", "1"], "already completed 2 epochs, more than epochs=1"),
+    ],
+)
+def test_resume_with_other_data_or_fewer_epochs_refuses(finished_run, change, message, capsys):
+    before = {p.name: p.read_bytes() for p in finished_run.iterdir() if p.is_file()}
+    argv = ["train", *TINY, "--epochs", "2", *change, "--out", str(finished_run), "--resume"]
+    assert main(argv) == 2
+    line = _one_line_error(capsys.readouterr().err)
+    assert "cannot resume" in line and message in line, line
+    after = {p.name: p.read_bytes() for p in finished_run.iterdir() if p.is_file()}
+    assert after == before  # nothing in the run directory was touched
+
+
+def test_diagnose_with_an_incompatible_checkpoint_exits_2(finished_run, tmp_path, capsys):
+    import json
+    import shutil
+
+    run = tmp_path / "copy"
+    shutil.copytree(finished_run, run)
+    res = json.loads((run / "results.json").read_text())
+    res["config"]["hidden"] = [16]  # the checkpoint holds a 32-wide hidden layer
+    (run / "results.json").write_text(json.dumps(res))
+    assert main(["diagnose", str(run), "--out", str(tmp_path / "d"), "--samples", "8"]) == 2
+    assert "weights do not fit this model" in _one_line_error(capsys.readouterr().err)
+
+
+def test_resume_into_another_model_exits_2(tmp_path):
+    import torch
+
+    import spikeinit as si
+    from spikeinit.train import TrainConfig, fit
+
+    x, y = torch.rand(5, 20, 4), torch.randint(0, 2, (20,))
+    cfg = TrainConfig(epochs=1, batch_size=10, progress=False)
+    small = torch.nn.Sequential(si.nn.SpikingLinear(4, 3), si.nn.Readout(3, 2))
+    fit(small, (x, y), config=cfg, out_dir=tmp_path)
+    big = torch.nn.Sequential(si.nn.SpikingLinear(4, 5), si.nn.Readout(5, 2))
+    with pytest.raises(ValueError, match="cannot resume: the checkpoint's weights do not fit"):
+        fit(big, (x, y), config=TrainConfig(epochs=2, batch_size=10, progress=False),
+            out_dir=tmp_path, resume=True)  # fmt: skip

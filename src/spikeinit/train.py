@@ -40,6 +40,7 @@ load with ``torch.load(path, weights_only=True)`` (see :func:`load_checkpoint`):
      "history": [per-epoch metrics], "best_val_accuracy": float | None, "best_epoch": int,
      "config": TrainConfig.to_dict(), "rng": {"torch": ByteTensor, "cuda": [ByteTensor],
      "numpy": {...}, "python": {...}}, "versions": {"spikeinit": str, "torch": str},
+     "identity": dict | None (what the run trains on; resume refuses another),
      "digest": SHA-256 hex of all the rest (see checkpoint_digest)}
 
 :func:`load_checkpoint` checks the zip archive's CRCs before unpickling and the
@@ -651,6 +652,43 @@ class _HiddenSpikes:
         self.clear()
 
 
+def load_model_state(model: nn.Module, state: Mapping[str, Any], what: str = "the") -> None:
+    """``model.load_state_dict(state)``; a mismatch raises a one-line ``ValueError``."""
+    try:
+        model.load_state_dict(state)
+    except RuntimeError as exc:
+        lines = [ln.strip() for ln in str(exc).strip().splitlines() if ln.strip()]
+        detail = " ".join(lines[1:3] or lines[:1])[:300]
+        raise ValueError(f"{what} weights do not fit this model ({detail})") from None
+
+
+def _plain_identity(identity: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    """``identity`` as plain JSON values (tuples become lists), for comparison."""
+    if identity is None:
+        return None
+    if not isinstance(identity, Mapping):
+        raise TypeError(f"identity must be a mapping or None, got {type(identity).__name__}")
+    try:
+        return json.loads(json.dumps(dict(identity), sort_keys=True))
+    except (TypeError, ValueError) as exc:
+        raise TypeError(f"identity must hold JSON-able values: {exc}") from None
+
+
+def _identity_diff(old: Any, new: Any, prefix: str = "") -> str:
+    """``key: old -> new`` for the leaves that differ (first five)."""
+    out: list[str] = []
+
+    def walk(a: Any, b: Any, key: str) -> None:
+        if isinstance(a, dict) and isinstance(b, dict):
+            for k in sorted(set(a) | set(b)):
+                walk(a.get(k), b.get(k), f"{key}.{k}" if key else str(k))
+        elif a != b:
+            out.append(f"{key}: {a!r} -> {b!r}")
+
+    walk(old, new, prefix)
+    return ", ".join(out[:5]) + (", ..." if len(out) > 5 else "")
+
+
 def _non_finite(x: torch.Tensor, exc: Exception) -> str:
     if not bool(torch.isfinite(x).all()):
         return "the input batch holds NaN or inf"
@@ -675,6 +713,9 @@ class Trainer:
             ``None`` writes nothing (and cannot resume).
         on_batch_end: optional ``f(epoch, batch, loss)`` after each optimiser step.
         on_epoch_end: optional ``f(epoch, record)`` after each epoch's checkpoint.
+        identity: optional JSON-able description of what the run trains on (the
+            dataset and its settings, the model, the init); stored in the
+            checkpoint, and a resume with a different identity is refused.
     """
 
     def __init__(
@@ -684,6 +725,7 @@ class Trainer:
         out_dir: str | Path | None = None,
         on_batch_end: Callable[[int, int, float], None] | None = None,
         on_epoch_end: Callable[[int, dict[str, Any]], None] | None = None,
+        identity: Mapping[str, Any] | None = None,
     ) -> None:
         if not isinstance(model, nn.Module):
             raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
@@ -696,6 +738,7 @@ class Trainer:
             raise ValueError("model has no trainable parameters")
         self.out_dir = None if out_dir is None else Path(out_dir)
         self.on_batch_end, self.on_epoch_end = on_batch_end, on_epoch_end
+        self.identity = _plain_identity(identity)
         cfg = self.config
         opt_kw = {"weight_decay": cfg.weight_decay} if cfg.weight_decay else {}
         self.optimizer = make_optimizer(cfg.optimizer, model.parameters(), cfg.lr, **opt_kw)
@@ -741,6 +784,7 @@ class Trainer:
             "config": self.config.to_dict(),
             "rng": _rng_state(),
             "versions": {"spikeinit": str(spikeinit.__version__), "torch": str(torch.__version__)},
+            "identity": self.identity,
         }
 
     def load_state_dict(self, ckpt: Mapping[str, Any]) -> None:
@@ -753,7 +797,19 @@ class Trainer:
         if diff:
             details = ", ".join(f"{k}: {saved[k]!r} -> {now[k]!r}" for k in diff)
             raise ValueError(f"cannot resume: the config differs from the checkpoint's ({details})")
-        self.model.load_state_dict(ckpt["model"])
+        old_id = ckpt.get("identity")
+        if self.identity is not None and old_id is not None and old_id != self.identity:
+            raise ValueError(
+                "cannot resume: the checkpoint was trained on another run set-up "
+                f"({_identity_diff(old_id, self.identity)}); use the same settings or a new out_dir"
+            )
+        done = int(ckpt["epoch"])
+        if done > self.config.epochs:
+            raise ValueError(
+                f"cannot resume: the checkpoint has already completed {done} epochs, more than "
+                f"epochs={self.config.epochs}; ask for epochs >= {done} or use a new out_dir"
+            )
+        load_model_state(self.model, ckpt["model"], "cannot resume: the checkpoint's")
         self.optimizer.load_state_dict(ckpt["optimizer"])
         if self.scheduler is not None and ckpt.get("scheduler") is not None:
             self.scheduler.load_state_dict(ckpt["scheduler"])
@@ -1070,7 +1126,15 @@ def fit(
     max_epochs_this_run: int | None = None,
     on_batch_end: Callable[[int, int, float], None] | None = None,
     on_epoch_end: Callable[[int, dict[str, Any]], None] | None = None,
+    identity: Mapping[str, Any] | None = None,
 ) -> TrainResult:
     """Train ``model``: ``Trainer(model, config, out_dir, ...).fit(train, val, test, ...)``."""
-    trainer = Trainer(model, config, out_dir, on_batch_end=on_batch_end, on_epoch_end=on_epoch_end)
+    trainer = Trainer(
+        model,
+        config,
+        out_dir,
+        on_batch_end=on_batch_end,
+        on_epoch_end=on_epoch_end,
+        identity=identity,
+    )
     return trainer.fit(train, val, test, resume=resume, max_epochs_this_run=max_epochs_this_run)

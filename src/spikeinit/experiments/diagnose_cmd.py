@@ -67,7 +67,7 @@ def run(args: argparse.Namespace) -> int:
 
     from .. import diagnose, initialize
     from ..cli import resolve_device
-    from ..train import load_checkpoint
+    from ..train import load_checkpoint, load_model_state
     from .training import build_model, preset, resolve_init, spec_dict, standardize_mnist
 
     device = resolve_device(args.device)
@@ -79,7 +79,7 @@ def run(args: argparse.Namespace) -> int:
         if args.dataset and args.dataset != spec.dataset:
             spec = preset(args.dataset, **{**fields, "dataset_kw": {}})
         model, ds = build_model(spec)
-        model.load_state_dict(load_checkpoint(ckpt)["model"])
+        load_model_state(model, load_checkpoint(ckpt)["model"], f"checkpoint {ckpt}:")
         source = f"checkpoint {ckpt}"
     else:
         spec = preset(

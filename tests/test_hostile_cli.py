@@ -111,3 +111,87 @@ def test_resume_into_another_model_exits_2(tmp_path):
     with pytest.raises(ValueError, match="cannot resume: the checkpoint's weights do not fit"):
         fit(big, (x, y), config=TrainConfig(epochs=2, batch_size=10, progress=False),
             out_dir=tmp_path, resume=True)  # fmt: skip
+
+
+# -- 8. two runs into one --out; --out checked before any work ------------------------
+
+
+def test_two_concurrent_trains_into_one_out(tmp_path):
+    import json
+
+    from spikeinit.train import load_checkpoint
+
+    out = tmp_path / "shared"
+    argv = [sys.executable, "-m", "spikeinit.cli", "train", *TINY, "--epochs", "4",
+            "--out", str(out)]  # fmt: skip
+    env = {**os.environ, "PYTHONPATH": SRC, "OMP_NUM_THREADS": "1", "SPIKEINIT_NO_PROGRESS": "1"}
+    procs = [
+        subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+        for _ in range(2)
+    ]
+    results = [(p.wait(timeout=600), p.stderr.read()) for p in procs]
+    codes = sorted(code for code, _ in results)
+    assert codes == [0, 2], results
+    refused = next(err for code, err in results if code == 2)
+    assert "in use by another spikeinit run" in _one_line_error(refused)
+    # the winner's files are whole: 4 epochs once each, results and checkpoint agree
+    lines = [json.loads(ln) for ln in (out / "metrics.jsonl").read_text().splitlines()]
+    assert [r["epoch"] for r in lines] == [1, 2, 3, 4]
+    res = json.loads((out / "results.json").read_text())
+    assert res["metrics"]["epochs"] == 4 and len(res["history"]) == 4
+    ckpt = load_checkpoint(out / "last.pt")
+    assert ckpt["epoch"] == 4 and ckpt["history"] == res["history"]
+    assert not list(out.glob("*.tmp")) and not list(out.glob(".*.tmp"))
+
+
+def test_lock_is_reentrant_in_one_process_and_released(tmp_path):
+    from spikeinit._rundir import RunDirLocked, lock_run_dir
+
+    with lock_run_dir(tmp_path), lock_run_dir(tmp_path):
+        # another process cannot take it meanwhile
+        code = subprocess.run(
+            [sys.executable, "-c", "import sys; from spikeinit._rundir import lock_run_dir\n"
+             f"with lock_run_dir({str(tmp_path)!r}): pass"],
+            capture_output=True, text=True, env={**os.environ, "PYTHONPATH": SRC},
+        )  # fmt: skip
+        assert code.returncode != 0 and RunDirLocked.__name__ in code.stderr
+    with lock_run_dir(tmp_path):  # released: taken again
+        pass
+
+
+@pytest.mark.parametrize("kind", ["file", "below_file", "read_only"])
+def test_out_that_cannot_be_written_exits_2_before_any_work(tmp_path, capsys, kind):
+    target = tmp_path / "out"
+    if kind == "file":
+        target.write_text("not a directory")
+    elif kind == "below_file":
+        (tmp_path / "f").write_text("x")
+        target = tmp_path / "f" / "run"
+    else:
+        if os.geteuid() == 0:
+            pytest.skip("root can write into read-only directories")
+        target.mkdir()
+        target.chmod(0o500)
+    assert main(["train", *TINY, "--epochs", "1", "--out", str(target)]) == 2
+    line = _one_line_error(capsys.readouterr().err)
+    assert "--out" in line
+
+
+def test_resume_removes_stale_temporaries(tmp_path):
+    import torch
+
+    import spikeinit as si
+    from spikeinit.train import TrainConfig, fit
+
+    x, y = torch.rand(5, 20, 4), torch.randint(0, 2, (20,))
+    model = torch.nn.Sequential(si.nn.SpikingLinear(4, 3), si.nn.Readout(3, 2))
+    fit(model, (x, y), config=TrainConfig(epochs=1, batch_size=10, progress=False),
+        out_dir=tmp_path)  # fmt: skip
+    stale = [tmp_path / ".last.pt.k1l2.tmp", tmp_path / ".metrics.jsonl.x9.tmp"]
+    for p in stale:
+        p.write_bytes(b"half a write")
+    keep = tmp_path / "notes.tmp"  # not ours: left alone
+    keep.write_text("mine")
+    fit(model, (x, y), config=TrainConfig(epochs=2, batch_size=10, progress=False),
+        out_dir=tmp_path, resume=True)  # fmt: skip
+    assert not any(p.exists() for p in stale) and keep.exists()

@@ -6,7 +6,9 @@ sets ``func=run`` where ``run(args) -> int``. Every command takes ``--out``,
 ``--seed`` and ``--device`` (see :func:`add_common_arguments`).
 
 User errors (bad arguments, invalid values, missing files) end with a one-line
-reason on stderr and exit code 2, never a traceback.
+reason on stderr and exit code 2, never a traceback. ``--out`` is checked before
+any work (it must be, or be creatable as, a writable directory) and locked for
+the command's whole run, so a second command into the same ``--out`` refuses.
 """
 
 from __future__ import annotations
@@ -17,6 +19,8 @@ import sys
 from collections.abc import Sequence
 
 import torch
+
+from ._rundir import check_out_dir, lock_run_dir
 
 #: sub-command modules, in the order ``--help`` lists them
 COMMAND_MODULES = [
@@ -76,7 +80,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        return int(args.func(args) or 0)
+        out = getattr(args, "out", None)
+        if out is None:
+            return int(args.func(args) or 0)
+        check_out_dir(out)  # before any work: a file, or not writable
+        with lock_run_dir(out):  # a second run into the same --out refuses
+            return int(args.func(args) or 0)
     except (UserError, ValueError, TypeError, FileNotFoundError) as exc:
         print(f"spikeinit {args.command}: error: {exc}", file=sys.stderr)
         return 2

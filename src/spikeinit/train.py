@@ -75,6 +75,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from . import losses as _losses
+from ._rundir import lock_run_dir
 from .neuron import NonFiniteCurrentError
 from .nn import Readout, SpikingLayer
 from .optim import OPTIMIZERS, SCHEDULES, make_optimizer, make_scheduler, schedule_per_batch
@@ -652,6 +653,16 @@ class _HiddenSpikes:
         self.clear()
 
 
+def _remove_stale_temporaries(directory: Path) -> None:
+    """Delete ``.<name>.*.tmp`` files that an interrupted :func:`_atomic_write` left.
+
+    Only called with the run directory locked, so no write is in progress.
+    """
+    for name in ("last.pt", "best.pt", "metrics.jsonl"):
+        for tmp in directory.glob(f".{name}.*.tmp"):
+            tmp.unlink(missing_ok=True)
+
+
 def load_model_state(model: nn.Module, state: Mapping[str, Any], what: str = "the") -> None:
     """``model.load_state_dict(state)``; a mismatch raises a one-line ``ValueError``."""
     try:
@@ -993,7 +1004,23 @@ class Trainer:
 
         Raises:
             TrainingDiverged: on a non-finite loss, gradient or parameter.
+            ValueError: another process is training into ``out_dir`` (it is
+                locked for the whole call, see :mod:`spikeinit._rundir`).
         """
+        if self.out_dir is None:
+            return self._fit(train, val, test, resume, max_epochs_this_run)
+        with lock_run_dir(self.out_dir):
+            _remove_stale_temporaries(self.out_dir)
+            return self._fit(train, val, test, resume, max_epochs_this_run)
+
+    def _fit(
+        self,
+        train: Data,
+        val: Data | None,
+        test: Data | None,
+        resume: bool,
+        max_epochs_this_run: int | None,
+    ) -> TrainResult:
         cfg = self.config
         if max_epochs_this_run is not None:
             _check_int("max_epochs_this_run", max_epochs_this_run, 1)

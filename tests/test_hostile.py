@@ -62,6 +62,7 @@ def test_from_snntorch_beta_near_one():
 
 # -- 5. NaN swallowed -----------------------------------------------------------------
 
+
 def _backends() -> list[str]:
     return ["torch"] + (["numba"] if numba_backend() is not None else [])
 
@@ -148,3 +149,73 @@ def test_non_finite_current_raises_with_the_triton_backend():
     )
     assert out.returncode == 0, out.stderr[-3000:]
     assert "raised current contains NaN or inf" in out.stdout
+
+
+# -- 9. SHD files in the wrong unit, or empty -------------------------------------------
+
+
+def _write_shd(path, times, units, labels):
+    h5py = pytest.importorskip("h5py")
+    import numpy as np
+
+    with h5py.File(path, "w") as f:
+        n = len(times)
+        t = f.create_dataset("spikes/times", (n,), dtype=h5py.vlen_dtype(np.float32))
+        u = f.create_dataset("spikes/units", (n,), dtype=h5py.vlen_dtype(np.uint16))
+        for i in range(n):
+            t[i] = np.asarray(times[i], dtype=np.float32)
+            u[i] = np.asarray(units[i], dtype=np.uint16)
+        f.create_dataset("labels", data=np.asarray(labels, dtype=np.uint16))
+    return path
+
+
+def _shd_samples(n, scale, seed=0):
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    times = [np.sort(rng.uniform(0, 0.7, 100)) * scale for _ in range(n)]
+    units = [rng.integers(0, 700, 100) for _ in range(n)]
+    return times, units, rng.integers(0, 20, n)
+
+
+def test_shd_times_in_milliseconds_are_refused(tmp_path):
+    from spikeinit.data import read_shd
+
+    path = _write_shd(tmp_path / "ms.h5", *_shd_samples(8, scale=1000.0))
+    with pytest.raises(ValueError, match="are these milliseconds"):
+        read_shd(path)
+    ok = _write_shd(tmp_path / "s.h5", *_shd_samples(8, scale=1.0))
+    store, labels = read_shd(ok)  # the same data in seconds reads
+    assert len(labels) == 8 and int(store[torch.arange(8)].sum()) > 8 * 50
+
+
+def test_shd_mostly_silent_window_is_refused(tmp_path):
+    from spikeinit.data import read_shd
+
+    times, units, labels = _shd_samples(8, scale=1.0)
+    times = [t + 2.0 for t in times]  # every spike after the 0.7 s window
+    path = _write_shd(tmp_path / "late.h5", times, units, labels)
+    with pytest.raises(ValueError, match="8 of 8 samples have no spike"):
+        read_shd(path)
+    empty = _write_shd(tmp_path / "empty.h5", [[]] * 4, [[]] * 4, [0, 1, 2, 3])
+    with pytest.raises(ValueError, match="4 of 4 samples have no spike"):
+        read_shd(empty)
+
+
+def test_hand_placed_non_gzip_shd_is_moved_aside_not_deleted(tmp_path, monkeypatch):
+    import importlib
+
+    shd_mod = importlib.import_module("spikeinit.data.shd")
+    root = tmp_path / "shd"
+    root.mkdir()
+    bad = root / "shd_train.h5.gz"
+    bad.write_bytes(b"my own notes, not gzip")
+    with pytest.raises(ValueError, match="moved aside to shd_train.h5.gz.rejected"):
+        shd_mod.fetch_shd_file("train", tmp_path, download=False)
+    assert (root / "shd_train.h5.gz.rejected").read_bytes() == b"my own notes, not gzip"
+    assert not bad.exists() and not (root / "shd_train.h5").exists()
+    # again with the checksum check off: not gzip, moved aside as well (a second copy)
+    bad.write_bytes(b"again")
+    with pytest.raises(ValueError, match="not a valid or complete gzip.*rejected.1"):
+        shd_mod.fetch_shd_file("train", tmp_path, download=False, verify=False)
+    assert (root / "shd_train.h5.gz.rejected.1").read_bytes() == b"again"

@@ -195,3 +195,15 @@ def test_resume_removes_stale_temporaries(tmp_path):
     fit(model, (x, y), config=TrainConfig(epochs=2, batch_size=10, progress=False),
         out_dir=tmp_path, resume=True)  # fmt: skip
     assert not any(p.exists() for p in stale) and keep.exists()
+
+
+def test_dataset_unavailable_offline_exits_2(tmp_path, monkeypatch, capsys):
+    import importlib
+
+    shd_mod = importlib.import_module("spikeinit.data.shd")
+    monkeypatch.setattr(shd_mod, "SHD_BASE_URL", "http://unreachable.invalid/")
+    monkeypatch.setenv("SPIKEINIT_DATA", str(tmp_path / "empty-cache"))
+    argv = ["train", "--dataset", "shd", "--epochs", "1", "--out", str(tmp_path / "o")]
+    assert main(argv) == 2
+    line = _one_line_error(capsys.readouterr().err)
+    assert "could not download" in line and "Manual step" in line

@@ -76,6 +76,16 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+_NO_MEMORY = "not enough memory for the sizes asked for: reduce the batch, width or steps"
+
+
+def _fail(command: str, message: str) -> int:
+    """Print ``message`` as one line on stderr; exit code 2."""
+    line = " ".join(message.split())
+    print(f"spikeinit {command}: error: {line}", file=sys.stderr)
+    return 2
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -87,8 +97,23 @@ def main(argv: Sequence[str] | None = None) -> int:
         with lock_run_dir(out):  # a second run into the same --out refuses
             return int(args.func(args) or 0)
     except (UserError, ValueError, TypeError, FileNotFoundError) as exc:
-        print(f"spikeinit {args.command}: error: {exc}", file=sys.stderr)
-        return 2
+        return _fail(args.command, str(exc))
+    except MemoryError:
+        return _fail(args.command, _NO_MEMORY)
+    except RuntimeError as exc:
+        # the dataset is not on disk and cannot be downloaded (offline), training
+        # diverged, or an allocation for the sizes asked for failed
+        from .data import DatasetUnavailableError
+        from .train import TrainingDiverged
+
+        text = str(exc)
+        if isinstance(exc, (DatasetUnavailableError, TrainingDiverged)):
+            return _fail(args.command, text)
+        if isinstance(exc, torch.OutOfMemoryError) or any(
+            s in text for s in ("can't allocate memory", "out of memory", "Cannot allocate")
+        ):
+            return _fail(args.command, f"{_NO_MEMORY} ({text.splitlines()[0][:200]})")
+        raise
     except KeyboardInterrupt:
         print(f"spikeinit {args.command}: interrupted", file=sys.stderr)
         return 130

@@ -14,6 +14,7 @@ import torch
 import spikeinit as si
 from spikeinit import LIFParams, neuron, theory
 from spikeinit._kernels import numba_backend
+from spikeinit.init import functional as F
 from spikeinit.params import MAX_KERNEL_STEPS
 
 # -- 1. unbounded memory ------------------------------------------------------------
@@ -219,3 +220,109 @@ def test_hand_placed_non_gzip_shd_is_moved_aside_not_deleted(tmp_path, monkeypat
     with pytest.raises(ValueError, match="not a valid or complete gzip.*rejected.1"):
         shd_mod.fetch_shd_file("train", tmp_path, download=False, verify=False)
     assert (root / "shd_train.h5.gz.rejected.1").read_bytes() == b"again"
+
+
+# -- dtypes -------------------------------------------------------------------------------
+
+
+INITS = {
+    "fluctuation_normal_": lambda w, **k: F.fluctuation_normal_(
+        w, nu=15.0, params=LIFParams(), **k
+    ),
+    "micheli_normal_": F.micheli_normal_,
+    "micheli_reset_normal_": lambda w, **k: F.micheli_reset_normal_(w, beta=0.9, **k),
+    "micheli_finite_width_normal_": F.micheli_finite_width_normal_,
+    "kaiming_normal_": F.kaiming_normal_,
+    "glorot_normal_": F.glorot_normal_,
+    "default_uniform_": F.default_uniform_,
+}
+
+
+@pytest.mark.parametrize("name", sorted(INITS))
+@pytest.mark.parametrize("dtype", [torch.int64, torch.int32, torch.uint8, torch.bool])
+def test_init_functions_refuse_integer_and_bool_tensors(name, dtype):
+    w = torch.zeros(4, 6, dtype=dtype)
+    with pytest.raises(TypeError, match=str(dtype)):
+        INITS[name](w)
+
+
+DALE = {"params_exc": LIFParams(tau_syn=10e-3), "params_inh": LIFParams(tau_syn=20e-3), "nu": 15.0}
+
+
+def test_dale_refuses_integer_tensors():
+    with pytest.raises(TypeError, match="torch.int64"):
+        F.dale_exponential_(torch.zeros(4, 6, dtype=torch.int64), torch.zeros(4, 2), **DALE)
+
+
+@pytest.mark.parametrize("name", sorted(INITS))
+@pytest.mark.parametrize("dtype", [torch.float16, torch.float64, torch.bfloat16])
+def test_init_functions_fill_other_float_dtypes(name, dtype):
+    w = torch.zeros(64, 50, dtype=dtype)
+    out = INITS[name](w, generator=torch.Generator().manual_seed(0))
+    assert out.dtype == dtype and torch.isfinite(out).all() and float(out.float().std()) > 0
+
+
+@pytest.mark.parametrize("name", sorted(INITS))
+def test_generator_must_be_a_generator(name):
+    with pytest.raises(TypeError, match="generator must be a torch.Generator"):
+        INITS[name](torch.zeros(4, 6), generator="abc")
+
+
+@pytest.mark.parametrize("dtype", [torch.float16, torch.float64, torch.bfloat16])
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: si.nn.SpikingLinear(6, 5),
+        lambda: si.nn.SpikingLinear(6, 5, recurrent=True),
+        lambda: si.nn.Readout(6, 5),
+        lambda: si.nn.DaleLinear(6, 4, 1),
+    ],
+)
+def test_layers_cast_other_float_inputs_to_their_weight_dtype(make, dtype):
+    torch.manual_seed(0)
+    layer = make()
+    x = (torch.rand(12, 3, 6) < 0.3).float() * 4.0  # exact in every float dtype
+    want = layer(x)
+    got = layer(x.to(dtype))
+    assert got.dtype == want.dtype == torch.float32
+    assert torch.equal(got, want)
+
+
+def test_conv_layer_casts_float64_input():
+    layer = si.nn.SpikingConv1d(2, 3, 3)
+    x = (torch.rand(5, 2, 2, 10) < 0.3).float()
+    assert torch.equal(layer(x.double()), layer(x))
+
+
+# -- messages that named the wrong thing ------------------------------------------------------
+
+
+def test_micheli_huge_threshold_is_a_value_error():
+    with pytest.raises(ValueError, match="threshold=50 is too large"):
+        F.micheli_normal_(torch.zeros(4, 6), threshold=50)
+    with pytest.raises(ValueError, match="does not fit in torch.float32"):
+        F.micheli_normal_(torch.zeros(4, 6), threshold=30)  # std 1e98: float32 would be inf
+    # the same draw fits in float64 and is finite
+    w = F.micheli_normal_(torch.zeros(40, 6, dtype=torch.float64), threshold=30)
+    assert torch.isfinite(w).all()
+
+
+@pytest.mark.parametrize("sigma_u", [1e200, 1e300, 1e154])
+def test_huge_sigma_u_is_a_value_error(sigma_u):
+    with pytest.raises(ValueError, match="sigma_u"):
+        F.fluctuation_normal_(torch.zeros(4, 6), nu=15.0, params=LIFParams(), sigma_u=sigma_u)
+
+
+def test_dale_huge_sigma_u_is_a_value_error():
+    with pytest.raises(ValueError, match="do not fit|overflows"):
+        F.dale_exponential_(torch.zeros(8, 6), torch.zeros(8, 2), **DALE, sigma_u=1e150)
+
+
+@pytest.mark.parametrize("labels", [[0, 1, 5, 1], [0, -1, 1, 0]])
+def test_labels_out_of_range_in_fit(labels):
+    from spikeinit.train import TrainConfig, fit
+
+    x, y = torch.rand(5, 4, 6), torch.tensor(labels)
+    model = torch.nn.Sequential(si.nn.SpikingLinear(6, 4), si.nn.Readout(4, 3))
+    with pytest.raises(ValueError, match=r"labels must lie in \[0, 2\]"):
+        fit(model, (x, y), config=TrainConfig(epochs=1, batch_size=4, progress=False))

@@ -567,6 +567,26 @@ def _to_device(
     return x.to(device, non_blocking=True), y.to(device, non_blocking=True).long()
 
 
+def _check_labels(out: torch.Tensor, y: torch.Tensor) -> None:
+    """Labels must be class indices of the readout ``out [T, B, C]``, one per sample."""
+    if not isinstance(out, torch.Tensor) or out.dim() < 2:
+        raise ValueError(
+            "the model must return a readout trace [T, B, C], got "
+            f"{tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__}"
+        )
+    n_classes, batch = out.shape[-1], out.shape[-2]
+    if y.dim() != 1 or y.shape[0] != batch:
+        raise ValueError(f"labels must have shape [{batch}] (one per sample), got {tuple(y.shape)}")
+    if y.numel() == 0:
+        return
+    lo, hi = int(y.min()), int(y.max())
+    if lo < 0 or hi >= n_classes:
+        raise ValueError(
+            f"labels must lie in [0, {n_classes - 1}] (the readout has {n_classes} outputs), "
+            f"got labels in [{lo}, {hi}]"
+        )
+
+
 def _unpack(batch: Any) -> tuple[torch.Tensor, torch.Tensor]:
     if not isinstance(batch, (tuple, list)) or len(batch) != 2:
         raise ValueError(f"each batch must be a pair (x, y), got {type(batch).__name__}")
@@ -610,6 +630,7 @@ def _evaluate(
         for batch in loader:
             x, y = _to_device(*_unpack(batch), device, batch_first)
             out = model(x)
+            _check_labels(out, y)
             n = y.shape[0]
             loss_sum += float(fn(out, y)) * n
             correct += int((_losses.logits(out, loss).argmax(dim=1) == y).sum())
@@ -920,6 +941,7 @@ class Trainer:
                     out = model(x)
                 except NonFiniteCurrentError as exc:
                     raise self._diverged(_non_finite(x, exc), epoch, b) from None
+                _check_labels(out, y)
                 data_loss = self._loss_fn(out, y)
                 loss = data_loss
                 reg = None

@@ -144,7 +144,7 @@ class DaleLinear(SpikingLayer):
 
     def input_current(self, x: torch.Tensor) -> torch.Tensor:
         """Feed-forward excitatory current to E and I, concatenated: ``[T, B, n_exc + n_inh]``."""
-        check_sequence_input(x, 3, type(self).__name__, (self.in_features,))
+        x = check_sequence_input(x, 3, type(self).__name__, (self.in_features,), self.w_xe.dtype)
         w = torch.cat([nonneg(self.w_xe), nonneg(self.w_xi)])
         steps, batch = x.shape[:2]
         return (x.reshape(steps * batch, -1) @ w.t()).reshape(steps, batch, -1)

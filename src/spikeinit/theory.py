@@ -142,6 +142,12 @@ def psp_integrals(
     raise ValueError(f"mode must be 'numerical' or 'analytical', got {mode!r}")
 
 
+def _check_real(name: str, value: object) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise TypeError(f"{name} must be a real number, got {type(value).__name__}")
+    return float(value)
+
+
 def _check_nonneg_finite(name: str, value: float) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise TypeError(f"{name} must be a real number, got {type(value).__name__}")
@@ -175,9 +181,14 @@ def membrane_moments(
     params = _check_params(params)
     if isinstance(n, bool) or not isinstance(n, int) or n < 1:
         raise ValueError(f"n (number of inputs) must be an integer >= 1, got {n!r}")
+    for name, value in (("sigma_w", sigma_w), ("mu_w", mu_w)):
+        if isinstance(value, (int, float)) and not math.isfinite(value):
+            raise ValueError(
+                f"{name} (the weights' {'standard deviation' if name == 'sigma_w' else 'mean'}) "
+                f"is {value!r}: the weights contain NaN or inf"
+            )
     _check_nonneg_finite("sigma_w", sigma_w)
-    if not math.isfinite(mu_w):
-        raise ValueError(f"mu_w must be finite, got {mu_w!r}")
+    _check_real("mu_w", mu_w)
     if filtered_mean is None or filtered_var is None:
         if nu is None:
             raise ValueError("nu (Hz) is required unless filtered_mean and filtered_var are given")

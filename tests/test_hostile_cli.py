@@ -207,3 +207,26 @@ def test_dataset_unavailable_offline_exits_2(tmp_path, monkeypatch, capsys):
     assert main(argv) == 2
     line = _one_line_error(capsys.readouterr().err)
     assert "could not download" in line and "Manual step" in line
+
+
+@pytest.mark.parametrize("hidden", ["", ",", "0", "32,-4", "a"])
+def test_bad_hidden_exits_2(tmp_path, capsys, hidden):
+    argv = ["train", "--hidden", hidden, "--epochs", "1", "--out", str(tmp_path / "h")]
+    assert main(argv) == 2
+    assert "--hidden must be" in _one_line_error(capsys.readouterr().err)
+
+
+def test_allocation_failure_from_user_sizes_exits_2(tmp_path):
+    import resource
+
+    def limit() -> None:  # never let the child take real memory
+        resource.setrlimit(resource.RLIMIT_AS, (12 * 2**30, 12 * 2**30))
+
+    env = {**os.environ, "PYTHONPATH": SRC, "OMP_NUM_THREADS": "1"}
+    proc = subprocess.run(
+        [sys.executable, "-m", "spikeinit.cli", "theory", "--neurons", "100000", "--batch",
+         "10000", "--steps", "1000000", "--out", str(tmp_path / "big")],
+        capture_output=True, text=True, env=env, timeout=300, preexec_fn=limit,
+    )  # fmt: skip
+    assert proc.returncode == 2
+    assert "not enough memory for the sizes asked for" in _one_line_error(proc.stderr)

@@ -326,3 +326,10 @@ def test_labels_out_of_range_in_fit(labels):
     model = torch.nn.Sequential(si.nn.SpikingLinear(6, 4), si.nn.Readout(4, 3))
     with pytest.raises(ValueError, match=r"labels must lie in \[0, 2\]"):
         fit(model, (x, y), config=TrainConfig(epochs=1, batch_size=4, progress=False))
+
+
+@pytest.mark.parametrize("form", ["covariance", "public"])
+def test_micheli_reset_huge_threshold_is_a_value_error(form):
+    # found by the property test: threshold 38 made 1 - Phi(theta) = 0 (ZeroDivisionError)
+    with pytest.raises(ValueError, match="threshold=38 is too large"):
+        F.micheli_reset_normal_(torch.zeros(1, 1), beta=0.0, threshold=38.0, form=form)

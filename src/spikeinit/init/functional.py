@@ -483,14 +483,18 @@ def micheli_variance(fan_in: int, threshold: float = 1.0) -> float:
     """``Var[w] = 1 / (n (1 - Phi(theta)))`` [B]."""
     if isinstance(fan_in, bool) or not isinstance(fan_in, int) or fan_in < 1:
         raise ValueError(f"fan_in must be an integer >= 1, got {fan_in!r}")
-    theta = _threshold(threshold)
+    return 1.0 / (fan_in * _firing_probability(_threshold(threshold), fan_in))
+
+
+def _firing_probability(theta: float, fan_in: int) -> float:
+    """``1 - Phi(theta)``, refused where ``1 / (n (1 - Phi(theta)))`` is not a finite float."""
     q = float(stats.norm.sf(theta))
-    if q * fan_in <= 1.0 / sys.float_info.max:
+    if q * fan_in <= 1e3 / sys.float_info.max:
         raise ValueError(
             f"threshold={theta:g} is too large: the firing probability 1 - Phi(theta) = {q:.3g} "
             "gives an infinite weight variance (Micheli's rule needs theta of a few units)"
         )
-    return 1.0 / (fan_in * q)
+    return q
 
 
 def micheli_normal_(
@@ -521,7 +525,9 @@ def micheli_reset_variance(
     if not 0 <= b < 1:
         raise ValueError(f"beta must be in [0, 1), got {beta!r}")
     theta = _threshold(threshold)
-    p = float(stats.norm.sf(theta))
+    if form not in ("covariance", "public"):
+        raise ValueError(f"form must be 'covariance' or 'public', got {form!r}")
+    p = _firing_probability(theta, fan_in)
     phi = float(stats.norm.pdf(theta))
     if form == "covariance":
         cross = phi
@@ -531,7 +537,7 @@ def micheli_reset_variance(
         raise ValueError(f"form must be 'covariance' or 'public', got {form!r}")
     num = 1.0 - b * b - theta * theta * p * (1.0 - p) + 2.0 * b * theta * cross
     den = fan_in * p
-    if not (num > 0 and den > 0):
+    if not (num > 0 and den > 0 and math.isfinite(num / den)):
         raise ValueError(
             f"reset-aware Micheli variance is not positive for beta={beta!r}, "
             f"threshold={threshold!r}, form={form!r}: numerator "

@@ -233,3 +233,11 @@ def test_allocation_failure_from_user_sizes_exits_2(tmp_path):
     )  # fmt: skip
     assert proc.returncode == 2
     assert "not enough memory for the sizes asked for" in _one_line_error(proc.stderr)
+
+
+def test_learning_rate_beyond_float32_exits_2(tmp_path, capsys):
+    # torch's Adam raised "value cannot be converted to type float without overflow"
+    argv = ["train", *TINY, "--epochs", "1", "--lr", "1e300", "--optimizer", "adam",
+            "--out", str(tmp_path / "lr")]  # fmt: skip
+    assert main(argv) == 2
+    assert "lr=1e+300 is beyond the range" in _one_line_error(capsys.readouterr().err)

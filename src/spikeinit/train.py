@@ -768,6 +768,12 @@ class Trainer:
         self.model = model.to(self.device)
         if not any(p.requires_grad for p in model.parameters()):
             raise ValueError("model has no trainable parameters")
+        for p in model.parameters():
+            if p.is_floating_point() and self.config.lr >= torch.finfo(p.dtype).max:
+                raise ValueError(
+                    f"lr={self.config.lr!r} is beyond the range of the parameters' dtype "
+                    f"{p.dtype} (max {torch.finfo(p.dtype).max:.3g})"
+                )
         self.out_dir = None if out_dir is None else Path(out_dir)
         self.on_batch_end, self.on_epoch_end = on_batch_end, on_epoch_end
         self.identity = _plain_identity(identity)

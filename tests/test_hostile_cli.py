@@ -57,11 +57,17 @@ def test_main_reports_the_same_in_process(tmp_path, capsys):
 TINY = ["--dataset", "randman", "--samples-per-class", "20", "--batch-size", "50", "--hidden", "32"]
 
 
+@pytest.fixture(autouse=True)
+def _quiet(monkeypatch):
+    monkeypatch.setenv("SPIKEINIT_NO_PROGRESS", "1")
+
+
 @pytest.fixture(scope="module")
 def finished_run(tmp_path_factory):
-    os.environ["SPIKEINIT_NO_PROGRESS"] = "1"
-    out = tmp_path_factory.mktemp("run") / "rm"
-    assert main(["train", *TINY, "--epochs", "2", "--out", str(out)]) == 0
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("SPIKEINIT_NO_PROGRESS", "1")
+        out = tmp_path_factory.mktemp("run") / "rm"
+        assert main(["train", *TINY, "--epochs", "2", "--out", str(out)]) == 0
     return out
 
 

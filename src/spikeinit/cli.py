@@ -6,7 +6,9 @@ sets ``func=run`` where ``run(args) -> int``. Every command takes ``--out``,
 ``--seed`` and ``--device`` (see :func:`add_common_arguments`).
 
 User errors (bad arguments, invalid values, missing files) end with a one-line
-reason on stderr and exit code 2, never a traceback.
+reason on stderr and exit code 2, never a traceback. ``--out`` is checked before
+any work (it must be, or be creatable as, a writable directory) and locked for
+the command's whole run, so a second command into the same ``--out`` refuses.
 """
 
 from __future__ import annotations
@@ -17,6 +19,8 @@ import sys
 from collections.abc import Sequence
 
 import torch
+
+from ._rundir import check_out_dir, lock_run_dir
 
 #: sub-command modules, in the order ``--help`` lists them
 COMMAND_MODULES = [
@@ -72,14 +76,44 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+_NO_MEMORY = "not enough memory for the sizes asked for: reduce the batch, width or steps"
+
+
+def _fail(command: str, message: str) -> int:
+    """Print ``message`` as one line on stderr; exit code 2."""
+    line = " ".join(message.split())
+    print(f"spikeinit {command}: error: {line}", file=sys.stderr)
+    return 2
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        return int(args.func(args) or 0)
+        out = getattr(args, "out", None)
+        if out is None:
+            return int(args.func(args) or 0)
+        check_out_dir(out)  # before any work: a file, or not writable
+        with lock_run_dir(out):  # a second run into the same --out refuses
+            return int(args.func(args) or 0)
     except (UserError, ValueError, TypeError, FileNotFoundError) as exc:
-        print(f"spikeinit {args.command}: error: {exc}", file=sys.stderr)
-        return 2
+        return _fail(args.command, str(exc))
+    except MemoryError:
+        return _fail(args.command, _NO_MEMORY)
+    except RuntimeError as exc:
+        # the dataset is not on disk and cannot be downloaded (offline), training
+        # diverged, or an allocation for the sizes asked for failed
+        from .data import DatasetUnavailableError
+        from .train import TrainingDiverged
+
+        text = str(exc)
+        if isinstance(exc, (DatasetUnavailableError, TrainingDiverged)):
+            return _fail(args.command, text)
+        if isinstance(exc, torch.OutOfMemoryError) or any(
+            s in text for s in ("can't allocate memory", "out of memory", "Cannot allocate")
+        ):
+            return _fail(args.command, f"{_NO_MEMORY} ({text.splitlines()[0][:200]})")
+        raise
     except KeyboardInterrupt:
         print(f"spikeinit {args.command}: interrupted", file=sys.stderr)
         return 130

@@ -344,6 +344,28 @@ def _backward_torch(
     return grad_x, c_i * bs, c_v
 
 
+class NonFiniteCurrentError(ValueError):
+    """A NaN or an infinity reached a spiking layer's input current."""
+
+
+def check_finite_current(current: torch.Tensor) -> None:
+    """Raise ``ValueError`` if ``current [T, ...]`` holds a NaN or an infinity.
+
+    The one rule for non-finite input, applied before any kernel backend runs: a
+    spike ``S = H(U - theta)`` computed as ``U > theta`` turns a NaN membrane into
+    *no spike*, so a single NaN would otherwise silence a neuron for the rest of
+    the sequence without any NaN reaching the output.
+    """
+    if bool(torch.isfinite(current).all()):
+        return
+    bad = ~torch.isfinite(current.detach().reshape(current.shape[0], -1))
+    step = int(bad.any(dim=1).nonzero()[0, 0])
+    raise NonFiniteCurrentError(
+        f"current contains NaN or inf ({int(bad.sum())} entries, first at time step {step}); "
+        "spikes would silently become 0 there: check the input data and the weights"
+    )
+
+
 def lif_sequence(
     current: torch.Tensor,
     params: LIFParams,
@@ -377,6 +399,11 @@ def lif_sequence(
 
     Returns:
         Spikes ``[T, B, ...]`` (same dtype as ``current``), and ``U`` if requested.
+
+    Raises:
+        ValueError: if ``current``, ``initial_state`` or the recurrent weight holds
+            a NaN or an infinity (see :func:`check_finite_current`), whatever the
+            kernel backend.
     """
     if not isinstance(params, LIFParams):
         raise TypeError(f"params must be LIFParams, got {type(params).__name__}")
@@ -390,6 +417,7 @@ def lif_sequence(
         )
     if current.shape[0] == 0:
         raise ValueError("current must have at least one time step (T >= 1), got T = 0")
+    check_finite_current(current)
     state_shape = current.shape[1:]
     rec: Recurrence | None = None
     if recurrent_weight is not None:
@@ -413,6 +441,10 @@ def lif_sequence(
     else:
         i0 = torch.broadcast_to(initial_state[0], state_shape).to(current)
         v0 = torch.broadcast_to(initial_state[1], state_shape).to(current)
+        if not (bool(torch.isfinite(i0).all()) and bool(torch.isfinite(v0).all())):
+            raise ValueError("initial_state contains NaN or inf")
+    if rec is not None and not bool(torch.isfinite(rec.weight).all()):
+        raise ValueError("the recurrent weight contains NaN or inf")
     sg = as_surrogate(surrogate, surrogate_scale)
     w_rec = rec.weight if rec is not None else None
     spikes, mem = _LIFSequence.apply(

@@ -24,6 +24,14 @@ from typing import Literal
 Reset = Literal["zero", "subtract", "none"]
 RESET_MODES: tuple[str, ...] = ("zero", "subtract", "none")
 
+#: Longest PSP kernel (in steps) that :mod:`spikeinit.theory` builds. The
+#: default kernel spans ``10 * max(tau_mem, tau_syn)``, so :class:`LIFParams`
+#: accepts time constants up to ``MAX_KERNEL_STEPS / 10 = 100_000`` steps
+#: (decays ``beta <= exp(-1e-5) ~ 0.99999``); longer ones would make the kernel,
+#: and every loop over it, unbounded (a decay that rounds to 1.0 never decays).
+MAX_KERNEL_STEPS: int = 1_000_000
+MAX_TAU_STEPS: float = MAX_KERNEL_STEPS / 10
+
 
 def _check_positive_finite(name: str, value: float) -> None:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
@@ -32,13 +40,26 @@ def _check_positive_finite(name: str, value: float) -> None:
         raise ValueError(f"{name} must be a finite number > 0, got {value!r}")
 
 
+def _check_tau_steps(name: str, tau: float, dt: float) -> None:
+    # tau / dt bounds the PSP kernel's length; beta = exp(-dt / tau) == 1.0 in
+    # float64 (no decay at all) happens far beyond this bound.
+    if tau / dt > MAX_TAU_STEPS or math.exp(-dt / tau) >= 1.0:
+        raise ValueError(
+            f"{name} must be at most {MAX_TAU_STEPS:g} steps of dt (= {dt!r} s), i.e. "
+            f"<= {MAX_TAU_STEPS * dt:g} s, got {tau!r} s ({tau / dt:.3g} steps): its decay "
+            f"exp(-dt/{name}) is too close to 1 for a bounded PSP kernel "
+            f"(spikeinit.params.MAX_KERNEL_STEPS = {MAX_KERNEL_STEPS})"
+        )
+
+
 @dataclass(frozen=True)
 class LIFParams:
     """Parameters of a leaky integrate-and-fire neuron (seconds throughout).
 
     Attributes:
-        tau_mem: membrane time constant in seconds, > dt.
-        tau_syn: synaptic time constant in seconds (> dt), or ``None`` for a
+        tau_mem: membrane time constant in seconds, ``dt < tau_mem <=
+            MAX_TAU_STEPS * dt`` (100,000 steps, see :data:`MAX_KERNEL_STEPS`).
+        tau_syn: synaptic time constant in seconds (same range), or ``None`` for a
             delta synapse (input goes straight into the membrane).
         dt: simulation step in seconds, > 0.
         threshold: firing threshold theta (membrane units), > 0.
@@ -62,12 +83,14 @@ class LIFParams:
         _check_positive_finite("tau_mem", self.tau_mem)
         if self.dt >= self.tau_mem:
             raise ValueError(f"tau_mem must be > dt (= {self.dt!r} s), got {self.tau_mem!r} s")
+        _check_tau_steps("tau_mem", self.tau_mem, self.dt)
         if self.tau_syn is not None:
             _check_positive_finite("tau_syn", self.tau_syn)
             if self.dt >= self.tau_syn:
                 raise ValueError(
                     f"tau_syn must be > dt (= {self.dt!r} s) or None, got {self.tau_syn!r} s"
                 )
+            _check_tau_steps("tau_syn", self.tau_syn, self.dt)
         _check_positive_finite("threshold", self.threshold)
         if self.reset not in RESET_MODES:
             raise ValueError(f"reset must be one of {RESET_MODES}, got {self.reset!r}")
@@ -121,7 +144,11 @@ class LIFParams:
         Sub-threshold dynamics, and so the PSP kernel, are identical.
         """
         for name, value in (("beta", beta), ("alpha", alpha)):
-            if value is not None and not (0.0 < value < 1.0):
+            if value is None and name == "alpha":
+                continue
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                raise TypeError(f"{name} must be a real number in (0, 1), got {value!r}")
+            if not (0.0 < value < 1.0):
                 raise ValueError(f"{name} must be in (0, 1), got {value!r}")
         tau_syn = None if alpha is None else -dt / math.log(alpha)
         return cls(

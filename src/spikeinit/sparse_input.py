@@ -79,7 +79,9 @@ def linear(
     """
     if sparse is not None and not isinstance(sparse, bool):
         raise TypeError(f"sparse must be True, False or None, got {sparse!r}")
-    if not uses_sparse_path(x, weight, sparse):
+    if not uses_sparse_path(x, weight, sparse) or not bool(torch.isfinite(weight).all()):
+        # a NaN/inf weight must reach every output as the dense product has it
+        # (0 * NaN = NaN); the event scan would skip it where the input is 0
         return F.linear(x, weight, bias)
     out: torch.Tensor = _ScanLinear.apply(x.contiguous(), weight)
     return out if bias is None else out + bias

@@ -35,7 +35,7 @@ from typing import Literal, overload
 import torch
 from scipy import optimize, stats
 
-from .params import LIFParams
+from .params import MAX_KERNEL_STEPS, LIFParams
 
 __all__ = [
     "filtered_input_stats",
@@ -69,7 +69,13 @@ def _kernel_steps(params: LIFParams, duration: float | None) -> int:
         or duration <= 0
     ):
         raise ValueError(f"duration must be a finite number of seconds > 0, got {duration!r}")
-    return max(1, int(round(duration / params.dt)))
+    steps = duration / params.dt
+    if steps > MAX_KERNEL_STEPS:
+        raise ValueError(
+            f"duration must be at most MAX_KERNEL_STEPS = {MAX_KERNEL_STEPS} steps of dt "
+            f"(= {params.dt!r} s), got {duration!r} s ({steps:.3g} steps)"
+        )
+    return max(1, int(round(steps)))
 
 
 def psp_kernel(params: LIFParams, duration: float | None = None) -> torch.Tensor:
@@ -82,7 +88,8 @@ def psp_kernel(params: LIFParams, duration: float | None = None) -> torch.Tensor
     Args:
         params: the postsynaptic neuron's :class:`LIFParams` (any synapse, ``dt`` or
             ``input_scale``).
-        duration: kernel length in seconds; ``round(duration / dt)`` steps. Default
+        duration: kernel length in seconds; ``round(duration / dt)`` steps, at most
+            :data:`~spikeinit.params.MAX_KERNEL_STEPS` (else ``ValueError``). Default
             ``10 * max(tau_mem, tau_syn)`` (``10 * tau_mem`` for a delta synapse).
 
     Returns:
@@ -137,6 +144,12 @@ def psp_integrals(
     raise ValueError(f"mode must be 'numerical' or 'analytical', got {mode!r}")
 
 
+def _check_real(name: str, value: object) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise TypeError(f"{name} must be a real number, got {type(value).__name__}")
+    return float(value)
+
+
 def _check_nonneg_finite(name: str, value: float) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise TypeError(f"{name} must be a real number, got {type(value).__name__}")
@@ -170,9 +183,14 @@ def membrane_moments(
     params = _check_params(params)
     if isinstance(n, bool) or not isinstance(n, int) or n < 1:
         raise ValueError(f"n (number of inputs) must be an integer >= 1, got {n!r}")
+    for name, value in (("sigma_w", sigma_w), ("mu_w", mu_w)):
+        if isinstance(value, (int, float)) and not math.isfinite(value):
+            raise ValueError(
+                f"{name} (the weights' {'standard deviation' if name == 'sigma_w' else 'mean'}) "
+                f"is {value!r}: the weights contain NaN or inf"
+            )
     _check_nonneg_finite("sigma_w", sigma_w)
-    if not math.isfinite(mu_w):
-        raise ValueError(f"mu_w must be finite, got {mu_w!r}")
+    _check_real("mu_w", mu_w)
     if filtered_mean is None or filtered_var is None:
         if nu is None:
             raise ValueError("nu (Hz) is required unless filtered_mean and filtered_var are given")

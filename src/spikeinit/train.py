@@ -39,7 +39,13 @@ load with ``torch.load(path, weights_only=True)`` (see :func:`load_checkpoint`):
      "model": state_dict, "optimizer": state_dict, "scheduler": state_dict | None,
      "history": [per-epoch metrics], "best_val_accuracy": float | None, "best_epoch": int,
      "config": TrainConfig.to_dict(), "rng": {"torch": ByteTensor, "cuda": [ByteTensor],
-     "numpy": {...}, "python": {...}}, "versions": {"spikeinit": str, "torch": str}}
+     "numpy": {...}, "python": {...}}, "versions": {"spikeinit": str, "torch": str},
+     "identity": dict | None (what the run trains on; resume refuses another),
+     "digest": SHA-256 hex of all the rest (see checkpoint_digest)}
+
+:func:`load_checkpoint` checks the zip archive's CRCs before unpickling and the
+digest after, so a damaged file raises ``ValueError`` instead of loading
+changed weights.
 
 **Divergence.** A non-finite loss, gradient or (after an epoch) parameter stops
 training with :class:`TrainingDiverged`, naming the epoch and batch; no
@@ -48,6 +54,7 @@ checkpoint is written after the failure, so ``last.pt`` stays the last good one.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import os
@@ -56,6 +63,7 @@ import random
 import sys
 import tempfile
 import time
+import zipfile
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -67,6 +75,8 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from . import losses as _losses
+from ._rundir import lock_run_dir
+from .neuron import NonFiniteCurrentError
 from .nn import Readout, SpikingLayer
 from .optim import OPTIMIZERS, SCHEDULES, make_optimizer, make_scheduler, schedule_per_batch
 from .regularizers import ActivityRegularizer, activity_penalty
@@ -80,6 +90,7 @@ __all__ = [
     "TrainingDiverged",
     "evaluate",
     "fit",
+    "checkpoint_digest",
     "load_checkpoint",
     "save_checkpoint",
 ]
@@ -450,17 +461,74 @@ def _atomic_write(path: Path, write: Callable[[Any], None], mode: str = "wb") ->
     _fsync_dir(path.parent)
 
 
+def _digest_update(h: Any, obj: Any) -> None:
+    """Feed ``obj`` (tensors, containers, plain values) to ``h`` in a fixed order."""
+    if isinstance(obj, torch.Tensor):
+        t = obj.detach().to("cpu").contiguous()
+        h.update(f"T{t.dtype}{tuple(t.shape)};".encode())
+        h.update(t.reshape(-1).view(torch.uint8).numpy().tobytes())
+    elif isinstance(obj, Mapping):
+        h.update(f"D{len(obj)};".encode())
+        for key in sorted(obj, key=repr):
+            _digest_update(h, key)
+            _digest_update(h, obj[key])
+    elif isinstance(obj, (list, tuple)):
+        h.update(f"L{len(obj)};".encode())
+        for item in obj:
+            _digest_update(h, item)
+    else:
+        h.update(f"V{obj!r};".encode())
+
+
+def checkpoint_digest(obj: Mapping[str, Any]) -> str:
+    """SHA-256 over every value of a checkpoint except its ``"digest"`` entry.
+
+    Tensors count with their dtype, shape and raw bytes, so any changed weight,
+    optimiser state or metric changes the digest.
+    """
+    h = hashlib.sha256()
+    _digest_update(h, {k: v for k, v in obj.items() if k != "digest"})
+    return h.hexdigest()
+
+
 def save_checkpoint(obj: Mapping[str, Any], path: str | Path) -> None:
     """``torch.save`` to ``path`` atomically: temporary file, fsync, ``os.replace``.
 
     A crash at any point leaves either the previous file or the new one, never a
-    partial file.
+    partial file. The checkpoint gets a ``"digest"`` entry,
+    :func:`checkpoint_digest` of the rest, which :func:`load_checkpoint` verifies.
     """
-    _atomic_write(Path(path), lambda f: torch.save(dict(obj), f))
+    state = dict(obj)
+    state["digest"] = checkpoint_digest(state)
+    _atomic_write(Path(path), lambda f: torch.save(state, f))
+
+
+def _corrupt(path: Path, why: str) -> ValueError:
+    return ValueError(
+        f"checkpoint {path} is corrupt ({why}); it was not loaded. Restore it from a "
+        "backup or start the run afresh (never load an untrusted file with pickle)"
+    )
+
+
+def _check_zip(path: Path) -> None:
+    """Every member's CRC-32 (torch.save writes a zip archive; torch.load never checks)."""
+    try:
+        with zipfile.ZipFile(path) as zf:
+            bad = zf.testzip()
+    except (zipfile.BadZipFile, OSError, EOFError, ValueError, NotImplementedError) as exc:
+        raise _corrupt(path, f"not a readable zip archive: {exc}") from None
+    except Exception as exc:  # zipfile raises assorted errors on damaged headers
+        raise _corrupt(path, f"damaged zip archive: {type(exc).__name__}") from None
+    if bad is not None:
+        raise _corrupt(path, f"CRC mismatch in member {bad!r}")
 
 
 def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") -> dict[str, Any]:
-    """Load a checkpoint with ``torch.load(..., weights_only=True)``.
+    """Load a checkpoint with ``torch.load(..., weights_only=True)``, integrity first.
+
+    Before unpickling, the zip archive's CRC-32 of every member is checked; after
+    loading, the stored SHA-256 ``"digest"`` (see :func:`checkpoint_digest`;
+    checkpoints written before it existed have none) must match the values read.
 
     Raises ``FileNotFoundError`` if it is missing and ``ValueError`` if it is
     corrupt or not a spikeinit checkpoint.
@@ -468,12 +536,20 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"checkpoint not found: {path}")
+    _check_zip(path)
     try:
         ckpt = torch.load(path, map_location=map_location, weights_only=True)
-    except (RuntimeError, EOFError, pickle.UnpicklingError, ValueError, OSError) as exc:
-        raise ValueError(f"checkpoint {path} is corrupt or unreadable: {exc}") from exc
+    except pickle.UnpicklingError:
+        # torch's message advises weights_only=False: wrong for a damaged or hostile file
+        raise _corrupt(path, "it holds objects other than tensors and plain values") from None
+    except Exception as exc:  # any failure to parse a damaged file
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        raise _corrupt(path, f"{type(exc).__name__}: {first[:200]}") from None
     if not isinstance(ckpt, dict) or ckpt.get("format") != CHECKPOINT_FORMAT:
         raise ValueError(f"{path} is not a {CHECKPOINT_FORMAT} file")
+    stored = ckpt.get("digest")
+    if stored is not None and stored != checkpoint_digest(ckpt):
+        raise _corrupt(path, "its SHA-256 digest does not match its contents")
     return ckpt
 
 
@@ -489,6 +565,26 @@ def _to_device(
     if not x.is_floating_point():
         x = x.float()
     return x.to(device, non_blocking=True), y.to(device, non_blocking=True).long()
+
+
+def _check_labels(out: torch.Tensor, y: torch.Tensor) -> None:
+    """Labels must be class indices of the readout ``out [T, B, C]``, one per sample."""
+    if not isinstance(out, torch.Tensor) or out.dim() < 2:
+        raise ValueError(
+            "the model must return a readout trace [T, B, C], got "
+            f"{tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__}"
+        )
+    n_classes, batch = out.shape[-1], out.shape[-2]
+    if y.dim() != 1 or y.shape[0] != batch:
+        raise ValueError(f"labels must have shape [{batch}] (one per sample), got {tuple(y.shape)}")
+    if y.numel() == 0:
+        return
+    lo, hi = int(y.min()), int(y.max())
+    if lo < 0 or hi >= n_classes:
+        raise ValueError(
+            f"labels must lie in [0, {n_classes - 1}] (the readout has {n_classes} outputs), "
+            f"got labels in [{lo}, {hi}]"
+        )
 
 
 def _unpack(batch: Any) -> tuple[torch.Tensor, torch.Tensor]:
@@ -534,6 +630,7 @@ def _evaluate(
         for batch in loader:
             x, y = _to_device(*_unpack(batch), device, batch_first)
             out = model(x)
+            _check_labels(out, y)
             n = y.shape[0]
             loss_sum += float(fn(out, y)) * n
             correct += int((_losses.logits(out, loss).argmax(dim=1) == y).sum())
@@ -577,6 +674,59 @@ class _HiddenSpikes:
         self.clear()
 
 
+def _remove_stale_temporaries(directory: Path) -> None:
+    """Delete ``.<name>.*.tmp`` files that an interrupted :func:`_atomic_write` left.
+
+    Only called with the run directory locked, so no write is in progress.
+    """
+    for name in ("last.pt", "best.pt", "metrics.jsonl"):
+        for tmp in directory.glob(f".{name}.*.tmp"):
+            tmp.unlink(missing_ok=True)
+
+
+def load_model_state(model: nn.Module, state: Mapping[str, Any], what: str = "the") -> None:
+    """``model.load_state_dict(state)``; a mismatch raises a one-line ``ValueError``."""
+    try:
+        model.load_state_dict(state)
+    except RuntimeError as exc:
+        lines = [ln.strip() for ln in str(exc).strip().splitlines() if ln.strip()]
+        detail = " ".join(lines[1:3] or lines[:1])[:300]
+        raise ValueError(f"{what} weights do not fit this model ({detail})") from None
+
+
+def _plain_identity(identity: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    """``identity`` as plain JSON values (tuples become lists), for comparison."""
+    if identity is None:
+        return None
+    if not isinstance(identity, Mapping):
+        raise TypeError(f"identity must be a mapping or None, got {type(identity).__name__}")
+    try:
+        return json.loads(json.dumps(dict(identity), sort_keys=True))
+    except (TypeError, ValueError) as exc:
+        raise TypeError(f"identity must hold JSON-able values: {exc}") from None
+
+
+def _identity_diff(old: Any, new: Any, prefix: str = "") -> str:
+    """``key: old -> new`` for the leaves that differ (first five)."""
+    out: list[str] = []
+
+    def walk(a: Any, b: Any, key: str) -> None:
+        if isinstance(a, dict) and isinstance(b, dict):
+            for k in sorted(set(a) | set(b)):
+                walk(a.get(k), b.get(k), f"{key}.{k}" if key else str(k))
+        elif a != b:
+            out.append(f"{key}: {a!r} -> {b!r}")
+
+    walk(old, new, prefix)
+    return ", ".join(out[:5]) + (", ..." if len(out) > 5 else "")
+
+
+def _non_finite(x: torch.Tensor, exc: Exception) -> str:
+    if not bool(torch.isfinite(x).all()):
+        return "the input batch holds NaN or inf"
+    return f"a spiking layer's {exc}"
+
+
 def _isatty() -> bool:
     try:
         return sys.stderr.isatty()
@@ -595,6 +745,9 @@ class Trainer:
             ``None`` writes nothing (and cannot resume).
         on_batch_end: optional ``f(epoch, batch, loss)`` after each optimiser step.
         on_epoch_end: optional ``f(epoch, record)`` after each epoch's checkpoint.
+        identity: optional JSON-able description of what the run trains on (the
+            dataset and its settings, the model, the init); stored in the
+            checkpoint, and a resume with a different identity is refused.
     """
 
     def __init__(
@@ -604,6 +757,7 @@ class Trainer:
         out_dir: str | Path | None = None,
         on_batch_end: Callable[[int, int, float], None] | None = None,
         on_epoch_end: Callable[[int, dict[str, Any]], None] | None = None,
+        identity: Mapping[str, Any] | None = None,
     ) -> None:
         if not isinstance(model, nn.Module):
             raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
@@ -614,8 +768,15 @@ class Trainer:
         self.model = model.to(self.device)
         if not any(p.requires_grad for p in model.parameters()):
             raise ValueError("model has no trainable parameters")
+        for p in model.parameters():
+            if p.is_floating_point() and self.config.lr >= torch.finfo(p.dtype).max:
+                raise ValueError(
+                    f"lr={self.config.lr!r} is beyond the range of the parameters' dtype "
+                    f"{p.dtype} (max {torch.finfo(p.dtype).max:.3g})"
+                )
         self.out_dir = None if out_dir is None else Path(out_dir)
         self.on_batch_end, self.on_epoch_end = on_batch_end, on_epoch_end
+        self.identity = _plain_identity(identity)
         cfg = self.config
         opt_kw = {"weight_decay": cfg.weight_decay} if cfg.weight_decay else {}
         self.optimizer = make_optimizer(cfg.optimizer, model.parameters(), cfg.lr, **opt_kw)
@@ -661,6 +822,7 @@ class Trainer:
             "config": self.config.to_dict(),
             "rng": _rng_state(),
             "versions": {"spikeinit": str(spikeinit.__version__), "torch": str(torch.__version__)},
+            "identity": self.identity,
         }
 
     def load_state_dict(self, ckpt: Mapping[str, Any]) -> None:
@@ -673,7 +835,19 @@ class Trainer:
         if diff:
             details = ", ".join(f"{k}: {saved[k]!r} -> {now[k]!r}" for k in diff)
             raise ValueError(f"cannot resume: the config differs from the checkpoint's ({details})")
-        self.model.load_state_dict(ckpt["model"])
+        old_id = ckpt.get("identity")
+        if self.identity is not None and old_id is not None and old_id != self.identity:
+            raise ValueError(
+                "cannot resume: the checkpoint was trained on another run set-up "
+                f"({_identity_diff(old_id, self.identity)}); use the same settings or a new out_dir"
+            )
+        done = int(ckpt["epoch"])
+        if done > self.config.epochs:
+            raise ValueError(
+                f"cannot resume: the checkpoint has already completed {done} epochs, more than "
+                f"epochs={self.config.epochs}; ask for epochs >= {done} or use a new out_dir"
+            )
+        load_model_state(self.model, ckpt["model"], "cannot resume: the checkpoint's")
         self.optimizer.load_state_dict(ckpt["optimizer"])
         if self.scheduler is not None and ckpt.get("scheduler") is not None:
             self.scheduler.load_state_dict(ckpt["scheduler"])
@@ -769,7 +943,11 @@ class Trainer:
             for b, batch in enumerate(loader, 1):
                 x, y = _to_device(*_unpack(batch), self.device, batch_first)
                 hidden.clear()
-                out = model(x)
+                try:
+                    out = model(x)
+                except NonFiniteCurrentError as exc:
+                    raise self._diverged(_non_finite(x, exc), epoch, b) from None
+                _check_labels(out, y)
                 data_loss = self._loss_fn(out, y)
                 loss = data_loss
                 reg = None
@@ -854,7 +1032,23 @@ class Trainer:
 
         Raises:
             TrainingDiverged: on a non-finite loss, gradient or parameter.
+            ValueError: another process is training into ``out_dir`` (it is
+                locked for the whole call, see :mod:`spikeinit._rundir`).
         """
+        if self.out_dir is None:
+            return self._fit(train, val, test, resume, max_epochs_this_run)
+        with lock_run_dir(self.out_dir):
+            _remove_stale_temporaries(self.out_dir)
+            return self._fit(train, val, test, resume, max_epochs_this_run)
+
+    def _fit(
+        self,
+        train: Data,
+        val: Data | None,
+        test: Data | None,
+        resume: bool,
+        max_epochs_this_run: int | None,
+    ) -> TrainResult:
         cfg = self.config
         if max_epochs_this_run is not None:
             _check_int("max_epochs_this_run", max_epochs_this_run, 1)
@@ -940,9 +1134,12 @@ class Trainer:
             if val_loader is not None:
                 _set_epoch(val_loader, cfg.seed, epoch)
                 batch_first = cfg.batch_first and not isinstance(val_loader, SequenceLoader)
-                val_loss, val_acc = _evaluate(
-                    self.model, val_loader, cfg.loss, self.device, batch_first
-                )
+                try:
+                    val_loss, val_acc = _evaluate(
+                        self.model, val_loader, cfg.loss, self.device, batch_first
+                    )
+                except NonFiniteCurrentError as exc:
+                    raise self._diverged(f"in validation, {exc}", epoch, None) from None
                 if not math.isfinite(val_loss):
                     raise self._diverged(f"the validation loss is {val_loss}", epoch, None)
             else:
@@ -984,7 +1181,15 @@ def fit(
     max_epochs_this_run: int | None = None,
     on_batch_end: Callable[[int, int, float], None] | None = None,
     on_epoch_end: Callable[[int, dict[str, Any]], None] | None = None,
+    identity: Mapping[str, Any] | None = None,
 ) -> TrainResult:
     """Train ``model``: ``Trainer(model, config, out_dir, ...).fit(train, val, test, ...)``."""
-    trainer = Trainer(model, config, out_dir, on_batch_end=on_batch_end, on_epoch_end=on_epoch_end)
+    trainer = Trainer(
+        model,
+        config,
+        out_dir,
+        on_batch_end=on_batch_end,
+        on_epoch_end=on_epoch_end,
+        identity=identity,
+    )
     return trainer.fit(train, val, test, resume=resume, max_epochs_this_run=max_epochs_this_run)

@@ -61,6 +61,8 @@ SHD_FILES: dict[str, tuple[str, str | None, str | None]] = {
 }
 SHD_N_UNITS = 700
 SHD_N_CLASSES = 20
+#: latest plausible spike time in seconds (the longest SHD recordings last about 1.4 s)
+SHD_MAX_TIME = 10.0
 
 
 def _manual_step(root: Path) -> str:
@@ -70,6 +72,17 @@ def _manual_step(root: Path) -> str:
         f"shd_train.h5 and shd_test.h5) in {root}, or set $SPIKEINIT_DATA / data_dir to the "
         "directory whose 'shd' subfolder holds them."
     )
+
+
+def _move_aside(path: Path) -> Path:
+    """Rename a rejected file to ``NAME.rejected`` (``.rejected.1``, ...): never delete a
+    file the user put there."""
+    for k in range(1000):
+        target = path.with_name(path.name + (".rejected" if k == 0 else f".rejected.{k}"))
+        if not target.exists():
+            path.rename(target)
+            return target
+    raise ValueError(f"{path}: too many rejected copies beside it; clean up {path.parent}")
 
 
 def fetch_shd_file(
@@ -85,8 +98,9 @@ def fetch_shd_file(
     Order: an existing ``.h5`` is used as is (its structure is checked when
     read); else an existing ``.h5.gz`` is verified and gunzipped; else the
     ``.h5.gz`` is downloaded from ``base_url`` (default :data:`SHD_BASE_URL`),
-    verified against its MD5 and gunzipped. A file that fails the check is
-    deleted and a ``ValueError`` raised.
+    verified against its MD5 and gunzipped. A ``.h5.gz`` found in the cache that
+    fails the check (or is not gzip) is moved aside to ``NAME.rejected``, never
+    deleted, and a ``ValueError`` raised; a download that fails it is deleted.
     """
     if split not in SHD_FILES:
         raise ValueError(f"split must be one of {tuple(SHD_FILES)}, got {split!r}")
@@ -101,11 +115,20 @@ def fetch_shd_file(
         if verify and md5 is not None:
             got = file_md5(gz)
             if got != md5:
-                gz.unlink()
+                aside = _move_aside(gz)
                 raise ValueError(
                     f"{gz}: checksum mismatch (md5 {got}, expected {md5}); the file was "
-                    f"deleted. {manual}"
+                    f"moved aside to {aside.name}. {manual}"
                 )
+        try:
+            gunzip_file(gz, h5)
+        except ValueError:
+            aside = _move_aside(gz)
+            raise ValueError(
+                f"{gz}: not a valid or complete gzip file; it was moved aside to {aside.name}. "
+                f"{manual}"
+            ) from None
+        return h5
     elif download:
         url = (base_url or SHD_BASE_URL).rstrip("/") + "/" + gz_name
         download_file(url, gz, md5 if verify else None, manual_step=manual)
@@ -122,6 +145,8 @@ def read_shd(
     *,
     n_units: int = SHD_N_UNITS,
     n_classes: int = SHD_N_CLASSES,
+    max_time: float = SHD_MAX_TIME,
+    max_silent_fraction: float = 0.5,
 ) -> tuple[EventStore, torch.Tensor]:
     """Read and validate one SHD HDF5 file; bin spikes to ``dt`` and keep the first ``n_steps``.
 
@@ -131,8 +156,12 @@ def read_shd(
 
     Raises:
         ValueError: naming the file and the problem: not HDF5, missing keys,
-            mismatched lengths, NaN / infinite / negative times, units outside
-            ``[0, n_units)``, labels outside ``[0, n_classes)``.
+            mismatched lengths, NaN / infinite / negative times, times beyond
+            ``max_time`` seconds (SHD recordings last under 1.5 s; times in
+            milliseconds would otherwise read as almost no events), more than
+            ``max_silent_fraction`` of the samples without any spike in the
+            ``n_steps`` window, units outside ``[0, n_units)``, labels outside
+            ``[0, n_classes)``.
     """
     dt = check_float("dt", dt, 0.0, lo_open=True)
     n_steps = check_int("n_steps", n_steps, 1)
@@ -175,6 +204,7 @@ def read_shd(
         )
     steps_l: list[np.ndarray] = []
     units_l: list[np.ndarray] = []
+    t_max = 0.0
     for i in range(n):
         t = np.asarray(times[i], dtype=np.float64).reshape(-1)
         u = np.asarray(units[i]).reshape(-1)
@@ -188,6 +218,7 @@ def read_shd(
                 raise ValueError(f"{path}: sample {i}: spike times contain NaN or inf")
             if t.min() < 0:
                 raise ValueError(f"{path}: sample {i}: negative spike time {t.min()!r} s")
+            t_max = max(t_max, float(t.max()))
             if not np.issubdtype(u.dtype, np.integer):
                 raise ValueError(f"{path}: sample {i}: units must be integers, got {u.dtype}")
             if u.min() < 0 or u.max() >= n_units:
@@ -199,6 +230,17 @@ def read_shd(
         keep = s < n_steps
         steps_l.append(s[keep])
         units_l.append(u[keep].astype(np.int64))
+    if t_max > max_time:
+        raise ValueError(
+            f"{path}: spike times reach {t_max:g} s, beyond any SHD recording (at most "
+            f"max_time = {max_time:g} s); SHD times are in seconds: are these milliseconds?"
+        )
+    silent = sum(1 for st in steps_l if st.size == 0)
+    if silent > max_silent_fraction * n:
+        raise ValueError(
+            f"{path}: {silent} of {n} samples have no spike in the first {n_steps} steps "
+            f"({n_steps * dt:g} s at dt = {dt:g} s); the data or its time unit is wrong"
+        )
     store = EventStore.from_lists(steps_l, units_l, n_steps, (n_units,), binary=True)
     return store, torch.as_tensor(labels.astype(np.int64))
 

@@ -24,7 +24,7 @@ from .. import diagnose, initialize
 from ..cli import add_common_arguments, resolve_device
 from ..data import names as dataset_names
 from ..models import names as model_names
-from ..train import load_checkpoint
+from ..train import load_checkpoint, load_model_state
 from .common import positive_int, write_report, write_results
 from .training import (
     INIT_NAMES,
@@ -82,7 +82,7 @@ def run(args: argparse.Namespace) -> int:
         if args.dataset and args.dataset != spec.dataset:
             spec = preset(args.dataset, **{**fields, "dataset_kw": {}})
         model, ds = build_model(spec)
-        model.load_state_dict(load_checkpoint(ckpt)["model"])
+        load_model_state(model, load_checkpoint(ckpt)["model"], f"checkpoint {ckpt}:")
         source = f"checkpoint {ckpt}"
     else:
         spec = preset(

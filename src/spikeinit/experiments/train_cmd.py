@@ -36,12 +36,14 @@ def spec_overrides(args: argparse.Namespace) -> dict[str, Any]:
     if args.samples_per_class is not None:
         dataset_kw["samples_per_class"] = args.samples_per_class
     hidden = None
-    if args.hidden:
+    if args.hidden is not None:
+        msg = f"--hidden must be comma-separated integers >= 1, e.g. 128,128, got {args.hidden!r}"
         try:
             hidden = tuple(int(h) for h in args.hidden.split(","))
         except ValueError:
-            msg = f"--hidden must be comma-separated integers, got {args.hidden!r}"
             raise ValueError(msg) from None
+        if not hidden or min(hidden) < 1:
+            raise ValueError(msg)
     if args.lr is not None and not args.lr > 0:
         raise ValueError(f"--lr must be > 0, got {args.lr}")
     if args.sigma_u is not None and not args.sigma_u > 0:

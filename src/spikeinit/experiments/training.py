@@ -214,6 +214,7 @@ def run(
         config=cfg,
         out_dir=out,
         resume=resume,
+        identity=run_identity(spec, ds.summary()),
     )
     return {
         "metrics": result.metrics(),
@@ -221,6 +222,14 @@ def run(
         "init": report.to_dict(),
         "dataset": ds.summary(),
     }
+
+
+def run_identity(spec: RunSpec, dataset: dict[str, Any]) -> dict[str, Any]:
+    """What a run trains on, for the resume check: the spec without the fields a
+    resume may change (``epochs``), and the dataset's summary (sizes, settings)."""
+    d = spec_dict(spec)
+    d.pop("epochs")
+    return {"spec": d, "dataset": dataset}
 
 
 def epochs_to_reach(history: list[dict[str, Any]], level: float, key: str = "val_acc") -> float:

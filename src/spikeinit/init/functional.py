@@ -19,6 +19,7 @@ References:
 from __future__ import annotations
 
 import math
+import sys
 from dataclasses import dataclass
 from typing import Literal
 
@@ -56,6 +57,10 @@ def _check_tensor(w: object, name: str = "w") -> torch.Tensor:
             f"{name} must have at least 2 dims ([out, in, *kernel]) to define a fan-in, "
             f"got shape {tuple(w.shape)}"
         )
+    if not w.is_floating_point():
+        raise TypeError(
+            f"{name} must be a floating-point tensor (float16/32/64, bfloat16), got dtype {w.dtype}"
+        )
     if w.numel() == 0:
         raise ValueError(f"{name} is empty (shape {tuple(w.shape)})")
     return w
@@ -84,7 +89,21 @@ def _positive(name: str, value: object) -> float:
     return v
 
 
+def _check_generator(gen: object) -> torch.Generator | None:
+    if gen is not None and not isinstance(gen, torch.Generator):
+        raise TypeError(f"generator must be a torch.Generator or None, got {type(gen).__name__}")
+    return gen
+
+
 def _normal_(w: torch.Tensor, mean: float, std: float, gen: torch.Generator | None) -> torch.Tensor:
+    gen = _check_generator(gen)
+    # about 6 standard deviations must stay representable in the tensor's dtype
+    big = torch.finfo(w.dtype).max / 8.0
+    if not (math.isfinite(std) and math.isfinite(mean)) or abs(mean) + 6.0 * std > big:
+        raise ValueError(
+            f"the weight distribution N({mean:.3g}, {std:.3g}^2) does not fit in {w.dtype} "
+            "(the targets or the threshold are too large)"
+        )
     with torch.no_grad():
         return w.normal_(mean, std, generator=gen)
 
@@ -196,7 +215,18 @@ def fluctuation_moments(
         mu_w = share * mu * theta / (fan_in * b)
     else:
         mu_w = 0.0
-    var_w = share * (sig * theta) ** 2 / (fan_in * a) - mu_w * mu_w
+    try:
+        var_w = share * (sig * theta) ** 2 / (fan_in * a) - mu_w * mu_w
+    except OverflowError:
+        raise ValueError(
+            f"sigma_u={sig:g} with threshold={theta:g} gives a weight variance that overflows "
+            "a float; use a target of a few thresholds (sigma_u ~ 1)"
+        ) from None
+    if math.isinf(var_w):
+        raise ValueError(
+            f"sigma_u={sig:g}, mu_u={mu:g} with threshold={theta:g} and this input give an "
+            "infinite weight variance; use smaller targets or check the input statistics"
+        )
     if not var_w > 0:
         xi_val = (1.0 - mu) / sig
         raise ValueError(
@@ -381,6 +411,7 @@ def dale_exponential_(
     """
     w_exc = _check_tensor(w_exc, "w_exc")
     w_inh = _check_tensor(w_inh, "w_inh")
+    _check_generator(generator)
     if not isinstance(params_exc, LIFParams) or not isinstance(params_inh, LIFParams):
         raise TypeError("params_exc and params_inh must be LIFParams")
     theta = params_exc.threshold
@@ -415,6 +446,14 @@ def dale_exponential_(
     lambda_ff = math.sqrt(2.0 * total) / sig
     lambda_inh = delta_ei * lambda_ff
     lambda_rec = None if delta_rec is None else delta_rec * lambda_ff
+    big = torch.finfo(w_exc.dtype).max / 8.0
+    for lam_name, lam in (("lambda_ff", lambda_ff), ("lambda_inh", lambda_inh),
+                          ("lambda_rec", lambda_rec)):  # fmt: skip
+        if lam is not None and not (math.isfinite(lam) and lam > 0 and 40.0 / lam < big):
+            raise ValueError(
+                f"{lam_name} = {lam:.3g}: the exponential weights do not fit in {w_exc.dtype} "
+                "(sigma_u or the input statistics are extreme)"
+            )
     with torch.no_grad():
         w_exc.exponential_(lambda_ff, generator=generator)
         w_inh.exponential_(lambda_inh, generator=generator)
@@ -444,7 +483,18 @@ def micheli_variance(fan_in: int, threshold: float = 1.0) -> float:
     """``Var[w] = 1 / (n (1 - Phi(theta)))`` [B]."""
     if isinstance(fan_in, bool) or not isinstance(fan_in, int) or fan_in < 1:
         raise ValueError(f"fan_in must be an integer >= 1, got {fan_in!r}")
-    return 1.0 / (fan_in * float(stats.norm.sf(_threshold(threshold))))
+    return 1.0 / (fan_in * _firing_probability(_threshold(threshold), fan_in))
+
+
+def _firing_probability(theta: float, fan_in: int) -> float:
+    """``1 - Phi(theta)``, refused where ``1 / (n (1 - Phi(theta)))`` is not a finite float."""
+    q = float(stats.norm.sf(theta))
+    if q * fan_in <= 1e3 / sys.float_info.max:
+        raise ValueError(
+            f"threshold={theta:g} is too large: the firing probability 1 - Phi(theta) = {q:.3g} "
+            "gives an infinite weight variance (Micheli's rule needs theta of a few units)"
+        )
+    return q
 
 
 def micheli_normal_(
@@ -475,7 +525,9 @@ def micheli_reset_variance(
     if not 0 <= b < 1:
         raise ValueError(f"beta must be in [0, 1), got {beta!r}")
     theta = _threshold(threshold)
-    p = float(stats.norm.sf(theta))
+    if form not in ("covariance", "public"):
+        raise ValueError(f"form must be 'covariance' or 'public', got {form!r}")
+    p = _firing_probability(theta, fan_in)
     phi = float(stats.norm.pdf(theta))
     if form == "covariance":
         cross = phi
@@ -485,7 +537,7 @@ def micheli_reset_variance(
         raise ValueError(f"form must be 'covariance' or 'public', got {form!r}")
     num = 1.0 - b * b - theta * theta * p * (1.0 - p) + 2.0 * b * theta * cross
     den = fan_in * p
-    if not (num > 0 and den > 0):
+    if not (num > 0 and den > 0 and math.isfinite(num / den)):
         raise ValueError(
             f"reset-aware Micheli variance is not positive for beta={beta!r}, "
             f"threshold={threshold!r}, form={form!r}: numerator "
@@ -550,6 +602,7 @@ def micheli_finite_width_normal_(
     sample), which keeps the variance finite. Draws use ``generator``.
     """
     w = _check_tensor(w)
+    _check_generator(generator)
     theta = _threshold(threshold)
     if isinstance(n_bootstrap, bool) or not isinstance(n_bootstrap, int) or n_bootstrap < 2:
         raise ValueError(f"n_bootstrap must be an integer >= 2, got {n_bootstrap!r}")
@@ -583,6 +636,7 @@ def glorot_normal_(w: torch.Tensor, generator: torch.Generator | None = None) ->
 def default_uniform_(w: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
     """PyTorch's default for linear/conv layers: ``U(-1/sqrt(n), 1/sqrt(n))``, Var ``1/(3n)``."""
     w = _check_tensor(w)
+    _check_generator(generator)
     bound = 1.0 / math.sqrt(_fan_in(w))
     with torch.no_grad():
         return w.uniform_(-bound, bound, generator=generator)

@@ -37,9 +37,18 @@ class WeightGroup:
 
 
 def check_sequence_input(
-    x: torch.Tensor, min_dim: int, name: str, features: tuple[int, ...]
-) -> None:
-    """Raise a clear error unless ``x`` is a float ``[T, B, *features]`` tensor."""
+    x: torch.Tensor,
+    min_dim: int,
+    name: str,
+    features: tuple[int, ...],
+    dtype: torch.dtype | None = None,
+) -> torch.Tensor:
+    """``x`` if it is a float ``[T, B, *features]`` tensor, else a clear error.
+
+    With ``dtype`` (the layer's weight dtype) a float input of another precision
+    (float16, float64, bfloat16) is cast to it, so every layer computes in its
+    own precision.
+    """
     if not isinstance(x, torch.Tensor):
         raise TypeError(f"{name}: input must be a torch.Tensor, got {type(x).__name__}")
     if not x.is_floating_point():
@@ -50,6 +59,9 @@ def check_sequence_input(
     if x.dim() != expected or tuple(x.shape[2 : 2 + len(features)]) != features:
         shape = ", ".join(str(f) for f in features)
         raise ValueError(f"{name}: expected input of shape [T, B, {shape}], got {tuple(x.shape)}")
+    if dtype is not None and x.dtype != dtype:
+        x = x.to(dtype)
+    return x
 
 
 class SpikingLayer(nn.Module):

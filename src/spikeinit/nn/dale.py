@@ -43,7 +43,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from ..neuron import lif_sequence
+from ..neuron import check_finite_current, lif_sequence
 from ..params import LIFParams
 from ..surrogate import Surrogate, spike
 from .base import SpikingLayer, WeightGroup, check_sequence_input
@@ -146,7 +146,7 @@ class DaleLinear(SpikingLayer):
 
     def input_current(self, x: torch.Tensor) -> torch.Tensor:
         """Feed-forward excitatory current to E and I, concatenated: ``[T, B, n_exc + n_inh]``."""
-        check_sequence_input(x, 3, type(self).__name__, (self.in_features,))
+        x = check_sequence_input(x, 3, type(self).__name__, (self.in_features,), self.w_xe.dtype)
         w = torch.cat([nonneg(self.w_xe), nonneg(self.w_xi)])
         steps, batch = x.shape[:2]
         return (x.reshape(steps * batch, -1) @ w.t()).reshape(steps, batch, -1)
@@ -175,8 +175,11 @@ class DaleLinear(SpikingLayer):
 
     def _loop(self, current: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Both populations over time: ``(spikes, U)``, each ``[T, B, n_exc + n_inh]``."""
+        check_finite_current(current)
         r_exc, r_inh = self._rec_matrices()
         r_both = torch.cat([r_exc, r_inh])  # [2N, N]
+        if not bool(torch.isfinite(r_both).all()):
+            raise ValueError("the recurrent weight contains NaN or inf")
         n = self.n_exc + self.n_inh
         be, bi = self.params_exc.beta_syn, self.params_inh.beta_syn
         bm, g, th = self.params.beta_mem, self.params.gain, self.params.threshold

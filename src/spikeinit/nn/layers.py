@@ -82,7 +82,7 @@ class SpikingLinear(SpikingLayer):
         return self.recurrent_weight
 
     def input_current(self, x: torch.Tensor) -> torch.Tensor:
-        check_sequence_input(x, 3, type(self).__name__, (self.in_features,))
+        x = check_sequence_input(x, 3, type(self).__name__, (self.in_features,), self.weight.dtype)
         steps, batch = x.shape[:2]
         flat = x.reshape(steps * batch, -1)
         out = event_input.linear(flat, self.weight, self.bias, self.sparse_input)
@@ -146,7 +146,9 @@ class _SpikingConv(SpikingLayer):
             dims = "C, L" if self._spatial_dims == 1 else "C, H, W"
             shape = tuple(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__
             raise ValueError(f"{name}: expected input of shape [T, B, {dims}], got {shape}")
-        check_sequence_input(x, x.dim(), name, (self.in_channels, *x.shape[3:]))
+        x = check_sequence_input(
+            x, x.dim(), name, (self.in_channels, *x.shape[3:]), self.conv.weight.dtype
+        )
         steps, batch = x.shape[:2]
         out = self.conv(x.reshape(steps * batch, *x.shape[2:]))
         return out.reshape(steps, batch, *out.shape[1:])

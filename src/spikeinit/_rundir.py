@@ -1,0 +1,103 @@
+"""Run directories: check ``--out`` before any work, and lock it against a second run.
+
+:func:`check_out_dir` refuses an output path that is a file, lies below a file or
+is not writable, without creating anything. :func:`lock_run_dir` holds an
+exclusive ``fcntl.flock`` on ``<dir>/.lock`` for as long as the context is open
+(the kernel releases it when the process ends, even on SIGKILL), so two runs
+never write into one directory. The lock is re-entrant within one process (the
+CLI and the :class:`~spikeinit.train.Trainer` both take it). Where ``fcntl`` is
+missing (Windows) no lock is taken.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - Windows
+    fcntl = None  # type: ignore[assignment]
+
+LOCK_NAME = ".lock"
+
+_held: dict[str, tuple[int, int]] = {}  # resolved dir -> (fd, depth)
+_guard = threading.Lock()
+
+
+class RunDirLocked(ValueError):
+    """Another process is writing into the same run directory."""
+
+
+def check_out_dir(path: str | os.PathLike[str], name: str = "--out") -> Path:
+    """``path`` as a ``Path`` if a directory can be written there, else ``ValueError``.
+
+    Nothing is created: an existing path must be a writable directory; a missing
+    one must have a writable directory as its nearest existing ancestor.
+    """
+    p = Path(path)
+    if str(path) == "":
+        raise ValueError(f"{name} must be a directory path, got ''")
+    if p.exists():
+        if not p.is_dir():
+            raise ValueError(f"{name} {p} exists and is not a directory")
+        if not os.access(p, os.W_OK | os.X_OK):
+            raise ValueError(f"{name} {p} is not writable")
+        return p
+    parent = p.absolute().parent
+    while not parent.exists():
+        parent = parent.parent
+    if not parent.is_dir():
+        raise ValueError(f"{name} {p} lies below {parent}, which is not a directory")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise ValueError(f"{name} {p} cannot be created: {parent} is not writable")
+    return p
+
+
+@contextlib.contextmanager
+def lock_run_dir(path: str | os.PathLike[str]) -> Iterator[Path]:
+    """Hold the run directory ``path`` (created if missing) for this process.
+
+    Raises:
+        RunDirLocked: another process holds it.
+    """
+    directory = Path(path)
+    directory.mkdir(parents=True, exist_ok=True)
+    if fcntl is None:  # pragma: no cover
+        yield directory
+        return
+    key = str(directory.resolve())
+    with _guard:
+        if key in _held:
+            fd, depth = _held[key]
+            _held[key] = (fd, depth + 1)
+        else:
+            fd = os.open(directory / LOCK_NAME, os.O_RDWR | os.O_CREAT, 0o644)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                try:
+                    holder = os.pread(fd, 32, 0).decode(errors="replace").strip()
+                finally:
+                    os.close(fd)
+                who = f" (pid {holder})" if holder.isdigit() else ""
+                raise RunDirLocked(
+                    f"{directory} is in use by another spikeinit run{who}; wait for it to "
+                    "finish or choose another --out"
+                ) from None
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+            _held[key] = (fd, 1)
+    try:
+        yield directory
+    finally:
+        with _guard:
+            fd, depth = _held[key]
+            if depth > 1:
+                _held[key] = (fd, depth - 1)
+            else:
+                del _held[key]
+                os.close(fd)  # releases the flock

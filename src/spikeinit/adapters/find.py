@@ -176,7 +176,11 @@ def make_layer(
     entry = _framework(neuron)
     assert entry is not None
     notes: list[str] = []
-    params = entry[1].params_of(neuron, dt, notes)
+    try:
+        params = entry[1].params_of(neuron, dt, notes)
+    except ValueError as err:  # e.g. a decay so slow that LIFParams refuses it
+        notes.append(f"no LIFParams form ({err}); the weights are set by measurement alone")
+        params = None
     if params is None:  # no LIFParams form: a placeholder that carries theta and dt
         params = LIFParams(
             dt=dt, threshold=entry[1].threshold_of(neuron), tau_mem=max(20e-3, 2 * dt)

@@ -213,15 +213,6 @@ ALLOWED_LAZY = {
 # experiments/compare.py by other helpers). Each hides a cycle or a back-edge;
 # remove the entry when it is fixed. Nothing may be added to this set.
 KNOWN_EXCEPTIONS = {
-    # adapters/base.py <-> adapters/find.py cycle
-    ("spikeinit.adapters.base", "spikeinit.adapters.find"),
-    # diagnostics repeats init/model.py's "native or foreign layers" branch
-    ("spikeinit.diagnostics", "spikeinit.adapters"),
-    # init/model.py <-> init/dale_rule.py cycle (dale_rule needs model's report
-    # dataclasses GroupInit/LayerInit/_Targets; they belong in a module of their own)
-    ("spikeinit.init.dale_rule", "spikeinit.init.model"),
-    ("spikeinit.init.model", "spikeinit.init.dale_rule"),
-    ("spikeinit.init.model", "spikeinit.adapters"),
     # train.py imports the package for its version inside Trainer.state_dict
     ("spikeinit.train", "spikeinit"),
     # experiments/compare.py: cli.py <-> command cycle and command-to-command imports

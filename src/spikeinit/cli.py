@@ -21,6 +21,8 @@ from collections.abc import Sequence
 import torch
 
 from ._rundir import check_out_dir, lock_run_dir
+from .data import DatasetUnavailableError
+from .train import TrainingDiverged
 
 #: sub-command modules, in the order ``--help`` lists them
 COMMAND_MODULES = [
@@ -103,9 +105,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     except RuntimeError as exc:
         # the dataset is not on disk and cannot be downloaded (offline), training
         # diverged, or an allocation for the sizes asked for failed
-        from .data import DatasetUnavailableError
-        from .train import TrainingDiverged
-
         text = str(exc)
         if isinstance(exc, (DatasetUnavailableError, TrainingDiverged)):
             return _fail(args.command, text)

@@ -68,9 +68,10 @@ from ..neuron import lif_sequence
 from ..nn.dale import DaleLinear, nonneg
 from ..params import LIFParams
 from . import functional as F
+from .report import GroupInit, LayerInit
 
 if TYPE_CHECKING:
-    from .model import LayerInit, _Targets
+    from .model import _Targets
 
 REFINE = 1
 BALANCE = 6
@@ -317,7 +318,6 @@ def init_dale_layer(
     ``refine`` rounds of the analytic rule with re-measured E/I statistics, then
     ``balance`` rounds of :func:`balance_dale_` (module docstring).
     """
-    from .model import GroupInit
 
     if not isinstance(layer, DaleLinear):
         raise ValueError(

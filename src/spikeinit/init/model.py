@@ -56,6 +56,7 @@ from ..neuron import lif_sequence
 from ..nn.base import SpikingLayer, WeightGroup
 from ..params import LIFParams
 from . import functional as F
+from .dale_rule import calibrate_dale_layer, init_dale_layer
 from .foreign import Snapshot, check_finite, initialize_foreign
 from .report import GroupInit, InitReport, LayerInit
 
@@ -415,8 +416,6 @@ def _calibrate(
         return _calibrate_rate(layer, x, groups, target_rate, tol, max_iter)
     if any(g.kind in ("exc", "inh") for g in groups):
         # Dale layers: rescaling around the mean could push weights negative
-        from .dale_rule import calibrate_dale_layer
-
         return calibrate_dale_layer(layer, x, sigma_target, tol, max_iter, variance)
     for step in range(max_iter + 1):
         mu, sd, _ = free_membrane_stats(layer, x, variance)
@@ -778,8 +777,6 @@ def _init_layer(
         entry.notes.append("bias set to 0: the fluctuation rule sets the mean through mu_W")
     kinds = {g.kind for g in groups}
     if not kinds <= {"ff", "rec"}:  # E/I groups: Dale's law (raises unless a Dale layer)
-        from .dale_rule import init_dale_layer
-
         return init_dale_layer(entry, name, layer, inp, targets, gen)
     ff = [g for g in groups if g.kind == "ff"]
     rec = [g for g in groups if g.kind == "rec"]

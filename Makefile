@@ -13,7 +13,7 @@ $(BIN)/spikeinit: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet $(TORCH)
-	$(BIN)/pip install --quiet -e '.[dev,data,interop]'
+	$(BIN)/pip install --quiet -e '.[dev,data,interop,sweep]'
 	touch $(BIN)/spikeinit
 
 setup: $(BIN)/spikeinit

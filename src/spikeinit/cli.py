@@ -25,6 +25,7 @@ COMMAND_MODULES = [
     "theory_check",
     "train_cmd",
     "compare",
+    "sweep",
     "diagnose_cmd",
 ]
 

@@ -41,6 +41,7 @@ class RunSpec:
     loss: str = "max"
     schedule: str = "none"
     sigma_u: float = 1.0
+    mu_u: float = 0.0
     hidden: tuple[int, ...] = (128,)
     dataset_kw: dict[str, Any] = field(default_factory=dict)
     regularize: bool = True
@@ -175,18 +176,35 @@ def build_model(spec: RunSpec) -> tuple[torch.nn.Module, Any]:
 
 
 def run(
-    spec: RunSpec, out: str | Path, device: str = "cpu", resume: bool = False, progress: bool = True
+    spec: RunSpec,
+    out: str | Path,
+    device: str = "cpu",
+    resume: bool = False,
+    progress: bool = True,
+    diagnose_init: bool = False,
+    on_epoch_end: Any = None,
 ) -> dict[str, Any]:
-    """Build, initialise and train one model; returns ``{"metrics", "history", "init"}``."""
+    """Build, initialise and train one model; returns ``{"metrics", "history", "init"}``.
+
+    With ``diagnose_init`` the initialised (untrained) model is also diagnosed
+    (:func:`spikeinit.diagnose` on the initialisation samples) and the result
+    holds ``"initial_diagnosis"``. ``on_epoch_end(epoch, record)`` is passed to
+    :func:`spikeinit.train.fit`.
+    """
     method = resolve_init(spec.init)
     model, ds = build_model(spec)
     x_init, _ = ds.sample("train", min(spec.init_samples, len(ds.train)), seed=spec.seed)
     if spec.standardize:
         x_init = standardize_mnist(x_init)
     report = initialize(
-        model, x_init, method=method, sigma_u=spec.sigma_u, seed=spec.seed,
+        model, x_init, method=method, sigma_u=spec.sigma_u, mu_u=spec.mu_u, seed=spec.seed,
         readout=readout_rule(spec),
     )  # fmt: skip
+    diagnosis = None
+    if diagnose_init:
+        from ..diagnostics import diagnose
+
+        diagnosis = diagnose(model, x_init).to_dict()
 
     def loader(split: str) -> Any:
         inner = ds.loader(split, spec.batch_size, seed=spec.seed)
@@ -212,13 +230,17 @@ def run(
         config=cfg,
         out_dir=out,
         resume=resume,
+        on_epoch_end=on_epoch_end,
     )
-    return {
+    res = {
         "metrics": result.metrics(),
         "history": result.history,
         "init": report.to_dict(),
         "dataset": ds.summary(),
     }
+    if diagnosis is not None:
+        res["initial_diagnosis"] = diagnosis
+    return res
 
 
 def epochs_to_reach(history: list[dict[str, Any]], level: float, key: str = "val_acc") -> float:

@@ -831,6 +831,7 @@ def plot_heatmap(records: list[dict[str, Any]], xname: str, yname: str, out: str
         vmax=np.nanmax(z) if np.isfinite(z).any() else 1,
     )
     fig.colorbar(mesh, ax=ax, label="test accuracy (mean over seeds)")
+    ax.set_facecolor("0.85")  # cells without an accuracy (unreachable, diverged)
     for i, _y in enumerate(ys):
         for j, _x in enumerate(xs):
             c = cells[i * len(xs) + j]
@@ -850,28 +851,30 @@ def plot_heatmap(records: list[dict[str, Any]], xname: str, yname: str, out: str
                         ye[i + 1] - ye[i],
                         fill=False,
                         hatch=mark[0],
-                        edgecolor="white",
+                        edgecolor="0.5",
                         lw=0,
                     )
                 )
             acc = c["test_accuracy_mean"]
-            label = "-" if acc is None else f"{100 * acc:.0f}"
+            label = [] if acc is None and mark else ["-" if acc is None else f"{100 * acc:.0f}"]
             ax.text(
                 cx,
                 cy,
-                label + (f"\n{mark[1]}" if mark else ""),
+                "\n".join(label + ([mark[1]] if mark else [])),
                 ha="center",
                 va="center",
                 fontsize=8,
-                color="white" if acc is None or acc < np.nanmean(z) else "black",
+                color="black" if acc is None or float(mesh.norm(acc)) >= 0.5 else "white",
             )
     if {xname, yname} == {"mu_u", "sigma_u"}:
         # mu_U = 1 - xi sigma_U: straight lines in the (mu_U, sigma_U) plane
         se, me = (ye, xe) if yname == "sigma_u" else (xe, ye)
-        sig = np.geomspace(max(se[0], 1e-3 * se[-1]), se[-1], 200)
+        log_s = logy if yname == "sigma_u" else logx
+        lo = max(se[0], 1e-3 * se[-1])
+        sig = np.geomspace(lo, se[-1], 200) if log_s else np.linspace(lo, se[-1], 200)
         for xi in (0.5, 1.0, 2.0, 4.0):
             mu = 1.0 - xi * sig
-            inside = np.flatnonzero((mu >= me[0]) & (mu <= me[-1]))
+            inside = np.flatnonzero((mu >= me[0]) & (mu <= me[-1]) & (sig >= se[0]))
             if yname == "sigma_u":
                 ax.plot(mu, sig, "w--", lw=1)
             else:
@@ -886,6 +889,9 @@ def plot_heatmap(records: list[dict[str, Any]], xname: str, yname: str, out: str
         ax.set_xscale("log")
     if logy:
         ax.set_yscale("log")
+    ax.set_xticks(xv, [f"{v:g}" for v in xv], minor=False)
+    ax.set_yticks(yv, [f"{v:g}" for v in yv], minor=False)
+    ax.minorticks_off()
     ax.set(
         xlabel=_axis_label(xname),
         ylabel=_axis_label(yname),

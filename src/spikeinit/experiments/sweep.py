@@ -602,7 +602,13 @@ def run_ray(
     if not ray.is_initialized():
         kw: dict[str, Any] = {"log_to_driver": False, "logging_level": logging.WARNING}
         if address:
-            ray.init(address=address, **kw)
+            try:
+                ray.init(address=address, **kw)
+            except (ConnectionError, RuntimeError) as exc:
+                msg = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+                raise ValueError(
+                    f"--address {address}: cannot join the Ray cluster ({msg})"
+                ) from None
         else:
             ray.init(num_cpus=num_cpus or os.cpu_count() or 1, include_dashboard=False, **kw)
         started = True

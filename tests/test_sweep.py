@@ -77,15 +77,17 @@ def test_resume_continues_an_interrupted_trial_from_its_checkpoint(
     ray_session, inprocess, tmp_path, monkeypatch
 ):
     marker = tmp_path / "crashed"
+    trials = _trials()[:2]
     monkeypatch.setenv(sweep.FAULT_ENV, f"{marker}:1")
     with pytest.raises(RuntimeError, match="failed"):  # no retries: the sweep stops
-        sweep.execute(_trials(), tmp_path / "out", engine="ray", max_failures=0)
+        sweep.execute(trials, tmp_path / "out", engine="ray", max_failures=0)
     monkeypatch.delenv(sweep.FAULT_ENV)
     name = marker.read_text().split()[0]
     [trial_dir] = (tmp_path / "out" / "trials").glob(name)
     assert (trial_dir / "last.pt").exists() and not (trial_dir / "trial.json").exists()
-    records = sweep.execute(_trials(), tmp_path / "out", engine="inprocess", resume=True)
-    _same(records, inprocess)
+    records = sweep.execute(trials, tmp_path / "out", engine="inprocess", resume=True)
+    _same(records, inprocess[:2])
+    assert sum(r["resumed_finished"] for r in records) == 1  # the other one was done
     resumed = next(r for r in records if r["name"].endswith(name))
     assert resumed["attempt"] == 2 and not resumed["resumed_finished"]
 

@@ -79,10 +79,13 @@ def test_resume_continues_an_interrupted_trial_from_its_checkpoint(
     marker = tmp_path / "crashed"
     trials = _trials()[:2]
     monkeypatch.setenv(sweep.FAULT_ENV, f"{marker}:1")
-    with pytest.raises(RuntimeError, match="failed"):  # no retries: the sweep stops
-        sweep.execute(trials, tmp_path / "out", engine="ray", max_failures=0)
+    first = sweep.execute(trials, tmp_path / "out", engine="ray", max_failures=0)
     monkeypatch.delenv(sweep.FAULT_ENV)
     name = marker.read_text().split()[0]
+    # no retries: that trial is recorded as failed, the other one finishes
+    assert [r["status"] for r in first] == [
+        "failed" if r["name"].endswith(name) else "ok" for r in first
+    ]
     [trial_dir] = (tmp_path / "out" / "trials").glob(name)
     assert (trial_dir / "last.pt").exists() and not (trial_dir / "trial.json").exists()
     records = sweep.execute(trials, tmp_path / "out", engine="inprocess", resume=True)
@@ -116,7 +119,7 @@ def test_cli_resume_skips_finished_trials(tmp_path, capsys):
 
 def test_cli_heatmap_and_toml(tmp_path):
     cfg = tmp_path / "sweep.toml"
-    cfg.write_text('[grid]\nmu_u = [0.0, 0.5]\nsigma_u = [0.5, 1.0]\n[fixed]\nlr = 0.005\n')
+    cfg.write_text("[grid]\nmu_u = [0.0, 0.5]\nsigma_u = [0.5, 1.0]\n[fixed]\nlr = 0.005\n")
     assert main(_cli(tmp_path, "--config", str(cfg), "--engine", "inprocess")) == 0
     res = json.loads((tmp_path / "sw" / "results.json").read_text())
     cells = res["summary"]["heatmap"]["cells"]
@@ -184,3 +187,19 @@ def test_bad_toml_value_type(tmp_path, capsys):
 def test_fault_hook_is_off_without_the_variable():
     assert os.environ.get(sweep.FAULT_ENV) is None
     assert sweep._crash_hook(None, None) is None  # type: ignore[arg-type]
+
+
+def test_silent_and_unreachable_cells_are_recorded_not_fatal(tmp_path):
+    """mu_U = -0.5, sigma_U = 0.25 leaves the hidden layer silent (the readout then has
+    nothing to initialise from); mu_U = -1, sigma_U = 0.25 has no real weights. Both
+    become records of the sweep, marked in the summary, instead of stopping it."""
+    trials = sweep.make_trials({"mu_u": [-0.5, -1.0]}, dict(TINY, sigma_u=0.25))
+    records = sweep.execute(trials, tmp_path, engine="inprocess")
+    silent, unreachable = records
+    assert silent["status"] == "init_failed" and silent["initial_state"] == "silent"
+    hidden = silent["initial_diagnosis"][0]
+    assert hidden["rate"] == 0.0 and hidden["silent_fraction"] == 1.0
+    assert unreachable["status"] == "unreachable" and "sigma_W^2" in unreachable["error"]
+    summary = sweep.summarize(records, {"mu_u": [-0.5, -1.0]}, None)
+    assert [r["params"]["mu_u"] for r in summary["silent_or_saturated"]] == [-0.5]
+    assert summary["best"] is None

@@ -443,11 +443,20 @@ def execute_trial(task: dict[str, Any]) -> dict[str, Any]:
         record.update(status="diverged", error=str(exc), metrics={"test_accuracy": None})
         record.update(history=_read_history(trial_dir), initial_state=None)
     except ValueError as exc:
-        if "unreachable targets" not in str(exc):
+        if "unreachable targets" in str(exc):
+            # the fluctuation-driven rule has no real weights for these targets (sigma_W^2 <= 0)
+            record.update(status="unreachable", error=str(exc), metrics={"test_accuracy": None})
+            record.update(history=[], initial_state="unreachable")
+        elif "no temporal variance" in str(exc):
+            # a hidden layer gives the readout nothing to measure: diagnose the network
+            # initialised up to the readout (which keeps its default weights)
+            diag = _diagnose_before_readout(spec)
+            record.update(status="init_failed", error=str(exc), metrics={"test_accuracy": None})
+            record.update(
+                history=[], initial_state=trial_state(diag), initial_diagnosis=_diag_summary(diag)
+            )
+        else:
             raise
-        # the fluctuation-driven rule has no real weights for these targets (sigma_W^2 <= 0)
-        record.update(status="unreachable", error=str(exc), metrics={"test_accuracy": None})
-        record.update(history=[], initial_state="unreachable")
     finally:
         torch.set_num_threads(old_threads)
     record["wall_s"] = time.perf_counter() - t0
@@ -458,6 +467,14 @@ def execute_trial(task: dict[str, Any]) -> dict[str, Any]:
     tmp.write_text(json.dumps(record) + "\n")
     os.replace(tmp, trial_dir / "trial.json")
     return record
+
+
+def _diagnose_before_readout(spec: Any) -> dict[str, Any]:
+    from ..diagnostics import diagnose
+    from .training import build_initialized
+
+    model, _, x_init, _ = build_initialized(spec, readout="keep")
+    return diagnose(model, x_init).to_dict()
 
 
 def _diag_summary(diag: dict[str, Any]) -> list[dict[str, Any]]:
@@ -636,14 +653,28 @@ def run_ray(
             i = (result.config or {})["index"]
             if result.metrics and "record" in result.metrics:
                 records[i] = json.loads(result.metrics["record"])
-            else:
-                err = result.error
-                raise RuntimeError(f"trial {tasks[i]['name']} failed: {err!r}")
+            else:  # the worker died more than max_failures times, or the trial raised
+                records[i] = _failed_record(tasks[i], result.error)
     finally:
         if started:
             ray.shutdown()
     assert all(r is not None for r in records)
     return [r for r in records if r is not None]
+
+
+def _failed_record(task: dict[str, Any], error: Any) -> dict[str, Any]:
+    text = str(error).strip().splitlines()
+    return {
+        "name": task["name"],
+        "params": task["params"],
+        **task.get("extra", {}),
+        "spec": task["spec"],
+        "status": "failed",
+        "error": text[-1] if text else repr(error),
+        "metrics": {"test_accuracy": None},
+        "history": [],
+        "initial_state": None,
+    }
 
 
 def run_inprocess(tasks: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -1155,6 +1186,8 @@ def command_line(args: argparse.Namespace) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
+    import sys
+
     from ..cli import resolve_device
 
     device = resolve_device(args.device)
@@ -1194,4 +1227,13 @@ def run(args: argparse.Namespace) -> int:
     )
     print(report_table(summary))
     print(f"{len(records)} trials in {wall:.1f} s -> {args.out}")
+    failed = [r["name"] for r in records if r.get("status") == "failed"]
+    if failed:
+        print(
+            f"spikeinit sweep: {len(failed)} trial(s) failed ({failed[0]}: "
+            f"{records[[r['name'] for r in records].index(failed[0])]['error']}); "
+            "rerun with --resume to retry them",
+            file=sys.stderr,
+        )
+        return 1
     return 0

@@ -175,6 +175,23 @@ def build_model(spec: RunSpec) -> tuple[torch.nn.Module, Any]:
     return models.build(spec.model, ds.input_shape, ds.n_classes, params=params, **kw), ds
 
 
+def build_initialized(
+    spec: RunSpec, readout: str | None = None
+) -> tuple[torch.nn.Module, Any, torch.Tensor, Any]:
+    """``(model, dataset, x_init, InitReport)``: the model of ``spec`` initialised on
+    ``init_samples`` training samples; ``readout`` overrides :func:`readout_rule`."""
+    method = resolve_init(spec.init)
+    model, ds = build_model(spec)
+    x_init, _ = ds.sample("train", min(spec.init_samples, len(ds.train)), seed=spec.seed)
+    if spec.standardize:
+        x_init = standardize_mnist(x_init)
+    report = initialize(
+        model, x_init, method=method, sigma_u=spec.sigma_u, mu_u=spec.mu_u, seed=spec.seed,
+        readout=readout or readout_rule(spec),
+    )  # fmt: skip
+    return model, ds, x_init, report
+
+
 def run(
     spec: RunSpec,
     out: str | Path,
@@ -191,15 +208,7 @@ def run(
     holds ``"initial_diagnosis"``. ``on_epoch_end(epoch, record)`` is passed to
     :func:`spikeinit.train.fit`.
     """
-    method = resolve_init(spec.init)
-    model, ds = build_model(spec)
-    x_init, _ = ds.sample("train", min(spec.init_samples, len(ds.train)), seed=spec.seed)
-    if spec.standardize:
-        x_init = standardize_mnist(x_init)
-    report = initialize(
-        model, x_init, method=method, sigma_u=spec.sigma_u, mu_u=spec.mu_u, seed=spec.seed,
-        readout=readout_rule(spec),
-    )  # fmt: skip
+    model, ds, x_init, report = build_initialized(spec)
     diagnosis = None
     if diagnose_init:
         from ..diagnostics import diagnose

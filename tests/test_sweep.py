@@ -203,3 +203,14 @@ def test_silent_and_unreachable_cells_are_recorded_not_fatal(tmp_path):
     summary = sweep.summarize(records, {"mu_u": [-0.5, -1.0]}, None)
     assert [r["params"]["mu_u"] for r in summary["silent_or_saturated"]] == [-0.5]
     assert summary["best"] is None
+
+
+def test_random_search_draws_distinct_grid_points_reproducibly():
+    grid = {"sigma_u": [0.25, 0.5, 1.0, 2.0], "lr": [1e-3, 5e-3, 1e-2]}
+    a = sweep.make_trials(grid, {}, random_n=5, base_seed=3)
+    b = sweep.make_trials(grid, {}, random_n=5, base_seed=3)
+    points = [(t.params["sigma_u"], t.params["lr"]) for t in a]
+    assert points == [(t.params["sigma_u"], t.params["lr"]) for t in b]
+    assert len(set(points)) == 5
+    assert all(s in grid["sigma_u"] and lr in grid["lr"] for s, lr in points)
+    assert all(t.spec.sigma_u == t.params["sigma_u"] and t.spec.lr == t.params["lr"] for t in a)

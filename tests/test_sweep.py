@@ -214,3 +214,16 @@ def test_random_search_draws_distinct_grid_points_reproducibly():
     assert len(set(points)) == 5
     assert all(s in grid["sigma_u"] and lr in grid["lr"] for s, lr in points)
     assert all(t.spec.sigma_u == t.params["sigma_u"] and t.spec.lr == t.params["lr"] for t in a)
+
+
+def test_diagnosing_the_initial_network_does_not_change_training(tmp_path):
+    """Sweep trials diagnose the initialised model before training; `train` and the old
+    `compare` did not. The runs must stay identical."""
+    from spikeinit.experiments.training import preset, run
+
+    spec = preset("randman", epochs=1, batch_size=50, hidden=(16,),
+                  dataset_kw={"samples_per_class": 20})  # fmt: skip
+    plain = run(spec, tmp_path / "a", progress=False)
+    diag = run(spec, tmp_path / "b", progress=False, diagnose_init=True)
+    assert "initial_diagnosis" in diag and "initial_diagnosis" not in plain
+    assert sweep.comparable(plain) == sweep.comparable(diag)

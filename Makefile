@@ -14,7 +14,7 @@ $(BIN)/spikeinit: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet $(TORCH)
-	$(BIN)/pip install --quiet -e '.[dev,data,interop,docs]'
+	$(BIN)/pip install --quiet -e '.[dev,data,interop,docs,sweep]'
 	touch $(BIN)/spikeinit
 
 setup: $(BIN)/spikeinit

@@ -31,6 +31,7 @@ COMMAND_MODULES = [
     "theory_check",
     "train_cmd",
     "compare",
+    "sweep",
     "diagnose_cmd",
 ]
 

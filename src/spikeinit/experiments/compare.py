@@ -3,6 +3,12 @@
 Writes learning curves (mean +/- std over seeds), a table of final test
 accuracy and of the epochs needed to reach 90 % of the best validation
 accuracy any run reached, ``results.json`` and ``report.md``.
+
+The runs are the trials of a sweep over ``init`` x ``seed`` and go through the
+same engine as ``spikeinit sweep`` (:func:`spikeinit.experiments.sweep.execute`):
+in this process by default, or on Ray Tune with ``--engine ray``. Each run lives in
+``out/<init>-seed<k>``; ``results.json`` holds ``runs`` and ``summary`` as before,
+plus ``trials`` (the sweep's per-trial records, with the initial-state diagnosis).
 """
 
 from __future__ import annotations
@@ -14,7 +20,8 @@ from typing import Any
 
 import numpy as np
 
-from .common import new_figure, progress, save_figure, write_report, write_results
+from .common import new_figure, save_figure, write_report, write_results
+from .sweep import add_engine_arguments, check_address
 
 
 def add_parser(sub: Any) -> None:
@@ -33,28 +40,42 @@ def add_parser(sub: Any) -> None:
     )
     p.add_argument("--seeds", type=positive_int(100), default=3, help="number of seeds")
     p.add_argument("--resume", action="store_true", help="resume/skip finished runs in --out")
+    add_engine_arguments(p, "inprocess")
     p.set_defaults(func=run)
 
 
 def compare(
-    specs: list[Any], out: str | Path, device: str, resume: bool = False
+    specs: list[Any],
+    out: str | Path,
+    device: str,
+    resume: bool = False,
+    engine: str = "inprocess",
+    threads: int | None = None,
+    trials_out: list[dict[str, Any]] | None = None,
+    **engine_kw: Any,
 ) -> list[dict[str, Any]]:
-    """Run every spec (in ``out/<init>-seed<k>``) and return the run records."""
-    from .training import run as run_one
+    """Run every spec (in ``out/<init>-seed<k>``) and return the run records.
 
-    runs = []
-    for spec in progress(specs, total=len(specs), desc="compare"):
-        sub = Path(out) / f"{spec.init}-seed{spec.seed}"
-        res = run_one(spec, sub, device=device, resume=resume, progress=False)
-        runs.append(
-            {
-                "init": spec.init,
-                "seed": spec.seed,
-                "metrics": res["metrics"],
-                "history": res["history"],
-            }
-        )
-    return runs
+    ``threads=None`` keeps this process's torch thread count (in-process runs).
+    The sweep engine's full per-trial records are appended to ``trials_out``.
+    """
+    from .sweep import Trial, execute
+
+    trials = [Trial(f"{s.init}-seed{s.seed}", {"init": s.init, "seed": s.seed}, s) for s in specs]
+    records = execute(
+        trials, out, device, engine=engine, resume=resume, threads=threads, **engine_kw
+    )
+    if trials_out is not None:
+        trials_out.extend(records)
+    return [
+        {
+            "init": r["params"]["init"],
+            "seed": r["params"]["seed"],
+            "metrics": r["metrics"],
+            "history": r["history"],
+        }
+        for r in records
+    ]
 
 
 def summarize(runs: list[dict[str, Any]]) -> dict[str, Any]:
@@ -127,12 +148,22 @@ def run(args: argparse.Namespace) -> int:
         for i in args.inits
         for k in range(args.seeds)
     ]
-    runs = compare(specs, args.out, str(device), resume=args.resume)
+    if args.address and args.engine == "ray":
+        check_address(args.address)
+    engine_kw = (
+        {"address": args.address, "max_concurrent": args.max_concurrent,
+         "num_cpus": args.num_cpus, "max_failures": args.max_failures}
+        if args.engine == "ray" else {}
+    )  # fmt: skip
+    records: list[dict[str, Any]] = []
+    threads = args.threads if args.engine == "ray" or args.threads != 1 else None
+    runs = compare(specs, args.out, str(device), resume=args.resume, engine=args.engine,
+                   threads=threads, trials_out=records, **engine_kw)  # fmt: skip
     summary = summarize(runs)
     plot_curves(runs, args.out)
     config = {**spec_dict(specs[0]), "inits": args.inits, "seeds": args.seeds}
     config.pop("init"), config.pop("seed")
-    write_results(args.out, "compare", config, device, runs=runs, summary=summary)
+    write_results(args.out, "compare", config, device, runs=runs, summary=summary, trials=records)
     extra = "".join(
         f" --{flag} {value}"
         for flag, value in (

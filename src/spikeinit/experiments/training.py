@@ -41,6 +41,7 @@ class RunSpec:
     loss: str = "max"
     schedule: str = "none"
     sigma_u: float = 1.0
+    mu_u: float = 0.0
     hidden: tuple[int, ...] = (128,)
     dataset_kw: dict[str, Any] = field(default_factory=dict)
     regularize: bool = True
@@ -176,19 +177,45 @@ def build_model(spec: RunSpec) -> tuple[torch.nn.Module, Any]:
     return models.build(spec.model, ds.input_shape, ds.n_classes, params=params, **kw), ds
 
 
-def run(
-    spec: RunSpec, out: str | Path, device: str = "cpu", resume: bool = False, progress: bool = True
-) -> dict[str, Any]:
-    """Build, initialise and train one model; returns ``{"metrics", "history", "init"}``."""
+def build_initialized(
+    spec: RunSpec, readout: str | None = None
+) -> tuple[torch.nn.Module, Any, torch.Tensor, Any]:
+    """``(model, dataset, x_init, InitReport)``: the model of ``spec`` initialised on
+    ``init_samples`` training samples; ``readout`` overrides :func:`readout_rule`."""
     method = resolve_init(spec.init)
     model, ds = build_model(spec)
     x_init, _ = ds.sample("train", min(spec.init_samples, len(ds.train)), seed=spec.seed)
     if spec.standardize:
         x_init = standardize_mnist(x_init)
     report = initialize(
-        model, x_init, method=method, sigma_u=spec.sigma_u, seed=spec.seed,
-        readout=readout_rule(spec),
+        model, x_init, method=method, sigma_u=spec.sigma_u, mu_u=spec.mu_u, seed=spec.seed,
+        readout=readout or readout_rule(spec),
     )  # fmt: skip
+    return model, ds, x_init, report
+
+
+def run(
+    spec: RunSpec,
+    out: str | Path,
+    device: str = "cpu",
+    resume: bool = False,
+    progress: bool = True,
+    diagnose_init: bool = False,
+    on_epoch_end: Any = None,
+) -> dict[str, Any]:
+    """Build, initialise and train one model; returns ``{"metrics", "history", "init"}``.
+
+    With ``diagnose_init`` the initialised (untrained) model is also diagnosed
+    (:func:`spikeinit.diagnose` on the initialisation samples) and the result
+    holds ``"initial_diagnosis"``. ``on_epoch_end(epoch, record)`` is passed to
+    :func:`spikeinit.train.fit`.
+    """
+    model, ds, x_init, report = build_initialized(spec)
+    diagnosis = None
+    if diagnose_init:
+        from ..diagnostics import diagnose
+
+        diagnosis = diagnose(model, x_init).to_dict()
 
     def loader(split: str) -> Any:
         inner = ds.loader(split, spec.batch_size, seed=spec.seed)
@@ -215,13 +242,17 @@ def run(
         out_dir=out,
         resume=resume,
         identity=run_identity(spec, ds.summary()),
+        on_epoch_end=on_epoch_end,
     )
-    return {
+    res = {
         "metrics": result.metrics(),
         "history": result.history,
         "init": report.to_dict(),
         "dataset": ds.summary(),
     }
+    if diagnosis is not None:
+        res["initial_diagnosis"] = diagnosis
+    return res
 
 
 def run_identity(spec: RunSpec, dataset: dict[str, Any]) -> dict[str, Any]:

@@ -20,15 +20,14 @@ from typing import Any
 
 import numpy as np
 
-from .common import new_figure, save_figure, write_report, write_results
-from .sweep import add_engine_arguments, check_address
+from ..cli import add_common_arguments, resolve_device
+from .common import choice_list, new_figure, positive_int, save_figure, write_report, write_results
+from .sweep import Trial, add_engine_arguments, check_address, execute
+from .train_cmd import add_training_arguments, spec_overrides
+from .training import INIT_NAMES, epochs_to_reach, preset, resolve_init, spec_dict
 
 
 def add_parser(sub: Any) -> None:
-    from ..cli import add_common_arguments
-    from .common import choice_list, positive_int
-    from .train_cmd import add_training_arguments
-    from .training import INIT_NAMES
 
     p = sub.add_parser("compare", help="compare initialisations over seeds")
     add_common_arguments(p, "runs/compare")
@@ -59,7 +58,6 @@ def compare(
     ``threads=None`` keeps this process's torch thread count (in-process runs).
     The sweep engine's full per-trial records are appended to ``trials_out``.
     """
-    from .sweep import Trial, execute
 
     trials = [Trial(f"{s.init}-seed{s.seed}", {"init": s.init, "seed": s.seed}, s) for s in specs]
     records = execute(
@@ -80,7 +78,6 @@ def compare(
 
 def summarize(runs: list[dict[str, Any]]) -> dict[str, Any]:
     """Per init: test accuracy mean/std and epochs to 90 % of the best val accuracy."""
-    from .training import epochs_to_reach
 
     best = max((r.get("val_acc") or 0.0) for run in runs for r in run["history"])
     level = 0.9 * best
@@ -135,9 +132,6 @@ def report_table(summary: dict[str, Any]) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..cli import resolve_device
-    from .train_cmd import spec_overrides
-    from .training import preset, resolve_init, spec_dict
 
     device = resolve_device(args.device)
     for name in args.inits:

@@ -49,7 +49,23 @@ from typing import Any
 
 import numpy as np
 
-from .common import new_figure, progress, save_figure, write_report, write_results
+from ..cli import add_common_arguments, resolve_device
+from ..data import names as dataset_names
+from ..diagnostics import diagnose
+from ..models import names as model_names
+from ..train import TrainingDiverged
+from .common import (
+    _jsonable,
+    new_figure,
+    positive_int,
+    progress,
+    save_figure,
+    write_report,
+    write_results,
+)
+from .train_cmd import add_training_arguments, spec_overrides
+from .training import INIT_NAMES, RunSpec, build_initialized, preset, spec_dict
+from .training import run as run_one
 
 #: environment variable of the fault-injection hook used by the tests:
 #: ``<marker file>[:<epoch>]`` makes the first trial that reaches the end of
@@ -77,21 +93,15 @@ class Param:
 
 
 def _inits() -> Sequence[str]:
-    from .training import INIT_NAMES
-
     return sorted(INIT_NAMES)
 
 
 def _models() -> Sequence[str]:
-    from ..models import names
-
-    return list(names())
+    return list(model_names())
 
 
 def _datasets() -> Sequence[str]:
-    from ..data import names
-
-    return list(names())
+    return list(dataset_names())
 
 
 def _const(*names: str) -> Callable[[], Sequence[str]]:
@@ -285,7 +295,6 @@ def _fmt(value: Any) -> str:
 
 def spec_for(point: dict[str, Any], base: dict[str, Any]) -> Any:
     """The RunSpec of one grid point: the dataset preset, then ``base``, then ``point``."""
-    from .training import preset
 
     values = {**base, **point}
     if "xi" in values:
@@ -322,7 +331,6 @@ def make_trials(
     (unless ``seed`` is swept itself). Names are ``<swept values>-<hash of the spec>``,
     so a changed set-up never reuses another's checkpoints.
     """
-    from .training import spec_dict
 
     if not grid:
         raise ValueError("--grid: empty grid; give at least one NAME=V1,V2,...")
@@ -395,10 +403,6 @@ def execute_trial(task: dict[str, Any]) -> dict[str, Any]:
     """
     import torch
 
-    from ..train import TrainingDiverged
-    from .training import RunSpec
-    from .training import run as run_one
-
     if task.get("cwd") and os.path.isdir(task["cwd"]):
         os.chdir(task["cwd"])  # Ray Tune starts trials in their own directory
     old_threads = torch.get_num_threads()
@@ -461,7 +465,6 @@ def execute_trial(task: dict[str, Any]) -> dict[str, Any]:
         torch.set_num_threads(old_threads)
     record["wall_s"] = time.perf_counter() - t0
     tmp = trial_dir / "trial.json.tmp"
-    from .common import _jsonable
 
     record = _jsonable(record)
     tmp.write_text(json.dumps(record) + "\n")
@@ -470,8 +473,6 @@ def execute_trial(task: dict[str, Any]) -> dict[str, Any]:
 
 
 def _diagnose_before_readout(spec: Any) -> dict[str, Any]:
-    from ..diagnostics import diagnose
-    from .training import build_initialized
 
     model, _, x_init, _ = build_initialized(spec, readout="keep")
     return diagnose(model, x_init).to_dict()
@@ -499,7 +500,6 @@ def _read_history(trial_dir: Path) -> list[dict[str, Any]]:
 
 def finished_record(out: Path, trial: Trial) -> dict[str, Any] | None:
     """The saved record of a finished trial, if its ``trial.json`` matches its spec."""
-    from .training import spec_dict
 
     path = out / trial.name / "trial.json"
     if not path.exists():
@@ -508,7 +508,6 @@ def finished_record(out: Path, trial: Trial) -> dict[str, Any] | None:
         rec = json.loads(path.read_text())
     except json.JSONDecodeError:
         return None
-    from .common import _jsonable
 
     return rec if rec.get("spec") == _jsonable(spec_dict(trial.spec)) else None
 
@@ -697,7 +696,6 @@ def execute(
     trials are read back from ``trial.json`` and unfinished ones continue from
     their ``last.pt``.
     """
-    from .training import spec_dict
 
     if engine not in ENGINES:
         raise ValueError(f"engine must be one of {list(ENGINES)}, got {engine!r}")
@@ -1032,7 +1030,6 @@ def write_outputs(
 
 def add_engine_arguments(p: argparse.ArgumentParser, engine: str) -> None:
     """``--engine``, ``--address``, ``--max-concurrent``, ... (shared with ``compare``)."""
-    from .common import positive_int
 
     p.add_argument(
         "--engine",
@@ -1067,10 +1064,6 @@ def add_engine_arguments(p: argparse.ArgumentParser, engine: str) -> None:
 
 
 def add_parser(sub: Any) -> None:
-    from ..cli import add_common_arguments
-    from .common import positive_int
-    from .train_cmd import add_training_arguments
-    from .training import INIT_NAMES
 
     p = sub.add_parser("sweep", help="grid / random search of training runs on Ray Tune")
     add_common_arguments(p, "runs/sweep")
@@ -1102,7 +1095,6 @@ def add_parser(sub: Any) -> None:
 
 
 def _fixed_from_args(args: argparse.Namespace) -> dict[str, Any]:
-    from .train_cmd import spec_overrides
 
     over = {k: v for k, v in spec_overrides(args).items() if v is not None}
     kw = over.pop("dataset_kw", None) or {}
@@ -1187,8 +1179,6 @@ def command_line(args: argparse.Namespace) -> str:
 
 def run(args: argparse.Namespace) -> int:
     import sys
-
-    from ..cli import resolve_device
 
     device = resolve_device(args.device)
     trials, grid, config = plan(args)

@@ -17,6 +17,7 @@ import torch
 
 from .. import models
 from ..data import load as load_dataset
+from ..diagnostics import diagnose
 from ..init.model import METHODS, initialize
 from ..params import LIFParams
 from ..regularizers import ActivityRegularizer
@@ -213,8 +214,6 @@ def run(
     model, ds, x_init, report = build_initialized(spec)
     diagnosis = None
     if diagnose_init:
-        from ..diagnostics import diagnose
-
         diagnosis = diagnose(model, x_init).to_dict()
 
     def loader(split: str) -> Any:

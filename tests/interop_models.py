@@ -1307,9 +1307,10 @@ NORSE_CASES = [
     InteropCase(
         "norse_task_mnist_convnet4", "norse",
         "norse/norse norse/task/mnist.py::LIFConvNet (+ norse/torch/models/conv.py ConvNet4)",
-        _seeded(norse_task_mnist), mnist_images, readouts=("rsnn.out",),
+        _seeded(norse_task_mnist), mnist_normalized, readouts=("rsnn.out",),
         encoders=("constant_current_encoder",), static=True, slow=True,
-        notes="200 steps inside forward; ConvNet4 v_th=0.7, 10 * conv2",
+        notes="200 steps inside forward; ConvNet4 v_th=0.7, 10 * conv2; images normalised "
+        "with (0.1307, 0.3081) as norse/task/mnist.py's loaders do",
     ),
     InteropCase(
         "norse_task_cifar10", "norse",

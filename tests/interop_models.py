@@ -708,6 +708,33 @@ def snntorch_sae() -> nn.Module:
     return SAE()
 
 
+# jeshraghian/snntorch docs/tutorials/tutorial_ssc.rst (at commit c0f829f2), "Spiking Speech
+# Commands (SSC) classification": nn.Sequential of Linear -> Leaky(beta=0.95, atan(alpha=2),
+# init_hidden=True), hidden=512, 4 hidden layers, nn.Dropout(0.4) before Linear(512, 35);
+# the forward loop `for i in range(data.size(0)): net(data[i])` over tonic frames
+# [T=83, B, 1, channels]. downsample_factor=1 ("Change as needed") keeps all 700 channels.
+def snntorch_ssc() -> nn.Module:
+    import snntorch as snn
+
+    downsample_factor = 1
+    inputs = int(700 * downsample_factor)
+    hidden, outputs, beta = 512, 35, 0.95
+    surrogate = snn.surrogate.atan(alpha=2)
+    return nn.Sequential(
+        nn.Linear(inputs, hidden),
+        snn.Leaky(beta=beta, spike_grad=surrogate, init_hidden=True),
+        nn.Linear(hidden, hidden),
+        snn.Leaky(beta=beta, spike_grad=surrogate, init_hidden=True),
+        nn.Linear(hidden, hidden),
+        snn.Leaky(beta=beta, spike_grad=surrogate, init_hidden=True),
+        nn.Linear(hidden, hidden),
+        snn.Leaky(beta=beta, spike_grad=surrogate, init_hidden=True),
+        nn.Dropout(0.4),
+        nn.Linear(hidden, outputs),
+        snn.Leaky(beta=beta, spike_grad=surrogate, init_hidden=True, output=True),
+    )
+
+
 def _rate_coded_mnist(steps: int) -> Callable[[int], Tensor]:
     def data(b: int) -> Tensor:
         from snntorch import spikegen
@@ -808,6 +835,14 @@ SNNTORCH_CASES = [
         _seeded(snntorch_sae), lambda b: mnist_images(b, 32), static=True,
         notes="Conv->BatchNorm2d->Leaky, ConvTranspose2d->BatchNorm2d->Leaky, two time "
         "loops; last Leaky threshold=20000 never spikes",
+    ),
+    InteropCase(
+        "snntorch_ssc_shd_like", "snntorch",
+        "jeshraghian/snntorch docs/tutorials/tutorial_ssc.rst (SSC tutorial, commit c0f829f2)",
+        _seeded(snntorch_ssc), _seeded_data(lambda b: poisson((83, b, 1, 700), 0.05)),
+        convention="step",
+        notes="SHD/SSC-like Poisson frames [83, B, 1, 700]; Dropout(0.4) between the last "
+        "Leaky and Linear; 5 Leaky layers",
     ),
 ]  # fmt: skip
 

@@ -766,6 +766,7 @@ SNNTORCH_CASES = [
         convention="step",
         notes="init_hidden=True Sequential, Conv->MaxPool2d->Leaky; the tutorial feeds the "
         "same image at each of 50 steps: data is that repetition [50, B, 1, 28, 28]",
+        slow=True,
     ),
     InteropCase(
         "snntorch_tutorial7_nmnist", "snntorch",
@@ -794,6 +795,7 @@ SNNTORCH_CASES = [
         _seeded(snntorch_regression2), lambda b: mnist_images(b).flatten(1), static=True,
         notes="RLeaky all-to-all (recurrent nn.Linear inside the neuron); static [B, 784] "
         "repeated 50 steps inside forward",
+        slow=True,
     ),
     InteropCase(
         "snntorch_rleaky_docstring", "snntorch",
@@ -843,6 +845,7 @@ SNNTORCH_CASES = [
         convention="step",
         notes="SHD/SSC-like Poisson frames [83, B, 1, 700]; Dropout(0.4) between the last "
         "Leaky and Linear; 5 Leaky layers",
+        slow=True,
     ),
 ]  # fmt: skip
 
@@ -1257,6 +1260,7 @@ NORSE_CASES = [
         readouts=("1.out",), encoders=("0",), static=True,
         notes="ConstantCurrentLIFEncoder(32) inside the model; 10 * conv2(z) between "
         "weight and neuron; F.max_pool2d; LILinearCell readout",
+        slow=True,
     ),
     InteropCase(
         "norse_mnist_notebook_lifrecurrentcell", "norse",
@@ -1321,6 +1325,7 @@ NORSE_CASES = [
         _seeded(norse_task_memory), _seeded_data(_memory_data), readouts=("readout",),
         notes="BATCH-FIRST [B, 400, 20] (x.unbind(1)); store/recall data from "
         "norse.dataset.memory; LIF and LSNN recurrent cells in parallel, LILinearCell",
+        slow=True,
     ),
     InteropCase(
         "norse_speech_commands_lsnn", "norse",
@@ -1747,6 +1752,7 @@ SPIKINGJELLY_CASES = [
         SJ_SRC + "model/parametric_lif_net.py",
         _seeded(sj_plif_nmnist), _seeded_data(lambda b: poisson((8, b, 2, 34, 34), 0.03)),
         notes="DVS-like N-MNIST frames [T=8, B, 2, 34, 34] (T=16 in the paper)",
+        slow=True,
     ),
     InteropCase(
         "sj_sew_resnet18", "spikingjelly",
@@ -1754,6 +1760,7 @@ SPIKINGJELLY_CASES = [
         _seeded(_sj_zoo("sew_resnet18", "sew_resnet", cnf="ADD")),
         _seeded_data(lambda b: torch.rand(4, b, 3, 32, 32)), no_neuron_weights=("fc",),
         batch=1, notes="SEW ADD residuals, LIFNode, BN; 32x32 instead of 224x224, T=4",
+        slow=True,
     ),
     InteropCase(
         "sj_sew_resnet18_224", "spikingjelly",

@@ -1,4 +1,6 @@
-"""Plain step-by-step autograd reference of the LIF update (SCIENCE.md section 1).
+"""Plain step-by-step autograd reference of the LIF update.
+
+The update is the one of docs/science.md, section 'The reference neuron'.
 
 Kept deliberately naive: one Python step per time step, autograd does the rest.
 The fused kernel in ``spikeinit.neuron`` is tested against it.

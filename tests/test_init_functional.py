@@ -1,4 +1,4 @@
-"""Formula-level checks of spikeinit.init.functional against SCIENCE.md's numbers."""
+"""Formula-level checks of spikeinit.init.functional against docs/science.md's numbers."""
 
 from __future__ import annotations
 

@@ -92,7 +92,7 @@ def test_free_membrane_mean_hits_target(
     mem = _free_mem(poisson_spikes, w[:1000], p)[:, 0]
     assert float(mem.mean()) == pytest.approx(mu_u, abs=0.1)
     assert float(mem.std(dim=0, unbiased=False).mean()) == pytest.approx(1.0, rel=0.05)
-    # the per-neuron means spread by about sqrt(nu eps_bar^2 / eps_hat) sigma_U (SCIENCE.md)
+    # the per-neuron means spread by about sqrt(nu eps_bar^2 / eps_hat) sigma_U (docs/science.md)
     eb, eh = th.psp_integrals(p)
     spread = float(mem.mean(dim=0).std())
     assert spread == pytest.approx(math.sqrt(NU * eb**2 / eh), rel=0.15)

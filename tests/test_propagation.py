@@ -10,6 +10,7 @@ from scipy import stats
 
 from spikeinit.cli import main
 from spikeinit.experiments import propagation as prop
+from spikeinit.init import balanced_normal_
 
 P = float(stats.norm.sf(1.0))  # 1 - Phi(theta) at theta = 1
 
@@ -37,7 +38,7 @@ def test_micheli_collapses_at_width_100_and_theory_constants():
 
 def test_balanced_normal_rows():
     w = torch.empty(50, 200)
-    prop.balanced_normal_(w, threshold=1.0, generator=torch.Generator().manual_seed(0))
+    balanced_normal_(w, threshold=1.0, generator=torch.Generator().manual_seed(0))
     assert torch.allclose(w.sum(dim=1), torch.zeros(50), atol=1e-4)
     c = 1.0 / (P * (1 - P))
     assert torch.allclose(w.pow(2).sum(dim=1), torch.full((50,), c), rtol=1e-4)

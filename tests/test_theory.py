@@ -1,4 +1,4 @@
-"""Theory checks against independent references (SCIENCE.md tables, closed forms, scipy)."""
+"""Theory checks against independent references (docs/science.md tables, closed forms, scipy)."""
 
 from __future__ import annotations
 

@@ -26,7 +26,7 @@ from .nn import (
 )
 from .params import LIFParams
 
-#: stork's reference neuron (SCIENCE.md section 2)
+#: stork's reference neuron (docs/science.md, section 'Reference experiments')
 STORK_PARAMS = LIFParams(tau_mem=20e-3, tau_syn=10e-3, dt=2e-3)
 #: Micheli et al.'s snnTorch Leaky neuron: beta 0.5, theta 1, subtract reset
 MICHELI_PARAMS = LIFParams.from_snntorch(beta=0.5, threshold=1.0, reset_mechanism="subtract")

@@ -1,6 +1,7 @@
 """The LIF sequence kernel: one autograd Function, hand-written BPTT.
 
-Reference update (SCIENCE.md section 1), for input current ``x[t]`` and an
+Reference update (docs/science.md, section 'The reference neuron'), for input
+current ``x[t]`` and an
 optional recurrent matrix ``R`` fed the layer's own spikes from ``t-1``::
 
     I[t] = beta_s I[t-1] + x[t] + R S[t-1]        (beta_s = 0: delta synapse)

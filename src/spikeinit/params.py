@@ -1,7 +1,8 @@
 """Neuron parameters: :class:`LIFParams`, a validated frozen dataclass.
 
-The reference neuron is the current-based LIF of SCIENCE.md section 1, with
-the input applied in the same step (as snnTorch and SpikingJelly do)::
+The reference neuron is the current-based LIF of docs/science.md, section
+'The reference neuron', with the input applied in the same step (as snnTorch
+and SpikingJelly do)::
 
     beta_s = exp(-dt / tau_syn)        beta_m = exp(-dt / tau_mem)
     I[t] = beta_s * I[t-1] + x[t]

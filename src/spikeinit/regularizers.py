@@ -1,7 +1,7 @@
 """Activity regularisers: homeostatic bounds on spike counts.
 
 The fluctuation-driven-initialisation experiments (Rossbroich, Gygax & Zenke
-2022, SCIENCE.md section 2, "Homeostasis") keep spikes flowing in deep networks
+2022; docs/science.md, section 'Homeostasis') keep spikes flowing in deep networks
 with quadratic penalties on the number of spikes per trial::
 
     count = sum_t S[t]                                   # [B, *units]

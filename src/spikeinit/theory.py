@@ -1,6 +1,7 @@
 """Theory: PSP kernel and integrals, membrane moments, firing probabilities, Micheli maps.
 
-Everything here follows SCIENCE.md sections 1-3. Units: seconds and Hz; membrane
+Everything here is derived in docs/science.md, section 'Shot-noise theory' and
+section 'Deep activity propagation'. Units: seconds and Hz; membrane
 quantities are in the neuron's own units (the threshold ``theta`` is
 ``params.threshold``).
 
@@ -110,7 +111,8 @@ def psp_integrals(
     """``(eps_bar, eps_hat)`` in seconds: integrals of the PSP kernel and of its square.
 
     ``mode="numerical"`` (default): ``eps_bar = dt * sum K``, ``eps_hat = dt * sum K^2``
-    with the simulated :func:`psp_kernel` (SCIENCE.md: 0.010507 / 0.0018419 s at
+    with the simulated :func:`psp_kernel` (docs/science.md, section 'Reference
+    values of the PSP integrals': 0.010507 / 0.0018419 s at
     ``dt = 1 ms`` and 0.011032 / 0.0020356 s at ``dt = 2 ms`` for tau 20/10 ms).
 
     ``mode="analytical"``: the continuous-time limits (Rossbroich et al. 2022),
@@ -233,7 +235,8 @@ def filtered_input_stats(
       variance, ``ddof = 0``); it replaces ``nu * eps_hat`` (Bernoulli trains with
       ``p = nu dt`` give ``v = nu eps_hat (1 - p)``).
 
-    This is SCIENCE.md's "measured filtered variance": exact for any stationary
+    This is the "measured filtered variance" of docs/science.md, section 'Beyond
+    the Poisson assumption': exact for any stationary
     spike process, no Poisson assumption.
 
     **Transient.** By default (``discard=0``) all ``T`` steps are used, including
@@ -367,3 +370,101 @@ def micheli_stability_bound() -> float:
     return float(
         optimize.brentq(lambda t: micheli_fixed_point_slope(t) - 1.0, 0.1, 5.0, xtol=1e-12)
     )
+
+
+# -- firing-rate predictions for the fluctuation-driven regime ------------------------------
+# (docs/science.md, section 'Firing-rate predictions'; checked by ``spikeinit theory``)
+def lag1_correlation(params: LIFParams) -> float:
+    """Lag-1 autocorrelation of the free shot-noise membrane: ``sum K[k] K[k+1] / sum K[k]^2``.
+
+    ``K`` is :func:`psp_kernel`. For a stationary shot noise the autocovariance at
+    lag ``j`` is proportional to ``sum_k K[k] K[k+j]`` (Campbell's theorem), so this
+    is the correlation between ``U[t-1]`` and ``U[t]``.
+    """
+    k = psp_kernel(params)
+    return float((k[:-1] * k[1:]).sum() / (k * k).sum())
+
+
+def siegert_rate(
+    mu: float, sigma: float, threshold: float, v_reset: float, tau_mem: float, shift: float = 0.0
+) -> float:
+    """Siegert rate (Hz) of a LIF neuron driven by white noise; no refractory time.
+
+    The neuron is ``tau_mem dV = (mu - V) dt + sigma sqrt(tau_mem) dW`` with threshold
+    ``theta`` and reset to ``v_reset``: ``mu`` is the free membrane's mean and ``sigma``
+    the noise amplitude, so the free membrane's standard deviation is
+    ``sigma / sqrt(2)``. ``shift`` moves both integration bounds (Fourcaud and
+    Brunel's 2002 coloured-noise correction, see :func:`rate_predictions`)::
+
+        1 / rate = tau_mem sqrt(pi) int_{(V_r - mu)/sigma + shift}^{(theta - mu)/sigma + shift}
+                   exp(u^2) (1 + erf u) du
+
+    Siegert (1951); the integrand is evaluated as ``erfcx(-u)`` to avoid overflow.
+    Returns 0 when the upper bound exceeds 12 (the rate is then below 1e-60 Hz).
+    """
+    from scipy import integrate, special
+
+    if not (sigma > 0 and tau_mem > 0):
+        raise ValueError(
+            f"siegert_rate: sigma and tau_mem must be > 0, got sigma={sigma!r}, "
+            f"tau_mem={tau_mem!r}"
+        )
+    lo = (v_reset - mu) / sigma + shift
+    hi = (threshold - mu) / sigma + shift
+    if hi > 12.0:  # exp(u^2) overflows; the rate is astronomically small
+        return 0.0
+    val, _ = integrate.quad(lambda u: float(special.erfcx(-u)), lo, hi, limit=200)
+    return 1.0 / (tau_mem * math.sqrt(math.pi) * val)
+
+
+def rate_predictions(
+    mu: float,
+    sigma: float,
+    spread: float,
+    rho: float,
+    threshold: float,
+    dt: float,
+    tau_mem: float | None = None,
+    tau_syn: float | None = None,
+) -> dict[str, float]:
+    """Firing-rate predictions (Hz) for a free membrane ``N(mu, sigma^2)`` per neuron.
+
+    ``spread`` is the across-neuron standard deviation of the neurons' mean
+    membranes, ``rho`` the lag-1 correlation (:func:`lag1_correlation`). Keys:
+
+    * ``gauss``: ``P(U > theta) / dt`` (:func:`firing_probability`);
+    * ``gauss_het``: the same with ``sigma_tot^2 = sigma^2 + spread^2``;
+    * ``upcross``: ``P(U[t-1] < theta <= U[t]) / dt`` for a Gaussian process with
+      lag-1 correlation ``rho``, averaged over neuron means ``m ~ N(mu, spread^2)``
+      (40-point Gauss-Hermite quadrature); it ignores re-firing after the reset;
+    * ``siegert`` (only with ``tau_mem`` and ``tau_syn``): :func:`siegert_rate` with
+      ``V_r = 0``, noise amplitude ``sigma_w = sigma sqrt(2 (tau_mem + tau_syn) / tau_mem)``
+      (the white noise whose synaptically filtered free membrane has std ``sigma``)
+      and Fourcaud and Brunel's (2002) shift ``|zeta(1/2)| / sqrt(2) sqrt(tau_syn /
+      tau_mem)``, averaged over the neuron means as above.
+
+    Derivations: docs/science.md, section 'Firing-rate predictions'.
+    """
+    from scipy import special
+
+    out = {"gauss": firing_probability(mu, sigma, threshold) / dt}
+    tot = math.sqrt(sigma * sigma + spread * spread)
+    out["gauss_het"] = firing_probability(mu, tot, threshold) / dt
+    nodes, weights = special.roots_hermitenorm(40)
+    weights = weights / weights.sum()
+    z = (threshold - (mu + spread * nodes)) / sigma
+    cov = [[1.0, rho], [rho, 1.0]]
+    both_below = stats.multivariate_normal(mean=[0.0, 0.0], cov=cov).cdf(
+        z[:, None].repeat(2, axis=1)
+    )
+    up = (stats.norm.cdf(z) - both_below).clip(0.0, 1.0)
+    out["upcross"] = float((weights * up).sum()) / dt
+    if tau_mem is not None and tau_syn is not None:
+        # noise amplitude whose synaptically filtered free membrane has std sigma:
+        # Var[V] = sig_w^2 tau_mem / (2 (tau_mem + tau_syn))
+        sig_w = sigma * math.sqrt(2.0 * (tau_mem + tau_syn) / tau_mem)
+        shift = 1.0326 * math.sqrt(tau_syn / tau_mem)  # |zeta(1/2)| / sqrt(2)
+        means = mu + spread * nodes
+        rates = [siegert_rate(m, sig_w, threshold, 0.0, tau_mem, shift) for m in means]
+        out["siegert"] = float((weights * rates).sum())
+    return out

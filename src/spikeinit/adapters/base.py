@@ -157,6 +157,10 @@ class ForeignLayer(SpikingLayer):
     ) -> tuple[torch.Tensor, torch.Tensor]:
         raise NotImplementedError
 
+    def free_membrane(self, current: torch.Tensor) -> torch.Tensor:
+        """The free membrane for ``current`` (threshold and reset off)."""
+        return self.run_current(current, free=True)[1]
+
     def simulate(self, x: torch.Tensor, free: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
         with torch.no_grad():
             return self.run_current(self.input_current(x), free=free)

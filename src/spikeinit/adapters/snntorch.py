@@ -15,8 +15,8 @@ synapse with decay ``1 - T/(RC)`` and input gain ``T/C``. ``Alpha`` drives the
 membrane with the difference of an excitatory and an inhibitory synaptic trace
 (decays ``alpha`` and ``beta``), a kernel that ``LIFParams`` cannot express:
 spikeinit sets its weights by measurement only (``has_params`` is False). The
-subtract reset is *not decayed* (the reference neuron's is); the adapter's :meth:`~SnnTorchLayer.run_current` runs
-snnTorch's own module, so spikes are snnTorch's. snnTorch has no ``dt``: the
+subtract reset is *not decayed* (the reference neuron's is); the adapter's
+:meth:`~SnnTorchLayer.run_current` runs snnTorch's own module, so spikes are snnTorch's. snnTorch has no ``dt``: the
 time constants and rates are in units of the ``dt`` given to
 :func:`~spikeinit.adapters.find_layers` (default 1 ms).
 """
@@ -129,10 +129,13 @@ class SnnTorchLayer(ForeignLayer):
         if rec is None:
             return []
         if not isinstance(rec, (nn.Linear, nn.Conv2d)):
-            raise ValueError(
-                f"{self.layer_name}: snnTorch {type(self.neuron).__name__} with a one-to-one "
-                "recurrent weight V (all_to_all=False) is not supported; use all_to_all=True"
-            )
+            v = getattr(rec, "V", None)  # all_to_all=False: one weight per neuron, U += V S[t-1]
+            if not isinstance(v, torch.Tensor):
+                raise ValueError(
+                    f"{self.layer_name}: snnTorch {type(self.neuron).__name__}'s recurrent "
+                    f"module {type(rec).__name__} has no weight spikeinit can set"
+                )
+            return [WeightGroup(f"{self.layer_name}.recurrent.V", v, "rec")]
         return [WeightGroup(f"{self.layer_name}.recurrent", rec.weight, "rec")]
 
     def own_biases(self) -> list[torch.Tensor]:

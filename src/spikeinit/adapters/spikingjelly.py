@@ -29,6 +29,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from ..neuron import lif_sequence
 from ..params import LIFParams
 from .base import FREE_THRESHOLD, ForeignLayer, scalar
 
@@ -147,6 +148,21 @@ class SpikingJellyLayer(ForeignLayer):
             spikes.append(spike)
             v = v_next
         return torch.stack(spikes), torch.stack(mem)
+
+    def free_membrane(self, current: torch.Tensor) -> torch.Tensor:
+        """The linear (free) response, which :meth:`LIFParams.from_spikingjelly` maps exactly.
+
+        SpikingJelly's own step is run when there is no exact mapping (IF, a
+        reset value other than 0). The equality with SpikingJelly's step is tested.
+        """
+        v_reset = self.neuron.v_reset
+        if not self.has_params or (v_reset is not None and float(v_reset) != 0.0):
+            return self._run(current, True)[1]
+        free = self.params.replace(reset="none", threshold=FREE_THRESHOLD)
+        flat = current.reshape(current.shape[0], -1)
+        with torch.no_grad():
+            _, mem = lif_sequence(flat, free, return_mem=True)
+        return mem.reshape(current.shape)
 
     def run_current(
         self, current: torch.Tensor, free: bool = False

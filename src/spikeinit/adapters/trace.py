@@ -369,7 +369,8 @@ def capture_pass(
         def post(_m: nn.Module, _args: tuple[Any, ...], out: Any) -> None:
             first = out[0] if isinstance(out, (tuple, list)) and out else out
             if isinstance(first, torch.Tensor):
-                cap.outputs.setdefault(name, []).append(first.detach())
+                # a clone: the model may change its output in place later (out += identity)
+                cap.outputs.setdefault(name, []).append(first.detach().clone())
 
         return post
 

@@ -25,6 +25,8 @@ from typing import Any, TypeVar
 
 import torch
 
+from .. import __version__
+
 T_ = TypeVar("T_")
 
 __all__ = [
@@ -108,8 +110,6 @@ def float_in(lo: float, hi: float, *, lo_open: bool = False) -> Any:
 # -- outputs --------------------------------------------------------------------------------
 def environment(device: torch.device | str) -> dict[str, str]:
     """Versions and device, for ``results.json``."""
-    from .. import __version__
-
     return {
         "spikeinit": __version__,
         "torch": torch.__version__,

@@ -21,12 +21,18 @@ from typing import Any
 
 import torch
 
+from .. import diagnose, initialize
+from ..cli import add_common_arguments, resolve_device
+from ..data import load
+from ..nn import Readout, SpikingLinear
+from ..params import LIFParams
 from .common import new_figure, positive_int, progress, save_figure, write_report, write_results
+from .compare import compare, plot_curves
+from .propagation import simulate
+from .training import preset
 
 
 def add_parser(sub: Any) -> None:
-    from ..cli import add_common_arguments
-
     p = sub.add_parser("demo", help="the main job: a short tour on embedded data")
     add_common_arguments(p, "runs/demo")
     p.add_argument(
@@ -45,11 +51,6 @@ def add_parser(sub: Any) -> None:
 
 
 def _diagnosis(seed: int, out: Path) -> dict[str, Any]:
-    from .. import diagnose, initialize
-    from ..data import load
-    from ..nn import Readout, SpikingLinear
-    from ..params import LIFParams
-
     ds = load("randman", samples_per_class=100, seed=seed + 1)
     x, _ = ds.sample("train", 128, seed=seed)
     p = LIFParams(tau_mem=20e-3, tau_syn=10e-3, dt=ds.dt)
@@ -69,8 +70,6 @@ def _diagnosis(seed: int, out: Path) -> dict[str, Any]:
 
 
 def _propagation(seed: int, out: Path, device: torch.device) -> dict[str, Any]:
-    from .propagation import simulate
-
     inits = ["default", "kaiming", "micheli", "fluctuation"]
     runs = {
         i: simulate(i, 1000, 50, steps=10, batch=32, seed=seed, device=device)
@@ -91,9 +90,6 @@ def _propagation(seed: int, out: Path, device: torch.device) -> dict[str, Any]:
 
 
 def _training(seed: int, epochs: int, spc: int, out: Path, device: str) -> list[dict[str, Any]]:
-    from .compare import compare, plot_curves
-    from .training import preset
-
     specs = [
         preset("randman", init=i, seed=seed, epochs=epochs, dataset_kw={"samples_per_class": spc})
         for i in ("fluctuation", "default", "kaiming")
@@ -104,8 +100,6 @@ def _training(seed: int, epochs: int, spc: int, out: Path, device: str) -> list[
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..cli import resolve_device
-
     device = resolve_device(args.device)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)

@@ -18,15 +18,25 @@ import json
 from pathlib import Path
 from typing import Any
 
+import torch
+
+from .. import diagnose, initialize
+from ..cli import add_common_arguments, resolve_device
+from ..data import names as dataset_names
+from ..models import names as model_names
+from ..train import load_checkpoint
 from .common import positive_int, write_report, write_results
+from .training import (
+    INIT_NAMES,
+    build_model,
+    preset,
+    resolve_init,
+    spec_dict,
+    standardize_mnist,
+)
 
 
 def add_parser(sub: Any) -> None:
-    from ..cli import add_common_arguments
-    from ..data import names as dataset_names
-    from ..models import names as model_names
-    from .training import INIT_NAMES
-
     p = sub.add_parser("diagnose", help="per-layer activity of a trained or fresh model")
     add_common_arguments(p, "runs/diagnose")
     p.add_argument("checkpoint", nargs="?", help="a `spikeinit train` --out dir or its .pt file")
@@ -63,13 +73,6 @@ def _spec_from_checkpoint(path: Path) -> tuple[dict[str, Any], Path]:
 
 
 def run(args: argparse.Namespace) -> int:
-    import torch
-
-    from .. import diagnose, initialize
-    from ..cli import resolve_device
-    from ..train import load_checkpoint
-    from .training import build_model, preset, resolve_init, spec_dict, standardize_mnist
-
     device = resolve_device(args.device)
     if args.checkpoint:
         config, ckpt = _spec_from_checkpoint(Path(args.checkpoint))

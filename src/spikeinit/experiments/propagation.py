@@ -1,6 +1,7 @@
 """``spikeinit propagation``: Micheli et al.'s deep activity-propagation experiment.
 
-Set-up (SCIENCE.md section 3). A deep feed-forward stack of ``depth`` LIF
+Set-up (docs/science.md, section 'The propagation experiment'). A deep
+feed-forward stack of ``depth`` LIF
 layers of ``width`` neurons, snnTorch-``Leaky``-like neurons
 (``LIFParams.from_snntorch(beta, threshold, reset)``: delta synapse, input
 scale 1), run for ``steps`` time steps from zero state, no gradient.
@@ -22,7 +23,8 @@ scale 1), run for ``steps`` time steps from zero state, no gradient.
   reported numbers come from the evaluation batch.
 
 Beyond the paper: ``balanced`` and ``balanced_cal`` (see
-:func:`balanced_normal_` and :func:`calibrate_profile_`).
+:func:`spikeinit.init.propagation_rules.balanced_normal_` and
+:func:`spikeinit.init.propagation_rules.calibrate_profile_`).
 
 The neuron's subtract reset is the reference one (``V = U - theta S`` before
 the next decay); snnTorch subtracts after the decay. This only matters after the
@@ -32,7 +34,6 @@ first spike, never at t = 0.
 from __future__ import annotations
 
 import argparse
-import math
 import time
 from typing import Any
 
@@ -40,9 +41,16 @@ import torch
 from scipy import stats
 from torch import nn
 
-from .. import theory
+from .. import initialize, theory
+from ..cli import add_common_arguments, resolve_device
 from ..init import functional as F
+from ..init.propagation_rules import (
+    balanced_normal_,
+    calibrate_profile_,
+    decorrelate_rows_,
+)
 from ..neuron import lif_sequence
+from ..nn import SpikingLinear
 from ..params import LIFParams
 from .common import (
     choice_list,
@@ -70,126 +78,6 @@ INITS: tuple[str, ...] = (
 )
 DATA_DEPENDENT = ("fluctuation", "balanced_cal")
 BAND = (0.5, 2.0)
-
-
-# -- beyond the paper ---------------------------------------------------------------------
-def balanced_gain(threshold: float = 1.0) -> float:
-    """``c = n Var[w] = 1 / (p (1 - p))``, ``p = 1 - Phi(theta)``: the balanced-row gain.
-
-    With zero-sum rows the presynaptic spikes' mean ``p`` cancels, so the input
-    variance is ``c p (1 - p)`` (Bernoulli variance) rather than Micheli's
-    ``c E[s^2] = c p``; ``c = 1/(p(1-p))`` keeps ``Var[U] = 1`` at t = 0
-    (7.49 at theta = 1 versus Micheli's 6.30).
-    """
-    p = float(stats.norm.sf(threshold))
-    return 1.0 / (p * (1.0 - p))
-
-
-def balanced_normal_(
-    w: torch.Tensor, threshold: float = 1.0, generator: torch.Generator | None = None
-) -> torch.Tensor:
-    """Balanced-row Micheli init (ours, beyond Micheli et al. 2024); in place.
-
-    Draw ``z ~ N(0, 1)``, then make every row zero-sum and give it squared norm
-    ``c = 1 / (p (1 - p))`` with ``p = 1 - Phi(theta)``::
-
-        w_j = sqrt(c) (z_j - mean(z_j)) / ||z_j - mean(z_j)||
-
-    Why: with i.i.d. zero-mean weights each neuron receives a *quenched* mean
-    input ``sum_i w_ji r_i`` (variance ``c p^2``, 16 % of the total at theta = 1)
-    that persists over time steps. The neurons it favours fire more at every step,
-    the next layer's quenched input grows, and the leaky membrane accumulates it
-    (gain up to ``1 / (1 - beta)``): rates at later steps climb while the t = 0
-    rate (no accumulation yet) falls. Zero-sum rows remove the quenched mean for
-    homogeneous presynaptic rates, and equal row norms keep every neuron's input
-    variance equal, so layers stay statistically alike.
-    """
-    if w.dim() != 2 or w.shape[1] < 2:
-        raise ValueError(f"balanced_normal_ needs a [out, in >= 2] matrix, got {tuple(w.shape)}")
-    c = balanced_gain(threshold)
-    with torch.no_grad():
-        z = torch.randn(w.shape, generator=generator, dtype=torch.float64)
-        z -= z.mean(dim=1, keepdim=True)
-        z *= math.sqrt(c) / z.norm(dim=1, keepdim=True)
-        w.copy_(z.to(w))
-    return w
-
-
-def decorrelate_rows_(w: torch.Tensor, presyn: torch.Tensor) -> torch.Tensor:
-    """Remove each row's component along the measured presynaptic rate pattern (ours).
-
-    ``r_i`` is input ``i``'s rate in ``presyn`` ``[T, B, in]`` (mean over steps and
-    samples) and ``u = (r - mean r) / ||r - mean r||``; every row becomes
-    ``w_j - (w_j . u) u``, rescaled to keep its norm. Zero-sum rows cancel the
-    quenched mean input only for equal presynaptic rates; at finite width the
-    rates differ, and this projection cancels ``sum_i w_ji r_i`` exactly.
-    """
-    r = presyn.double().mean(dim=(0, 1))
-    u = r - r.mean()
-    if float(u.norm()) < 1e-12:
-        return w
-    u = u / u.norm()
-    with torch.no_grad():
-        wd = w.double()
-        norms = wd.norm(dim=1, keepdim=True)
-        wd = wd - (wd @ u)[:, None] * u[None, :]
-        wd = wd * norms / wd.norm(dim=1, keepdim=True).clamp_min(1e-12)
-        w.copy_(wd.to(w))
-    return w
-
-
-def _step_rates(current: torch.Tensor, params: LIFParams) -> torch.Tensor:
-    s = lif_sequence(current, params)
-    assert isinstance(s, torch.Tensor)
-    return s.mean(dim=tuple(range(1, s.dim())))
-
-
-def calibrate_profile_(
-    w: torch.Tensor,
-    presyn: torch.Tensor,
-    params: LIFParams,
-    target: torch.Tensor,
-    iters: int = 14,
-) -> float:
-    """Minimax per-step rate calibration (ours); scales ``w`` in place, returns the factor.
-
-    With ``r[t]`` the layer's rate at step ``t`` on the calibration input
-    ``presyn`` ``[T, B, in]`` and ``target[t]`` the reference profile, find the
-    scale ``a`` of ``w`` that balances the worst over- and under-shoot over
-    time steps::
-
-        log max_t (r_a[t] / target[t]) + log min_t (r_a[t] / target[t]) = 0
-
-    by bisection on ``log a`` (the left side increases with ``a``). Matching the
-    time-averaged rate instead (LSUV-style, ``si.initialize(..., calibrate=True,
-    target_rate=...)``) lets the t = 0 rate die out in deep layers, because the
-    later steps gain extra variance from the membrane's memory.
-    """
-    steps, batch, n_in = presyn.shape
-    with torch.no_grad():
-        base = (presyn.reshape(steps * batch, n_in) @ w.t()).reshape(steps, batch, -1)
-    tgt = target.clamp_min(1e-6).log()
-
-    def imbalance(log_a: float) -> float:
-        r = _step_rates(base * math.exp(log_a), params)
-        d = r.clamp_min(1e-6).log() - tgt
-        return float(d.max() + d.min())
-
-    lo, hi = math.log(0.25), math.log(4.0)
-    while imbalance(lo) > 0 and lo > math.log(1e-3):
-        lo -= math.log(4.0)
-    while imbalance(hi) < 0 and hi < math.log(1e3):
-        hi += math.log(4.0)
-    for _ in range(iters):
-        mid = 0.5 * (lo + hi)
-        if imbalance(mid) < 0:
-            lo = mid
-        else:
-            hi = mid
-    a = math.exp(0.5 * (lo + hi))
-    with torch.no_grad():
-        w.mul_(a)
-    return a
 
 
 # -- the experiment -----------------------------------------------------------------------
@@ -241,9 +129,6 @@ def _init_weight(
         decorrelate_rows_(w, presyn_cal.cpu())
         calibrate_profile_(w, presyn_cal.cpu(), params, target.cpu())
     elif init == "fluctuation":
-        from ..init.model import initialize
-        from ..nn import SpikingLinear
-
         assert presyn_cal is not None
         layer = SpikingLinear(n_in, width, params=params)
         initialize(nn.Sequential(layer), presyn_cal.cpu(), method="fluctuation", generator=gen)
@@ -508,8 +393,6 @@ def _report(config: dict[str, Any], runs: list[dict[str, Any]], figures: list[st
 
 # -- command line -----------------------------------------------------------------------
 def add_parser(sub: Any) -> None:
-    from ..cli import add_common_arguments
-
     p = sub.add_parser(
         "propagation",
         help="Micheli et al.'s deep activity-propagation experiment",
@@ -538,8 +421,6 @@ def add_parser(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..cli import resolve_device
-
     device = resolve_device(args.device)
     config = {
         "depth": args.depth,

@@ -1,6 +1,7 @@
 """``spikeinit theory``: fluctuation-driven theory against simulation.
 
-Set-up (SCIENCE.md section 2, the SHD setting): ``N = 700`` Poisson inputs at
+Set-up (docs/science.md, section 'Firing-rate predictions', the SHD setting):
+``N = 700`` Poisson inputs at
 ``nu = 15.8`` Hz, ``dt = 2`` ms, ``tau_mem = 20`` ms, ``tau_syn = 10`` ms,
 theta = 1, reset to zero. For every target ``(sigma_U, mu_U)`` on a grid, the
 weights come from :func:`spikeinit.init.fluctuation_normal_` (numerical PSP
@@ -13,12 +14,14 @@ Measured, per grid point:
 
 * free membrane (threshold and reset off): ``mu_U`` (mean over time, neurons,
   samples) and ``sigma_U`` = sqrt of the per-neuron temporal variance averaged
-  over neurons and samples (SCIENCE.md's definition), plus the spread of the
+  over neurons and samples (docs/science.md, section 'What sigma_U measures'),
+  plus the spread of the
   per-neuron time means;
 * with threshold and reset: the firing rate (Hz) and the membrane's sigma.
 
 Predicted: Campbell's ``mu_U``, ``sigma_U`` (numerical and analytical PSP
-integrals) and three firing-rate approximations:
+integrals) and four firing-rate approximations, computed by
+:func:`spikeinit.theory.rate_predictions`:
 
 * ``gauss``: ``P(U > theta) = 1 - Phi((theta - mu_U) / sigma_U)`` per step
   (:func:`spikeinit.theory.firing_probability`), divided by ``dt``;
@@ -35,11 +38,12 @@ integrals) and three firing-rate approximations:
 
       1 / rate = tau_mem sqrt(pi) int_{(V_r - m)/sigma_w + a}^{(theta - m)/sigma_w + a}
                  exp(u^2) (1 + erf u) du,
-      sigma_w = sigma_U sqrt((tau_mem + tau_syn) / tau_mem),
+      sigma_w = sigma_U sqrt(2 (tau_mem + tau_syn) / tau_mem),
       a = (|zeta(1/2)| / sqrt 2) sqrt(tau_syn / tau_mem)
 
-  (``sigma_w``: the white-noise std whose synaptically filtered free membrane has
-  std ``sigma_U``; ``V_r = 0``).
+  (``sigma_w``: the amplitude of the white noise, ``tau_mem dV = (m - V) dt +
+  sigma_w sqrt(tau_mem) dW``, whose synaptically filtered free membrane has std
+  ``sigma_U``; ``V_r = 0``).
 """
 
 from __future__ import annotations
@@ -50,9 +54,9 @@ from typing import Any
 
 import numpy as np
 import torch
-from scipy import stats
 
 from .. import theory
+from ..cli import UserError, add_common_arguments, resolve_device
 from ..init import functional as F
 from ..neuron import lif_sequence
 from ..params import LIFParams
@@ -94,57 +98,6 @@ def eps_table(tau_mem: float, tau_syn: float, dts: tuple[float, ...]) -> list[di
     return rows
 
 
-def lag1_correlation(params: LIFParams) -> float:
-    """Lag-1 autocorrelation of free shot noise: ``sum K[k] K[k+1] / sum K[k]^2``."""
-    k = theory.psp_kernel(params)
-    return float((k[:-1] * k[1:]).sum() / (k * k).sum())
-
-
-def rate_predictions(
-    mu: float,
-    sigma: float,
-    spread: float,
-    rho: float,
-    threshold: float,
-    dt: float,
-    tau_mem: float | None = None,
-    tau_syn: float | None = None,
-) -> dict[str, float]:
-    """Firing-rate predictions in Hz (see the module docstring)."""
-    out = {"gauss": theory.firing_probability(mu, sigma, threshold) / dt}
-    tot = math.sqrt(sigma * sigma + spread * spread)
-    out["gauss_het"] = theory.firing_probability(mu, tot, threshold) / dt
-    nodes, weights = np.polynomial.hermite_e.hermegauss(40)
-    weights = weights / weights.sum()
-    z = (threshold - (mu + spread * nodes)) / sigma
-    cov = [[1.0, rho], [rho, 1.0]]
-    both_below = stats.multivariate_normal(mean=[0.0, 0.0], cov=cov).cdf(np.stack([z, z], axis=1))
-    up = np.clip(stats.norm.cdf(z) - np.atleast_1d(both_below), 0.0, 1.0)
-    out["upcross"] = float((weights * up).sum()) / dt
-    if tau_mem is not None and tau_syn is not None:
-        sig_w = sigma * math.sqrt((tau_mem + tau_syn) / tau_mem)
-        shift = 1.0326 * math.sqrt(tau_syn / tau_mem)  # |zeta(1/2)| / sqrt(2)
-        rates = [
-            siegert_rate(m, sig_w, threshold, 0.0, tau_mem, shift) for m in mu + spread * nodes
-        ]
-        out["siegert"] = float((weights * np.array(rates)).sum())
-    return out
-
-
-def siegert_rate(
-    mu: float, sigma: float, threshold: float, v_reset: float, tau_mem: float, shift: float = 0.0
-) -> float:
-    """Siegert rate (Hz) of a LIF neuron with white-noise std ``sigma``; no refractory time."""
-    from scipy import integrate, special
-
-    lo = (v_reset - mu) / sigma + shift
-    hi = (threshold - mu) / sigma + shift
-    if hi > 12.0:  # exp(u^2) overflows; the rate is astronomically small
-        return 0.0
-    val, _ = integrate.quad(lambda u: float(special.erfcx(-u)), lo, hi, limit=200)
-    return 1.0 / (tau_mem * math.sqrt(math.pi) * val)
-
-
 def simulate_grid(
     sigmas: list[float],
     mus: list[float],
@@ -175,7 +128,7 @@ def simulate_grid(
     free_params = params.replace(reset="none")
     eb, eh = theory.psp_integrals(params)
     eb_an, eh_an = theory.psp_integrals(params, mode="analytical")
-    rho = lag1_correlation(params)
+    rho = theory.lag1_correlation(params)
     dev = torch.device(device)
     total = burn_in + steps
     g_in = torch.Generator().manual_seed(seed + 1)
@@ -220,7 +173,7 @@ def simulate_grid(
             meas_spread=float(free.mean(dim=0).std()),
             meas_sigma_u_thresholded=float(mem.var(dim=0, unbiased=False).mean().sqrt()),
             meas_rate_hz=float(spikes.mean()) / dt,
-            pred_rate_hz=rate_predictions(
+            pred_rate_hz=theory.rate_predictions(
                 pred_mu, pred_sigma, spread, rho, theta, dt, tau_mem, tau_syn
             ),
             mu_se=spread / math.sqrt(neurons),
@@ -389,8 +342,6 @@ def _report(config: dict[str, Any], rows: list[dict[str, Any]], summ: dict[str, 
 
 
 def add_parser(sub: Any) -> None:
-    from ..cli import add_common_arguments
-
     p = sub.add_parser(
         "theory",
         help="fluctuation-driven theory vs simulation over a grid of targets",
@@ -416,8 +367,6 @@ def add_parser(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..cli import UserError, resolve_device
-
     device = resolve_device(args.device)
     if args.burn_in < 0:
         raise UserError(f"--burn-in must be >= 0, got {args.burn_in}")

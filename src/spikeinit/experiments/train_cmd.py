@@ -5,14 +5,17 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from ..cli import add_common_arguments, resolve_device
+from ..data import names as dataset_names
+from ..models import names as model_names
+from ..train import TrainingDiverged
 from .common import positive_int, write_report, write_results
+from .training import INIT_NAMES, preset, spec_dict
+from .training import run as run_one
 
 
 def add_training_arguments(p: argparse.ArgumentParser) -> None:
     """Options shared by ``train`` and ``compare`` (unset values keep the dataset preset)."""
-    from ..data import names as dataset_names
-    from ..models import names as model_names
-
     p.add_argument("--dataset", default="randman", choices=dataset_names())
     p.add_argument("--model", choices=model_names(), help="zoo model (default: the preset's)")
     p.add_argument("--epochs", type=positive_int(), help="default: the preset's")
@@ -57,9 +60,6 @@ def spec_overrides(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def add_parser(sub: Any) -> None:
-    from ..cli import add_common_arguments
-    from .training import INIT_NAMES
-
     p = sub.add_parser("train", help="train one model with one initialisation")
     add_common_arguments(p, "runs/train")
     add_training_arguments(p)
@@ -69,11 +69,6 @@ def add_parser(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..cli import resolve_device
-    from ..train import TrainingDiverged
-    from .training import preset, spec_dict
-    from .training import run as run_one
-
     device = resolve_device(args.device)
     spec = preset(args.dataset, init=args.init, seed=args.seed, **spec_overrides(args))
     try:

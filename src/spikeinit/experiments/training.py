@@ -1,8 +1,8 @@
 """One training run from names: dataset + model + init + seed -> metrics, on disk.
 
 Shared by ``spikeinit train``, ``spikeinit compare`` and ``spikeinit demo``.
-Each dataset has a preset (SCIENCE.md's reference set-ups); every field can be
-overridden.
+Each dataset has a preset (docs/science.md, section 'Reference experiments');
+every field can be overridden.
 """
 
 from __future__ import annotations
@@ -77,7 +77,8 @@ PRESETS: dict[str, RunSpec] = {
         regularize=False,
         standardize=True,
     ),
-    # stork's recurrent convolutional SHD notebook (SCIENCE.md): 200 epochs, batch 400,
+    # stork's recurrent convolutional SHD notebook (docs/science.md, section
+    # 'Reference experiments'): 200 epochs, batch 400,
     # SMORMS3 5e-3, max-over-time loss, upper-bound homeostasis 0.01 / 7 spikes averaged
     # over units, readout N(0, 1/fan_in); the 83.5 % / 82.7 % reference result
     "shd": RunSpec(
@@ -91,7 +92,8 @@ PRESETS: dict[str, RunSpec] = {
     ),
 }
 
-# readout rule by model (SCIENCE.md): fluctuation-initialised in the Randman and
+# readout rule by model (docs/science.md, section 'Reference experiments'):
+# fluctuation-initialised in the Randman and
 # SHD feed-forward runs, N(0, 1/fan_in) in the convolutional, Dale and DVS runs
 _NORMAL_READOUT = ("recurrent_conv_shd", "dale_shd", "dvs_conv")
 
@@ -143,7 +145,7 @@ def readout_rule(spec: RunSpec) -> str:
 
 
 def _regularizers(spec: RunSpec) -> tuple[ActivityRegularizer, ...]:
-    """stork's homeostasis for the model (SCIENCE.md, Homeostasis table)."""
+    """stork's homeostasis for the model (docs/science.md, section 'Homeostasis')."""
     if not spec.regularize:
         return ()
     if spec.model == "recurrent_conv_shd":  # conv SHD: upper 0.01, 7, averaged over units

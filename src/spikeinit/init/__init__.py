@@ -1,4 +1,5 @@
-"""Initialisers. Tensor-level, in place, ``torch.nn.init`` style: :mod:`.functional`."""
+"""Initialisers. Tensor-level, in place, ``torch.nn.init`` style: :mod:`.functional`
+and :mod:`.propagation_rules` (our rules beyond Micheli et al. 2024)."""
 
 from .functional import (
     DaleLambdas,
@@ -15,9 +16,19 @@ from .functional import (
     micheli_variance,
     recurrent_shares,
 )
+from .propagation_rules import (
+    balanced_gain,
+    balanced_normal_,
+    calibrate_profile_,
+    decorrelate_rows_,
+)
 
 __all__ = [
     "DaleLambdas",
+    "balanced_gain",
+    "balanced_normal_",
+    "calibrate_profile_",
+    "decorrelate_rows_",
     "dale_exponential_",
     "default_uniform_",
     "fluctuation_moments",

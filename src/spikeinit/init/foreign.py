@@ -81,7 +81,7 @@ def free_signal(layer: ForeignLayer, current: torch.Tensor) -> torch.Tensor:
     if not layer.leaky:
         return layer.input_current(current)
     with torch.no_grad():
-        return layer.run_current(layer.input_current(current), free=True)[1]
+        return layer.free_membrane(layer.input_current(current))
 
 
 def variance_mode(current: torch.Tensor, layer: ForeignLayer) -> str:
@@ -103,16 +103,18 @@ def moments(
     a: torch.Tensor, b: torch.Tensor | None, mode: str, per_channel: bool
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """``<Var A>``, ``<Cov(A, B)>``, ``<Var B>`` (per channel = dim 2, or overall)."""
-    a = a.double()
-    ca = _centred(a, mode)
-    cb = _centred(b.double(), mode) if b is not None else torch.zeros_like(ca)
+    ca = _centred(a.float(), mode)
+    cb = _centred(b.float(), mode) if b is not None else None
 
     def avg(t: torch.Tensor) -> torch.Tensor:
         if per_channel and t.dim() > 2:
-            return t.transpose(0, 2).reshape(t.shape[2], -1).mean(dim=1)
-        return t.mean().reshape(1)
+            return t.transpose(0, 2).reshape(t.shape[2], -1).mean(dim=1).double()
+        return t.mean().reshape(1).double()
 
-    return avg(ca * ca), avg(ca * cb), avg(cb * cb)
+    var_a = avg(ca * ca)
+    if cb is None:
+        return var_a, torch.zeros_like(var_a), torch.zeros_like(var_a)
+    return var_a, avg(ca * cb), avg(cb * cb)
 
 
 def spread(signal: torch.Tensor, mode: str) -> float:
@@ -188,11 +190,13 @@ class Runner:
         site: Site | None,
         neurons: list[Site],
         norms: list[str] = (),  # type: ignore[assignment]
+        outputs: dict[str, list[torch.Tensor]] | None = None,
     ) -> tuple[dict[str, torch.Tensor], dict[str, list[torch.Tensor]]]:
         """Stacked inputs ``[T, B, ...]`` of ``neurons`` (batches joined on dim 1), and
         the inputs of the BatchNorm modules ``norms`` (per call, batches appended).
 
         With ``site``, each pass stops once that neuron has received all its input.
+        ``outputs``: module names whose outputs are appended to its lists, per batch.
         """
         names = [s.name for s in neurons]
         joined: dict[str, list[torch.Tensor]] = {n: [] for n in names}
@@ -203,7 +207,7 @@ class Runner:
                 self.model,
                 batch,
                 names + list(norms),
-                [],
+                list(outputs or {}),
                 self.trace.modules,
                 _find.reset_states,
                 self.forward,
@@ -219,6 +223,10 @@ class Runner:
                 joined[s.name].append(stack_calls(got, s))
             for n in norms:
                 norm_inputs[n].extend(cap.inputs.get(n, []))
+            for n in outputs or {}:
+                got = cap.outputs.get(n, [])
+                assert outputs is not None
+                outputs[n].append(got[0] if len(got) == 1 else torch.stack(got))
         return {n: torch.cat(v, dim=1) for n, v in joined.items()}, norm_inputs
 
 
@@ -385,6 +393,125 @@ def init_site(
     )
 
 
+def init_joint(
+    pairs: list[tuple[ForeignLayer, Site]],
+    runner: Runner,
+    sigma_u: float,
+    mu_u: float | None,
+    gen: torch.Generator | None,
+    iterations: int,
+    tol: float,
+) -> dict[str, SiteResult] | None:
+    """All neurons fed through BatchNorm, set together: one pass per round.
+
+    BatchNorm (batch statistics) makes each neuron's current independent of the
+    scale upstream, so every neuron can be solved from the same pass: its
+    current is ``I = sum_k (bn_k(z) - beta_k) + sum_k beta_k + R``, with the
+    BatchNorm outputs captured, ``R`` the rest (residual shortcuts). The solve
+    of :func:`init_site` is applied to every neuron at once, and the rounds
+    repeat until every neuron is within ``tol`` (the spike trains that reach
+    the BatchNorms change a little with each round). Returns None, having
+    changed nothing, when some BatchNorm output does not reach its neuron
+    unchanged in shape (pooling after BatchNorm): then the neurons are set one
+    at a time.
+    """
+    modules = runner.trace.modules
+    norms_of = {s.name: list(s.knobs) for _, s in pairs}
+    all_norms = [n for names in norms_of.values() for n in names]
+    for name in all_norms:
+        if getattr(modules[name], "weight", None) is None:
+            return None
+    for _, site in pairs:
+        for name in site.behind:
+            w = modules[name].weight
+            _normal_(w, fan_in_of(w) ** -0.5, gen)
+            bias = getattr(modules[name], "bias", None)
+            if isinstance(bias, torch.Tensor):
+                with torch.no_grad():
+                    bias.zero_()
+    results: dict[str, SiteResult] = {}
+    first = True
+    for _round in range(iterations):
+        outs: dict[str, list[torch.Tensor]] = {n: [] for n in all_norms}
+        currents, _ = runner.capture(None, [s for _, s in pairs], outputs=outs)
+        done = True
+        for layer, site in pairs:
+            current = currents[site.name]
+            bns = [modules[n] for n in norms_of[site.name]]
+            parts = []
+            for n in norms_of[site.name]:
+                out = torch.cat(outs[n], dim=0 if outs[n][0].shape[0] != current.shape[0] else 1)
+                if out.numel() != current.numel():
+                    if first:
+                        return None
+                    raise ValueError(f"BatchNorm {n!r} output changed shape between passes")
+                parts.append(out.reshape(current.shape))
+            theta = layer.params.threshold
+            mode = variance_mode(current, layer)
+            betas = [
+                _bcast(bn.bias.detach(), current, True) if bn.bias is not None else 0.0
+                for bn in bns
+            ]
+            scaled = sum(p - b for p, b in zip(parts, betas, strict=True))
+            assert isinstance(scaled, torch.Tensor)
+            part_sig = free_signal(layer, scaled)
+            fixed = [s for s in site.fixed_sources if s != site.name]
+            if fixed:
+                rest = current - sum(parts)
+                base_sig = free_signal(layer, rest)
+            else:
+                base_sig = torch.zeros_like(part_sig)
+            g_dc = free_signal(layer, torch.ones_like(current[:, :1]))
+            beta_sum = sum(betas)
+            signal = part_sig + base_sig + beta_sum * g_dc
+            if not first and abs(spread(signal, mode) - sigma_u * theta) <= tol * sigma_u * theta:
+                continue
+            done = False
+            m_g = _channel_mean(g_dc, True)
+            m_a = _channel_mean(part_sig, True)
+            m_b = _channel_mean(base_sig, True)
+            mu = 0.0 if mu_u is None else mu_u * theta
+            solve_a = part_sig - _bcast(m_a / m_g, part_sig, True).float() * g_dc
+            solve_b = base_sig + _bcast((mu - m_b) / m_g, part_sig, True).float() * g_dc
+            a, b, d = moments(solve_a, solve_b, mode, True)
+            c, ok = solve_scale(a, b, d, sigma_u * theta)
+            delta = (mu - c * m_a - m_b) / m_g
+            with torch.no_grad():
+                for k, bn in enumerate(bns):
+                    bn.weight.mul_(c.to(bn.weight.dtype))
+                    if bn.bias is not None:
+                        bn.bias.copy_(delta.to(bn.bias.dtype) if k == 0 else 0.0)
+            prev = results.get(site.name)
+            results[site.name] = SiteResult(
+                "BatchNorm affine per channel (measured, all neurons together)",
+                float(c.mean()) * (prev.gain if prev else 1.0),
+                float(delta.mean()),
+                mode,
+                ok and (prev.reachable if prev else True),
+                [],
+                norms_of[site.name],
+                list(site.behind),
+            )
+        first = False
+        if done:
+            break
+    for _layer, site in pairs:
+        result = results.get(site.name)
+        if result is None:
+            continue
+        result.notes.append(
+            f"BatchNorm {', '.join(result.norms)}: weight and bias set per channel so that the "
+            "free membrane hits the targets with batch statistics; running stats set from the "
+            "data (evaluation mode gives the same current)"
+        )
+        if not result.reachable:
+            result.notes.append("target sigma_U not reachable: the shortcut alone fluctuates more")
+        fixed = [s for s in site.fixed_sources if s != site.name]
+        if fixed:
+            result.notes.append("fixed input (no weight on the path): " + ", ".join(fixed))
+    return results
+
+
 def _scale(tensors: list[torch.Tensor], c: torch.Tensor, per_channel: bool) -> None:
     with torch.no_grad():
         for t in tensors:
@@ -393,10 +520,9 @@ def _scale(tensors: list[torch.Tensor], c: torch.Tensor, per_channel: bool) -> N
 
 
 def _channel_mean(x: torch.Tensor, per_channel: bool) -> torch.Tensor:
-    x = x.double()
     if per_channel and x.dim() > 2:
-        return x.transpose(0, 2).reshape(x.shape[2], -1).mean(dim=1)
-    return x.mean().reshape(1)
+        return x.transpose(0, 2).reshape(x.shape[2], -1).mean(dim=1).double()
+    return x.mean().reshape(1).double()
 
 
 def _bcast(values: torch.Tensor, like: torch.Tensor, per_channel: bool) -> torch.Tensor:
@@ -414,7 +540,11 @@ def set_running_stats(
         bn = modules[name]
         if not inputs or getattr(bn, "running_mean", None) is None:
             continue
-        x = torch.cat([i.transpose(0, 1).reshape(i.shape[1], -1) for i in inputs], dim=1).double()
+        # the channel dimension: 1, or 2 for a SpikingJelly multi-step [T, N, C, ...] input
+        cdim = 2 if getattr(bn, "step_mode", "s") == "m" else 1
+        x = torch.cat(
+            [i.transpose(0, cdim).reshape(i.shape[cdim], -1) for i in inputs], dim=1
+        ).double()
         with torch.no_grad():
             bn.running_mean.copy_(x.mean(dim=1).to(bn.running_mean.dtype))
             bn.running_var.copy_(x.var(dim=1, unbiased=True).to(bn.running_var.dtype))
@@ -609,7 +739,40 @@ def _initialize_foreign(
     runner = Runner(model, batches, trace, forward)
     set_by = {}
     results: dict[str, SiteResult] = {}
+    joint = [
+        (layer, site)
+        for layer, site in zip(layers, trace.sites, strict=True)
+        if site.knobs and not layer.is_readout
+    ]
+    if (
+        method == "fluctuation"
+        and joint
+        and all(
+            not layer.weight_groups()
+            and all(isinstance(trace.modules[k], NORM_TYPES) for k in site.knobs)
+            for layer, site in joint
+        )
+        and len(joint) == sum(1 for layer in layers if not layer.is_readout)
+    ):
+        found = init_joint(
+            joint,
+            runner,
+            sigma_u,
+            mu_u,
+            gen,
+            max_iter + 1 if calibrate else 4,
+            tol if calibrate else 0.02,
+        )
+        if found is not None:
+            results.update(found)
+            for result in found.values():
+                for name in result.norms:
+                    set_by[name] = result.rule
+                for name in result.behind:
+                    set_by[name] = "N(0, 1/fan_in) (scale normalised by BatchNorm)"
     for layer, site in zip(layers, trace.sites, strict=True):
+        if site.name in results:
+            continue
         theta = layer.params.threshold
         is_readout = layer.is_readout
         if is_readout and readout == "keep":
@@ -674,7 +837,15 @@ def _owner(group_name: str) -> str:
 
 def _check_sharing(model: nn.Module, trace: Trace) -> None:
     """Refuse tied weights and modules that feed several neurons: one scale cannot fit both."""
-    shared = shared_parameters(model)
+    def outer(name: str) -> str:
+        return name.rsplit(".", 1)[0]
+
+    # a neuron's parameter registered twice inside that neuron (snnTorch RLeaky's V) is one
+    shared = [
+        (a, b)
+        for a, b in shared_parameters(model)
+        if not (outer(b).startswith(outer(a)) or outer(a).startswith(outer(b)))
+    ]
     if shared:
         a, b = shared[0]
         raise ValueError(

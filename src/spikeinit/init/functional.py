@@ -350,7 +350,7 @@ def dale_exponential_(
     (or measured ``(m, v)`` via ``filtered_*``), the target ``sigma = sigma_u theta``
     (``= theta / xi``), ``N_ff, N_rec, N_inh`` the fan-ins.
 
-    Without recurrent excitation (SCIENCE.md, stork)::
+    Without recurrent excitation (docs/science.md, section "Dale's law"; stork)::
 
         delta_EI   = N_inh B_inh / (N_ff B_ff)
         lambda_ff  = sqrt(2 (N_ff A_ff + N_inh A_inh / delta_EI^2)) / sigma
@@ -369,7 +369,7 @@ def dale_exponential_(
         lambda_ff  = sqrt(2 (N_ff A_ff + N_rec A_rec / delta_REC^2
                              + N_inh A_inh / delta_EI^2)) / sigma
 
-    (with equal rates this is SCIENCE.md's ``delta_REC = sqrt(alpha N_rec / ((1 -
+    (with equal rates this is the ``delta_REC = sqrt(alpha N_rec / ((1 -
     alpha) N_ff))`` and ``delta_EI = delta_REC N_inh eps_bar_inh / (eps_bar_exc
     (delta_REC N_ff + N_rec))``). With stork's Dale sizes (700 ff, 128 E, 32 I,
     dt 2 ms, tau_mem 20 ms, tau_exc 10 ms, tau_inh 20 ms) the variance shares are

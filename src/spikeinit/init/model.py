@@ -15,7 +15,7 @@ of what arrives at each weight group, and sets that group's weights:
   and temporal variance of each presynaptic train filtered by this layer's PSP
   kernel (:func:`spikeinit.theory.filtered_input_stats`). They replace Campbell's
   ``nu eps_bar`` and ``nu eps_hat`` and are exact for any stationary input, not
-  only Poisson trains (SCIENCE.md, "Beyond the Poisson assumption").
+  only Poisson trains (docs/science.md, section 'Beyond the Poisson assumption').
   ``stats="rate"`` uses the measured rate ``nu`` in the Poisson formula, and
   ``nu=...`` one global rate for every layer, as stork does.
 * ``"micheli"``, ``"micheli_reset"``, ``"micheli_finite"`` (Micheli et al. 2024),

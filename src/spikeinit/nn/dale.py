@@ -1,4 +1,6 @@
-"""A fully connected layer that obeys Dale's law (stork's ``DalianLayer``, SCIENCE.md).
+"""A fully connected layer that obeys Dale's law (stork's ``DalianLayer``).
+
+The initialisation rule is in docs/science.md, section "Dale's law".
 
 **Populations.** ``n_exc`` excitatory (E) and ``n_inh`` inhibitory (I) LIF
 neurons (default ``n_inh = n_exc // ei_ratio``, ``ei_ratio = 4``). Every neuron

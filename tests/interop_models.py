@@ -814,6 +814,7 @@ SNNTORCH_CASES = [
         "jeshraghian/snntorch docs/examples/example_snn/example_snn_synaptic.rst",
         _seeded(snntorch_synaptic_example), lambda b: mnist_images(b).view(b, -1),
         static=True, notes="Synaptic alpha=0.9 beta=0.85, 100 steps; init_synaptic() fix",
+        batch=1,
     ),
     InteropCase(
         "snntorch_lapicque_example", "snntorch",
@@ -1244,6 +1245,7 @@ NORSE_CASES = [
         readouts=("8",), convention="step",
         notes="SequentialState of LIFCell with state carried; image fed 32 steps (the README "
         "shows one call; T=32 as in the notebooks)",
+        batch=1,
     ),
     InteropCase(
         "norse_intro_sequentialstate", "norse",
@@ -1714,6 +1716,7 @@ SPIKINGJELLY_CASES = [
         SJ_SRC + "examples/conv_fashion_mnist.py",
         _seeded(sj_csnn), mnist_images, static=True,
         notes="layer.Conv2d/BatchNorm2d/IFNode multi-step, T=4 expand inside forward",
+        batch=1,
     ),
     InteropCase(
         "sj_container_seq_to_ann_bn_ifnode", "spikingjelly",
@@ -1746,6 +1749,7 @@ SPIKINGJELLY_CASES = [
         SJ_SRC + "model/parametric_lif_net.py",
         _seeded(sj_plif_fmnist), lambda b: _repeat(mnist_images(b), 8),
         notes="ParametricLIFNode + BatchNorm + Dropout + VotingLayer; image repeated T=8",
+        batch=1,
     ),
     InteropCase(
         "sj_parametric_lif_nmnist_net", "spikingjelly",

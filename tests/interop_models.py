@@ -105,6 +105,11 @@ def mnist_images(batch: int, size: int = 28) -> Tensor:
     return x
 
 
+def mnist_normalized(batch: int) -> Tensor:
+    """MNIST images standardised as Norse's notebooks do: ``Normalize((0.1307,), (0.3081,))``."""
+    return (mnist_images(batch) - 0.1307) / 0.3081
+
+
 def poisson(shape: tuple[int, ...], p: float) -> Tensor:
     """Bernoulli spikes with probability ``p`` per bin (``torch.manual_seed`` set by caller)."""
     return (torch.rand(shape) < p).float()
@@ -836,8 +841,10 @@ SNNTORCH_CASES = [
         "snntorch_sae_batchnorm", "snntorch",
         "jeshraghian/snntorch examples/tutorial_sae.ipynb (Spiking Autoencoder)",
         _seeded(snntorch_sae), lambda b: mnist_images(b, 32), static=True,
+        encoders=("decoder.1",),
         notes="Conv->BatchNorm2d->Leaky, ConvTranspose2d->BatchNorm2d->Leaky, two time "
-        "loops; last Leaky threshold=20000 never spikes",
+        "loops; last Leaky threshold=20000 never spikes; decoder.1 is a Leaky with no "
+        "weight before it (fed the latent spikes through Unflatten)",
     ),
     InteropCase(
         "snntorch_ssc_shd_like", "snntorch",
@@ -1267,7 +1274,7 @@ NORSE_CASES = [
     InteropCase(
         "norse_mnist_notebook_lifrecurrentcell", "norse",
         "norse/notebooks mnist_classifiers.ipynb (Model with SNN, ConstantCurrentLIFEncoder)",
-        _seeded(norse_mnist_recurrent), mnist_images, readouts=("snn.out",),
+        _seeded(norse_mnist_recurrent), mnist_normalized, readouts=("snn.out",),
         encoders=("encoder",), static=True,
         notes="static image encoded by ConstantCurrentLIFEncoder(32) inside forward; "
         "LIFRecurrentCell (own input/recurrent weights) -> Linear(bias=False) -> LICell",

@@ -193,7 +193,7 @@ def _foreign_io(
     model: nn.Module, batches: list[Any], forward: Callable[[nn.Module, Any], Any] | None
 ) -> list[tuple[str, SpikingLayer, torch.Tensor]]:
     """snnTorch / Norse / SpikingJelly: each neuron's input, traced and captured in one pass."""
-    forward = forward or conventional_forward(model)
+    forward = forward or conventional_forward(model, batches[0])
     snapshot = Snapshot.take(model)
     try:
         measurement_mode(model)

@@ -406,8 +406,7 @@ def siegert_rate(
 
     if not (sigma > 0 and tau_mem > 0):
         raise ValueError(
-            f"siegert_rate: sigma and tau_mem must be > 0, got sigma={sigma!r}, "
-            f"tau_mem={tau_mem!r}"
+            f"siegert_rate: sigma and tau_mem must be > 0, got sigma={sigma!r}, tau_mem={tau_mem!r}"
         )
     lo = (v_reset - mu) / sigma + shift
     hi = (threshold - mu) / sigma + shift

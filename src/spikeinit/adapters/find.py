@@ -132,17 +132,41 @@ def state_loop(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
     return torch.stack(outs)
 
 
-def conventional_forward(model: nn.Module) -> Forward | None:
-    """The loop a model without a time loop of its own needs (module docstring), or None."""
-    if not isinstance(model, nn.Sequential):
-        return None
+def conventional_forward(model: nn.Module, x: Any = None) -> Forward | None:
+    """The loop a model without a time loop of its own needs (module docstring), or None.
+
+    A model whose neurons all advance one step per call is probed with one step,
+    ``model(x[0])``: if each neuron is then called exactly once, the model's
+    forward is a single time step, and it is looped over ``x``'s first dimension.
+    A model that loops over time itself calls its neurons several times (or fails
+    on a single step) and is called as it is.
+    """
     neurons = [m for _, m in neuron_modules(model)]
     if not neurons or not all(is_step_neuron(m) for m in neurons):
         return None
     if _norse.available() and type(model).__name__ == "SequentialState":
         return state_loop
-    snn_ok = all(getattr(m, "init_hidden", True) for m in neurons if _snntorch.is_neuron(m))
-    return time_loop if snn_ok else None
+    if not isinstance(x, torch.Tensor) or x.dim() < 2:
+        return None
+    counts: dict[int, int] = {}
+
+    def count(m: nn.Module, _args: Any) -> None:
+        counts[id(m)] = counts.get(id(m), 0) + 1
+
+    handles = [m.register_forward_pre_hook(count) for m in neurons]
+    reset_states(model)
+    try:
+        with torch.no_grad():
+            model(x[0])
+    except Exception:  # the forward is not a single step (it indexes time itself)
+        return None
+    finally:
+        for h in handles:
+            h.remove()
+        reset_states(model)
+    if counts and all(n == 1 for n in counts.values()):
+        return time_loop
+    return None
 
 
 def make_layer(
@@ -203,7 +227,12 @@ def find_sites(
     """Trace ``model`` on ``x`` and build one layer per neuron, in execution order."""
     check_supported(model)
     trace = trace_model(
-        model, x, is_neuron, is_step_neuron, reset_states, forward or conventional_forward(model)
+        model,
+        x,
+        is_neuron,
+        is_step_neuron,
+        reset_states,
+        forward or conventional_forward(model, x),
     )
     layers = []
     for site in trace.sites:

@@ -81,10 +81,12 @@ def params_of(neuron: Any, dt: float, notes: list[str]) -> LIFParams | None:
         step = scalar(neuron.time_step, "snntorch time_step", notes)
         r, c = scalar(neuron.R, "snntorch R", notes), scalar(neuron.C, "snntorch C", notes)
         decay = 1.0 - step / (r * c)
-        if not 0.0 < decay < 1.0:
-            raise ValueError(
-                f"snnTorch Lapicque: 1 - time_step/(R C) = {decay!r} is outside (0, 1)"
+        if not math.exp(-1.0) < decay < 1.0:  # tau_mem <= dt has no LIFParams form
+            notes.append(
+                f"snnTorch Lapicque: decay 1 - time_step/(R C) = {decay:.4g} is faster than one "
+                "step (or not a decay); the weights are set by measurement alone"
             )
+            return None
         return LIFParams(
             tau_mem=-dt / math.log(decay),
             tau_syn=None,
@@ -161,7 +163,11 @@ class SnnTorchLayer(ForeignLayer):
             return spikes, mem
         free_neuron = copy.deepcopy(self.neuron)
         with torch.no_grad():
-            free_neuron.threshold.fill_(FREE_THRESHOLD)
+            if isinstance(free_neuron.threshold, nn.Parameter):
+                free_neuron.threshold.fill_(FREE_THRESHOLD)
+            else:  # may be an integer buffer (threshold=20)
+                shape = torch.as_tensor(free_neuron.threshold).shape
+                free_neuron.threshold = torch.full(shape, FREE_THRESHOLD)
             rec = getattr(free_neuron, "recurrent", None)
             if rec is not None:
                 # recurrent input from the actual spikes, added to the current

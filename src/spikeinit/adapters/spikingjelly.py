@@ -79,7 +79,7 @@ def recurrent_container_split(model: nn.Module, knob: nn.Module) -> int | None:
         return None
     for module in model.modules():
         if type(module).__name__ == "LinearRecurrentContainer" and module.rc is knob:
-            return int(module.in_features)
+            return int(module.rc.in_features - module.sub_module_out_features)
     return None
 
 

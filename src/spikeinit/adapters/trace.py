@@ -44,6 +44,9 @@ WEIGHT_TYPES: tuple[type[nn.Module], ...] = (
     nn.Conv1d,
     nn.Conv2d,
     nn.Conv3d,
+    nn.ConvTranspose1d,
+    nn.ConvTranspose2d,
+    nn.ConvTranspose3d,
 )
 NORM_TYPES: tuple[type[nn.Module], ...] = (nn.modules.batchnorm._BatchNorm,)
 INPUT = "<input>"
@@ -133,6 +136,42 @@ def is_knob_module(module: nn.Module) -> bool:
     return isinstance(module, WEIGHT_TYPES + NORM_TYPES)
 
 
+VIEWS = frozenset(
+    {
+        "TBackward0",
+        "ViewBackward0",
+        "ReshapeAliasBackward0",
+        "UnsafeViewBackward0",
+        "PermuteBackward0",
+        "TransposeBackward0",
+        "ExpandBackward0",
+        "UnsqueezeBackward0",
+        "SqueezeBackward0",
+        "SqueezeBackward1",
+        "SliceBackward0",
+        "SelectBackward0",
+        "AsStridedBackward0",
+        "CloneBackward0",
+        "ToCopyBackward0",
+    }
+)
+
+
+def _param_owner(node: Any, owners: dict[int, tuple[str, nn.Module, str]]) -> str | None:
+    """The module whose parameter ``node`` reads, through views of it (``W.t()``), or None."""
+    for _ in range(8):
+        if type(node).__name__ == "AccumulateGrad":
+            owner = owners.get(id(node.variable))
+            return None if owner is None else owner[0]
+        if type(node).__name__ not in VIEWS:
+            return None
+        nexts = [n for n, _ in node.next_functions if n is not None]
+        if len(nexts) != 1:
+            return None
+        node = nexts[0]
+    return None
+
+
 def _walk(
     root: torch.Tensor,
     site: Site,
@@ -172,11 +211,13 @@ def _walk(
             continue
         nexts = [n for n, _ in node.next_functions if n is not None]
         param_mods: list[str] = []
+        data_nexts = []
         for n in nexts:
-            if type(n).__name__ == "AccumulateGrad" and id(n.variable) in owners:
-                mname = owners[id(n.variable)][0]
-                if mname not in param_mods:
-                    param_mods.append(mname)
+            owner = _param_owner(n, owners)
+            if owner is None:
+                data_nexts.append(n)
+            elif owner not in param_mods:
+                param_mods.append(owner)
         new_knob = knob
         for mname in param_mods:
             module = modules[mname]
@@ -192,9 +233,7 @@ def _walk(
                 site.transparent.append(mname)
         if knob is None and not param_mods and name not in site.ops:
             site.ops.append(name)
-        for n in nexts:
-            if type(n).__name__ == "AccumulateGrad" and id(n.variable) in owners:
-                continue
+        for n in data_nexts:
             stack.append((n, new_knob))
 
 

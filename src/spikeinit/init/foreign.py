@@ -59,7 +59,7 @@ from torch import nn
 
 from ..adapters import find as _find
 from ..adapters.base import ForeignLayer
-from ..adapters.trace import NORM_TYPES, Site, Trace, capture_pass, shared_parameters
+from ..adapters.trace import NORM_TYPES, VIEWS, Site, Trace, capture_pass, shared_parameters
 from ..nn.base import WeightGroup
 from . import functional as F
 from .report import GroupInit, InitReport, LayerInit, ModuleInit
@@ -310,11 +310,14 @@ def init_site(
     per_channel = bool(norms)
     knob_tensors = gammas if norms else [g.weight for g in groups]
     shift_tensors = betas if norms else layer.biases()
-    fixed = [s for s in site.fixed_sources if s != site.name]
+    # a neuron with its own input weights takes the input through them: no fixed part
+    own = layer.has_own_input_weights()
+    fixed = [] if own else [s for s in site.fixed_sources if s != site.name]
     total_gain = torch.ones(1, dtype=torch.float64)
     reachable = True
     mode = "temporal"
     shift_total = 0.0
+    history: list[tuple[float, float]] = []
     for step in range(iterations):
         current = runner.capture(site, [site])[0][site.name]
         mode = variance_mode(current, layer)
@@ -335,7 +338,7 @@ def init_site(
         if shifting:
             # the shift's own transient (the step response G(t)) is part of the solve
             assert mu_target is not None
-            g_dc = free_signal(layer, torch.ones_like(current[:, :1])).double()
+            g_dc = _shift_response(layer, site, runner, shift_tensors[0], current, signal)
             m_g = _channel_mean(g_dc, per_channel)
             m_a = _channel_mean(part, per_channel)
             m_b = _channel_mean(base, per_channel) if base is not None else torch.zeros_like(m_a)
@@ -354,6 +357,13 @@ def init_site(
         if step > 0 and abs(now - sigma_target) <= tol * sigma_target:
             break
         c, ok = solve_scale(a, b, d, sigma_target)
+        history.append((math.log(float(total_gain.mean())), math.log(max(now, 1e-300))))
+        if site.recurrent and len(history) >= 2:
+            # the spikes that feed back change with the scale: bracket the target in
+            # log-log and interpolate (regula falsi), or step along the last secant
+            step_c = math.exp(_next_log_gain(history, math.log(sigma_target)) - history[-1][0])
+            c = torch.full_like(c, step_c)
+            ok = True
         reachable = reachable and ok
         _scale(knob_tensors, c, per_channel)
         total_gain = total_gain * c
@@ -512,6 +522,25 @@ def init_joint(
     return results
 
 
+def _next_log_gain(history: list[tuple[float, float]], target: float) -> float:
+    """The next log gain for a monotone ``log sigma(log gain)`` measured at ``history``."""
+    below = [h for h in history if h[1] < target]
+    above = [h for h in history if h[1] >= target]
+    if below and above:
+        g0, s0 = max(below)
+        g1, s1 = min(above)
+        if s1 - s0 > 1e-12 and g1 > g0:
+            guess = g0 + (target - s0) * (g1 - g0) / (s1 - s0)
+            # stay well inside the bracket: it may be strongly curved near a recurrent instability
+            lo, hi = g0 + 0.1 * (g1 - g0), g1 - 0.1 * (g1 - g0)
+            return min(max(guess, lo), hi)
+        return 0.5 * (g0 + g1)
+    (g0, s0), (g1, s1) = history[-2], history[-1]
+    slope = (s1 - s0) / (g1 - g0) if abs(g1 - g0) > 1e-9 else 1.0
+    slope = min(max(slope, 0.25), 4.0)
+    return g1 + (target - s1) / slope
+
+
 def _scale(tensors: list[torch.Tensor], c: torch.Tensor, per_channel: bool) -> None:
     with torch.no_grad():
         for t in tensors:
@@ -523,6 +552,36 @@ def _channel_mean(x: torch.Tensor, per_channel: bool) -> torch.Tensor:
     if per_channel and x.dim() > 2:
         return x.transpose(0, 2).reshape(x.shape[2], -1).mean(dim=1).double()
     return x.mean().reshape(1).double()
+
+
+# operations that pass a constant added before them on unchanged
+PLAIN_OPS = VIEWS | {"AddBackward0", "CopySlices", "StackBackward0", "CatBackward0"}
+
+
+def _shift_response(
+    layer: ForeignLayer,
+    site: Site,
+    runner: Runner,
+    shift: torch.Tensor,
+    current: torch.Tensor,
+    signal: torch.Tensor,
+) -> torch.Tensor:
+    """The free signal's response to a unit step of ``shift`` (a bias).
+
+    Through plain operations a bias adds itself to the current: the response is
+    the neuron's to a unit constant. Through pooling or a constant factor it is
+    measured, with one more pass at ``shift + 1``.
+    """
+    if set(site.ops) <= PLAIN_OPS:
+        return free_signal(layer, torch.ones_like(current[:, :1])).double()
+    with torch.no_grad():
+        shift.add_(1.0)
+    try:
+        probe = runner.capture(site, [site])[0][site.name]
+    finally:
+        with torch.no_grad():
+            shift.sub_(1.0)
+    return (free_signal(layer, probe) - signal).double()
 
 
 def _bcast(values: torch.Tensor, like: torch.Tensor, per_channel: bool) -> torch.Tensor:
@@ -731,7 +790,7 @@ def _initialize_foreign(
         report.modules = _module_entries(model, set_by, set(), set())
         return report
     batches = prepare_batches(data, max_samples)
-    forward = forward or _find.conventional_forward(model)
+    forward = forward or _find.conventional_forward(model, batches[0])
     measurement_mode(model)
     trace, layers = _find.find_sites(model, batches[0], forward, dt)
     batches = limit_samples(batches, trace.batch_size, max_samples)
@@ -750,6 +809,7 @@ def _initialize_foreign(
         and all(
             not layer.weight_groups()
             and all(isinstance(trace.modules[k], NORM_TYPES) for k in site.knobs)
+            and set(site.ops) <= PLAIN_OPS
             for layer, site in joint
         )
         and len(joint) == sum(1 for layer in layers if not layer.is_readout)
@@ -790,7 +850,7 @@ def _initialize_foreign(
         if calibrate:
             iterations = max_iter + 1
         else:
-            iterations = 4 if recurrent else 1
+            iterations = 8 if recurrent else 1
         result = init_site(
             layer,
             site,
@@ -837,6 +897,7 @@ def _owner(group_name: str) -> str:
 
 def _check_sharing(model: nn.Module, trace: Trace) -> None:
     """Refuse tied weights and modules that feed several neurons: one scale cannot fit both."""
+
     def outer(name: str) -> str:
         return name.rsplit(".", 1)[0]
 

@@ -511,8 +511,25 @@ def initialize(
     snapshot = Snapshot.take(model)
     try:
         return _initialize_native(
-            model, layers, data, method, sigma_u, mu_u, xi, nu, stats, variance, alpha,
-            readout, calibrate, target_rate, tol, max_iter, max_samples, forward, generator,
+            model,
+            layers,
+            data,
+            method,
+            sigma_u,
+            mu_u,
+            xi,
+            nu,
+            stats,
+            variance,
+            alpha,
+            readout,
+            calibrate,
+            target_rate,
+            tol,
+            max_iter,
+            max_samples,
+            forward,
+            generator,
         )
     except BaseException:
         snapshot.restore()

@@ -807,12 +807,14 @@ SNNTORCH_CASES = [
         "jeshraghian/snntorch snntorch/_neurons/rleaky.py (RLeaky docstring Example)",
         _seeded(snntorch_rleaky_docstring), lambda b: mnist_images(b).view(b, -1),
         static=True, notes="RLeaky all_to_all and one-to-one V=0.5 (RecurrentOneToOne)",
+        batch=1,
     ),
     InteropCase(
         "snntorch_rsynaptic_docstring", "snntorch",
         "jeshraghian/snntorch snntorch/_neurons/rsynaptic.py (RSynaptic docstring Example)",
         _seeded(snntorch_rsynaptic_docstring), lambda b: mnist_images(b).view(b, -1),
         static=True, notes="docstring builds snn.RLeaky by mistake: fixed to RSynaptic",
+        batch=1,
     ),
     InteropCase(
         "snntorch_synaptic_example", "snntorch",
@@ -828,6 +830,7 @@ SNNTORCH_CASES = [
         static=True,
         notes="Lapicque(beta=0.5) and Lapicque(R=1, C=1.44); update uses 1-dt/RC and dt/C, "
         "not beta; state args given None defaults so net(x) runs",
+        batch=1,
     ),
     InteropCase(
         "snntorch_alpha_sequential", "snntorch",

@@ -53,8 +53,9 @@ def _own_weights(model: torch.nn.Module, name: str) -> dict[str, torch.Tensor]:
     }
 
 
-def _spiking_layers(diag):
-    return [d for d in diag.layers if d.state != "readout"]
+def _spiking_layers(diag, case: InteropCase):
+    """Diagnosed spiking layers: not readouts, and not the case's weightless encoders."""
+    return [d for d in diag.layers if d.state != "readout" and d.name not in case.encoders]
 
 
 # ----------------------------------------------------------------------------- sources
@@ -132,7 +133,7 @@ def _initialised(case: InteropCase, calibrate: bool = False) -> dict:
 @pytest.mark.parametrize("case", CASES)
 def test_initialize_then_diagnose_hits_target(case: InteropCase):
     diag = _initialised(case)["diag"]
-    spiking = _spiking_layers(diag)
+    spiking = _spiking_layers(diag, case)
     bad = {d.name: round(d.sigma_u_theta, 3) for d in spiking if abs(d.sigma_u_theta - 1.0) > 0.10}
     assert not bad, f"sigma_U/theta off target (1 +- 0.10): {bad}"
     readouts = [d for d in diag.layers if d.state == "readout"]
@@ -158,7 +159,7 @@ def test_every_weight_feeding_a_neuron_is_set_and_reported(case: InteropCase):
 @pytest.mark.parametrize("case", CASES)
 def test_one_diagnosed_layer_per_spiking_neuron(case: InteropCase):
     run = _initialised(case)
-    found = [d.name for d in _spiking_layers(run["diag"])]
+    found = [d.name for d in _spiking_layers(run["diag"], case)]
     assert len(found) == len(run["expected"]), (
         f"diagnose found {found}, the model calls {run['expected']}"
     )
@@ -169,7 +170,7 @@ def test_initialize_calibrated_within_two_percent(case: InteropCase):
     diag = _initialised(case, calibrate=True)["diag"]
     bad = {
         d.name: round(d.sigma_u_theta, 4)
-        for d in _spiking_layers(diag)
+        for d in _spiking_layers(diag, case)
         if abs(d.sigma_u_theta - 1.0) > 0.02
     }
     assert not bad, f"calibrated sigma_U/theta off target (1 +- 0.02): {bad}"

@@ -848,6 +848,7 @@ SNNTORCH_CASES = [
         notes="Conv->BatchNorm2d->Leaky, ConvTranspose2d->BatchNorm2d->Leaky, two time "
         "loops; last Leaky threshold=20000 never spikes; decoder.1 is a Leaky with no "
         "weight before it (fed the latent spikes through Unflatten)",
+        slow=True,
     ),
     InteropCase(
         "snntorch_ssc_shd_like", "snntorch",

@@ -713,6 +713,33 @@ def snntorch_sae() -> nn.Module:
     return SAE()
 
 
+# jeshraghian/snntorch docs/tutorials/tutorial_ssc.rst (at commit c0f829f2), "Spiking Speech
+# Commands (SSC) classification": nn.Sequential of Linear -> Leaky(beta=0.95, atan(alpha=2),
+# init_hidden=True), hidden=512, 4 hidden layers, nn.Dropout(0.4) before Linear(512, 35);
+# the forward loop `for i in range(data.size(0)): net(data[i])` over tonic frames
+# [T=83, B, 1, channels]. downsample_factor=1 ("Change as needed") keeps all 700 channels.
+def snntorch_ssc() -> nn.Module:
+    import snntorch as snn
+
+    downsample_factor = 1
+    inputs = int(700 * downsample_factor)
+    hidden, outputs, beta = 512, 35, 0.95
+    surrogate = snn.surrogate.atan(alpha=2)
+    return nn.Sequential(
+        nn.Linear(inputs, hidden),
+        snn.Leaky(beta=beta, spike_grad=surrogate, init_hidden=True),
+        nn.Linear(hidden, hidden),
+        snn.Leaky(beta=beta, spike_grad=surrogate, init_hidden=True),
+        nn.Linear(hidden, hidden),
+        snn.Leaky(beta=beta, spike_grad=surrogate, init_hidden=True),
+        nn.Linear(hidden, hidden),
+        snn.Leaky(beta=beta, spike_grad=surrogate, init_hidden=True),
+        nn.Dropout(0.4),
+        nn.Linear(hidden, outputs),
+        snn.Leaky(beta=beta, spike_grad=surrogate, init_hidden=True, output=True),
+    )
+
+
 def _rate_coded_mnist(steps: int) -> Callable[[int], Tensor]:
     def data(b: int) -> Tensor:
         from snntorch import spikegen
@@ -744,6 +771,7 @@ SNNTORCH_CASES = [
         convention="step",
         notes="init_hidden=True Sequential, Conv->MaxPool2d->Leaky; the tutorial feeds the "
         "same image at each of 50 steps: data is that repetition [50, B, 1, 28, 28]",
+        slow=True,
     ),
     InteropCase(
         "snntorch_tutorial7_nmnist", "snntorch",
@@ -772,24 +800,28 @@ SNNTORCH_CASES = [
         _seeded(snntorch_regression2), lambda b: mnist_images(b).flatten(1), static=True,
         notes="RLeaky all-to-all (recurrent nn.Linear inside the neuron); static [B, 784] "
         "repeated 50 steps inside forward",
+        slow=True,
     ),
     InteropCase(
         "snntorch_rleaky_docstring", "snntorch",
         "jeshraghian/snntorch snntorch/_neurons/rleaky.py (RLeaky docstring Example)",
         _seeded(snntorch_rleaky_docstring), lambda b: mnist_images(b).view(b, -1),
         static=True, notes="RLeaky all_to_all and one-to-one V=0.5 (RecurrentOneToOne)",
+        batch=1,
     ),
     InteropCase(
         "snntorch_rsynaptic_docstring", "snntorch",
         "jeshraghian/snntorch snntorch/_neurons/rsynaptic.py (RSynaptic docstring Example)",
         _seeded(snntorch_rsynaptic_docstring), lambda b: mnist_images(b).view(b, -1),
         static=True, notes="docstring builds snn.RLeaky by mistake: fixed to RSynaptic",
+        batch=1,
     ),
     InteropCase(
         "snntorch_synaptic_example", "snntorch",
         "jeshraghian/snntorch docs/examples/example_snn/example_snn_synaptic.rst",
         _seeded(snntorch_synaptic_example), lambda b: mnist_images(b).view(b, -1),
         static=True, notes="Synaptic alpha=0.9 beta=0.85, 100 steps; init_synaptic() fix",
+        batch=1,
     ),
     InteropCase(
         "snntorch_lapicque_example", "snntorch",
@@ -798,6 +830,7 @@ SNNTORCH_CASES = [
         static=True,
         notes="Lapicque(beta=0.5) and Lapicque(R=1, C=1.44); update uses 1-dt/RC and dt/C, "
         "not beta; state args given None defaults so net(x) runs",
+        batch=1,
     ),
     InteropCase(
         "snntorch_alpha_sequential", "snntorch",
@@ -815,6 +848,16 @@ SNNTORCH_CASES = [
         notes="Conv->BatchNorm2d->Leaky, ConvTranspose2d->BatchNorm2d->Leaky, two time "
         "loops; last Leaky threshold=20000 never spikes; decoder.1 is a Leaky with no "
         "weight before it (fed the latent spikes through Unflatten)",
+        slow=True,
+    ),
+    InteropCase(
+        "snntorch_ssc_shd_like", "snntorch",
+        "jeshraghian/snntorch docs/tutorials/tutorial_ssc.rst (SSC tutorial, commit c0f829f2)",
+        _seeded(snntorch_ssc), _seeded_data(lambda b: poisson((83, b, 1, 700), 0.05)),
+        convention="step",
+        notes="SHD/SSC-like Poisson frames [83, B, 1, 700]; Dropout(0.4) between the last "
+        "Leaky and Linear; 5 Leaky layers",
+        slow=True,
     ),
 ]  # fmt: skip
 
@@ -1213,6 +1256,7 @@ NORSE_CASES = [
         readouts=("8",), convention="step",
         notes="SequentialState of LIFCell with state carried; image fed 32 steps (the README "
         "shows one call; T=32 as in the notebooks)",
+        batch=1,
     ),
     InteropCase(
         "norse_intro_sequentialstate", "norse",
@@ -1230,6 +1274,7 @@ NORSE_CASES = [
         slow=True,
         notes="ConstantCurrentLIFEncoder(32) inside the model; 10 * conv2(z) between "
         "weight and neuron; F.max_pool2d; LILinearCell readout",
+        slow=True,
     ),
     InteropCase(
         "norse_mnist_notebook_lifrecurrentcell", "norse",
@@ -1297,6 +1342,7 @@ NORSE_CASES = [
         slow=True,
         notes="BATCH-FIRST [B, 400, 20] (x.unbind(1)); store/recall data from "
         "norse.dataset.memory; LIF and LSNN recurrent cells in parallel, LILinearCell",
+        slow=True,
     ),
     InteropCase(
         "norse_speech_commands_lsnn", "norse",
@@ -1686,6 +1732,7 @@ SPIKINGJELLY_CASES = [
         SJ_SRC + "examples/conv_fashion_mnist.py",
         _seeded(sj_csnn), mnist_images, static=True,
         notes="layer.Conv2d/BatchNorm2d/IFNode multi-step, T=4 expand inside forward",
+        batch=1,
     ),
     InteropCase(
         "sj_container_seq_to_ann_bn_ifnode", "spikingjelly",
@@ -1718,6 +1765,7 @@ SPIKINGJELLY_CASES = [
         SJ_SRC + "model/parametric_lif_net.py",
         _seeded(sj_plif_fmnist), lambda b: _repeat(mnist_images(b), 8),
         notes="ParametricLIFNode + BatchNorm + Dropout + VotingLayer; image repeated T=8",
+        batch=1,
     ),
     InteropCase(
         "sj_parametric_lif_nmnist_net", "spikingjelly",
@@ -1725,6 +1773,7 @@ SPIKINGJELLY_CASES = [
         _seeded(sj_plif_nmnist), _seeded_data(lambda b: poisson((8, b, 2, 34, 34), 0.03)),
         slow=True,
         notes="DVS-like N-MNIST frames [T=8, B, 2, 34, 34] (T=16 in the paper)",
+        slow=True,
     ),
     InteropCase(
         "sj_sew_resnet18", "spikingjelly",
@@ -1732,6 +1781,7 @@ SPIKINGJELLY_CASES = [
         _seeded(_sj_zoo("sew_resnet18", "sew_resnet", cnf="ADD")),
         _seeded_data(lambda b: torch.rand(4, b, 3, 32, 32)), no_neuron_weights=("fc",),
         batch=1, notes="SEW ADD residuals, LIFNode, BN; 32x32 instead of 224x224, T=4",
+        slow=True,
     ),
     InteropCase(
         "sj_sew_resnet18_224", "spikingjelly",

@@ -54,7 +54,7 @@ def _own_weights(model: torch.nn.Module, name: str) -> dict[str, torch.Tensor]:
 
 
 def _spiking_layers(diag, case: InteropCase):
-    """The diagnosed spiking layers, less the weightless encoders the case names."""
+    """Diagnosed spiking layers: not readouts, and not the case's weightless encoders."""
     return [d for d in diag.layers if d.state != "readout" and d.name not in case.encoders]
 
 
@@ -96,15 +96,77 @@ def test_every_framework_neuron_type_is_covered():
 
 # ----------------------------------------------------------------------------- spikeinit
 
-
-def _initialise(case: InteropCase, model, x, **kw):
-    before = {n: _own_weights(model, n) for n in weight_module_names(model)}
-    report = si.initialize(model, x, **case.init_kwargs, **kw)
-    _reset(case, model)
-    return report, before
+_RUNS: dict[tuple[str, bool], dict] = {}
 
 
-# every framework, BatchNorm, pooling, recurrence and IF in the default run; the rest -m slow
+def _initialised(case: InteropCase, calibrate: bool = False) -> dict:
+    """Build, snapshot the weights, ``si.initialize(model, x)`` (no extra argument), then
+    ``si.diagnose(model, x)``; once per case and mode, shared by the tests below."""
+    key = (case.name, calibrate)
+    if key not in _RUNS:
+        if case.slow:  # keep at most one large initialised model alive
+            for k in [k for k in _RUNS if _RUNS[k]["slow"]]:
+                del _RUNS[k]
+        _RUNS[key] = {"slow": case.slow}
+        try:
+            model = case.build()
+            x = case.make_data()
+            expected = called_neurons(case, model, x)
+            _reset(case, model)
+            before = {n: _own_weights(model, n) for n in weight_module_names(model)}
+            kw = {"calibrate": True} if calibrate else {}
+            report = si.initialize(model, x, **case.init_kwargs, **kw)
+            _reset(case, model)
+            diag = si.diagnose(model, x)
+            _reset(case, model)
+        except Exception as err:  # reported by every test of this case, computed once
+            _RUNS[key]["error"] = err
+        else:
+            _RUNS[key].update(
+                model=model, report=report, diag=diag, before=before, expected=expected
+            )
+    if "error" in _RUNS[key]:
+        raise _RUNS[key]["error"]
+    return _RUNS[key]
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_initialize_then_diagnose_hits_target(case: InteropCase):
+    diag = _initialised(case)["diag"]
+    spiking = _spiking_layers(diag, case)
+    bad = {d.name: round(d.sigma_u_theta, 3) for d in spiking if abs(d.sigma_u_theta - 1.0) > 0.10}
+    assert not bad, f"sigma_U/theta off target (1 +- 0.10): {bad}"
+    readouts = [d for d in diag.layers if d.state == "readout"]
+    assert sorted(d.name for d in readouts) == sorted(case.readouts)
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_every_weight_feeding_a_neuron_is_set_and_reported(case: InteropCase):
+    run = _initialised(case)
+    model, report = run["model"], run["report"]
+    entries = {e.name: e for e in report.modules}
+    for name, old in run["before"].items():
+        if name in case.no_neuron_weights:
+            continue
+        new = _own_weights(model, name)
+        changed = any(not torch.equal(old[k], new[k]) for k in old)
+        assert changed, f"{name} ({type(model.get_submodule(name)).__name__}) was not changed"
+        assert name in entries, f"{name} missing from report.modules"
+        assert entries[name].initialised, f"{name}: {entries[name].reason}"
+        assert entries[name].rule
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_one_diagnosed_layer_per_spiking_neuron(case: InteropCase):
+    run = _initialised(case)
+    found = [d.name for d in _spiking_layers(run["diag"], case)]
+    assert len(found) == len(run["expected"]), (
+        f"diagnose found {found}, the model calls {run['expected']}"
+    )
+
+
+# every framework, BatchNorm, pooling, recurrence and IF calibrated in the default run;
+# the rest with -m slow (calibration costs a second initialisation per model)
 CALIBRATED_BY_DEFAULT = {
     "snntorch_tutorial5_fc",
     "snntorch_tutorial6_class_batch128",
@@ -123,45 +185,13 @@ CALIBRATED = [
 ]
 
 
-@pytest.mark.parametrize("case", CASES)
-def test_initialize_in_one_call(case: InteropCase):
-    """One call with no extra argument: every spiking layer at sigma_U = 1 theta (+-10 %),
-    every weight module that feeds a neuron set and reported, one diagnosed layer per
-    spiking neuron the model calls, readouts recognised."""
-    model = case.build()
-    x = case.make_data()
-    expected = called_neurons(case, model, x)
-    _reset(case, model)
-    report, before = _initialise(case, model, x)
-    diag = si.diagnose(model, x)
-    _reset(case, model)
-    spiking = _spiking_layers(diag, case)
-    bad = {d.name: round(d.sigma_u_theta, 3) for d in spiking if abs(d.sigma_u_theta - 1.0) > 0.10}
-    assert not bad, f"sigma_U/theta off target (1 +- 0.10): {bad}"
-    readouts = [d for d in diag.layers if d.state == "readout"]
-    assert sorted(d.name for d in readouts) == sorted(case.readouts)
-    assert len(spiking) == len(expected), (
-        f"diagnose found {[d.name for d in spiking]}, model calls {expected}"
-    )
-    entries = {e.name: e for e in report.modules}
-    for name, old in before.items():
-        if name in case.no_neuron_weights:
-            continue
-        new = _own_weights(model, name)
-        changed = any(not torch.equal(old[k], new[k]) for k in old)
-        assert changed, f"{name} ({type(model.get_submodule(name)).__name__}) was not changed"
-        assert name in entries, f"{name} missing from report.modules"
-        assert entries[name].initialised, f"{name}: {entries[name].reason}"
-        assert entries[name].rule
+def test_calibrated_by_default_names_exist():
+    assert CALIBRATED_BY_DEFAULT <= {c.name for c in MODELS if not c.slow}
 
 
 @pytest.mark.parametrize("case", CALIBRATED)
 def test_initialize_calibrated_within_two_percent(case: InteropCase):
-    model = case.build()
-    x = case.make_data()
-    _initialise(case, model, x, calibrate=True)
-    diag = si.diagnose(model, x)
-    _reset(case, model)
+    diag = _initialised(case, calibrate=True)["diag"]
     bad = {
         d.name: round(d.sigma_u_theta, 4)
         for d in _spiking_layers(diag, case)

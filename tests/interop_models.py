@@ -1274,7 +1274,6 @@ NORSE_CASES = [
         slow=True,
         notes="ConstantCurrentLIFEncoder(32) inside the model; 10 * conv2(z) between "
         "weight and neuron; F.max_pool2d; LILinearCell readout",
-        slow=True,
     ),
     InteropCase(
         "norse_mnist_notebook_lifrecurrentcell", "norse",
@@ -1342,7 +1341,6 @@ NORSE_CASES = [
         slow=True,
         notes="BATCH-FIRST [B, 400, 20] (x.unbind(1)); store/recall data from "
         "norse.dataset.memory; LIF and LSNN recurrent cells in parallel, LILinearCell",
-        slow=True,
     ),
     InteropCase(
         "norse_speech_commands_lsnn", "norse",
@@ -1773,7 +1771,6 @@ SPIKINGJELLY_CASES = [
         _seeded(sj_plif_nmnist), _seeded_data(lambda b: poisson((8, b, 2, 34, 34), 0.03)),
         slow=True,
         notes="DVS-like N-MNIST frames [T=8, B, 2, 34, 34] (T=16 in the paper)",
-        slow=True,
     ),
     InteropCase(
         "sj_sew_resnet18", "spikingjelly",

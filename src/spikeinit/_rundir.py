@@ -61,10 +61,14 @@ def check_out_dir(path: str | os.PathLike[str], name: str = "--out") -> Path:
 def lock_run_dir(path: str | os.PathLike[str]) -> Iterator[Path]:
     """Hold the run directory ``path`` (created if missing) for this process.
 
+    A directory this call created is removed again if the run wrote nothing in it
+    (a usage error found by the command), so that a refused command leaves no trace.
+
     Raises:
         RunDirLocked: another process holds it.
     """
     directory = Path(path)
+    created = not directory.exists()
     directory.mkdir(parents=True, exist_ok=True)
     if fcntl is None:  # pragma: no cover
         yield directory
@@ -100,4 +104,8 @@ def lock_run_dir(path: str | os.PathLike[str]) -> Iterator[Path]:
                 _held[key] = (fd, depth - 1)
             else:
                 del _held[key]
+                if created and [p.name for p in directory.iterdir()] == [LOCK_NAME]:
+                    # the run wrote nothing (a usage error): leave nothing behind
+                    (directory / LOCK_NAME).unlink()
+                    directory.rmdir()
                 os.close(fd)  # releases the flock

@@ -23,7 +23,10 @@ neuron's *input*, as the neuron receives it in the user's forward pass
 
 from __future__ import annotations
 
+import functools
+import importlib
 import math
+from types import ModuleType
 from typing import Any, Literal
 
 import torch
@@ -34,6 +37,25 @@ from ..params import LIFParams
 
 CallMode = Literal["seq", "step"]
 FREE_THRESHOLD = 1e30
+
+
+@functools.cache
+def lazy_import(name: str) -> ModuleType | None:
+    """The optional library ``name``, imported on first use (None if absent).
+
+    The adapters import snnTorch, Norse and SpikingJelly only when a model holds
+    one of their modules: importing all three costs seconds and warnings that a
+    user of spikeinit's own layers (or of the command line) should not pay.
+    """
+    try:
+        return importlib.import_module(name)
+    except ImportError:  # pragma: no cover - optional dependency
+        return None
+
+
+def from_library(module: Any, package: str) -> bool:
+    """Whether ``module``'s class (or a base class) comes from ``package``."""
+    return any(c.__module__.split(".")[0] == package for c in type(module).__mro__)
 
 
 def scalar(value: Any, what: str, notes: list[str]) -> float:

@@ -37,7 +37,7 @@ from ..params import LIFParams
 from . import norse as _norse
 from . import snntorch as _snntorch
 from . import spikingjelly as _sj
-from .base import ForeignLayer
+from .base import ForeignLayer, from_library
 from .trace import NORM_TYPES, WEIGHT_TYPES, Site, Trace, trace_model
 
 Forward = Callable[[nn.Module, Any], Any]
@@ -144,7 +144,7 @@ def conventional_forward(model: nn.Module, x: Any = None) -> Forward | None:
     neurons = [m for _, m in neuron_modules(model)]
     if not neurons or not all(is_step_neuron(m) for m in neurons):
         return None
-    if _norse.available() and type(model).__name__ == "SequentialState":
+    if from_library(model, "norse") and type(model).__name__ == "SequentialState":
         return state_loop
     if not isinstance(x, torch.Tensor) or x.dim() < 2:
         return None

@@ -34,14 +34,7 @@ from torch.nn import functional as F
 
 from ..nn.base import WeightGroup
 from ..params import LIFParams
-from .base import FREE_THRESHOLD, ForeignLayer, scalar
-
-try:
-    import norse.torch as _norse
-    from norse.torch.functional.leaky_integrator import LIState, li_feed_forward_step
-    from norse.torch.module.snn import SNN, SNNCell, SNNRecurrent, SNNRecurrentCell
-except ImportError:  # pragma: no cover - optional dependency
-    _norse = None
+from .base import FREE_THRESHOLD, ForeignLayer, from_library, lazy_import, scalar
 
 SUPPORTED = (
     "LIF",
@@ -59,39 +52,54 @@ SUPPORTED = (
 )
 
 
+def _nt() -> Any:
+    return lazy_import("norse.torch")
+
+
+def _snn_classes() -> Any:
+    return lazy_import("norse.torch.module.snn")
+
+
+def _li() -> Any:
+    return lazy_import("norse.torch.functional.leaky_integrator")
+
+
 def available() -> bool:
-    return _norse is not None
+    return _nt() is not None
 
 
 def is_neuron(module: nn.Module) -> bool:
-    return _norse is not None and isinstance(
-        module, (SNN, SNNCell, SNNRecurrent, SNNRecurrentCell, _norse.LILinearCell)
+    if not from_library(module, "norse") or _nt() is None:
+        return False
+    m = _snn_classes()
+    return isinstance(module, (m.SNN, m.SNNCell, m.SNNRecurrent, m.SNNRecurrentCell)) or isinstance(
+        module, _nt().LILinearCell
     )
 
 
 def is_supported(module: nn.Module) -> bool:
-    return _norse is not None and type(module) in tuple(
-        getattr(_norse, n) for n in SUPPORTED if hasattr(_norse, n)
+    return is_neuron(module) and type(module) in tuple(
+        getattr(_nt(), n) for n in SUPPORTED if hasattr(_nt(), n)
     )
 
 
 def is_step(module: nn.Module) -> bool:
     """Cells advance one step per call; ``LIF``, ``LI``, ... take the whole sequence."""
-    return _norse is not None and isinstance(
-        module, (SNNCell, SNNRecurrentCell, _norse.LILinearCell)
+    m = _snn_classes()
+    return is_neuron(module) and isinstance(
+        module, (m.SNNCell, m.SNNRecurrentCell, _nt().LILinearCell)
     )
 
 
 def has_own_input_weights(module: nn.Module) -> bool:
-    return _norse is not None and isinstance(
-        module, (SNNRecurrent, SNNRecurrentCell, _norse.LILinearCell)
+    m = _snn_classes()
+    return is_neuron(module) and isinstance(
+        module, (m.SNNRecurrent, m.SNNRecurrentCell, _nt().LILinearCell)
     )
 
 
 def is_readout(module: nn.Module) -> bool:
-    return _norse is not None and isinstance(
-        module, (_norse.LI, _norse.LICell, _norse.LILinearCell)
-    )
+    return is_neuron(module) and isinstance(module, (_nt().LI, _nt().LICell, _nt().LILinearCell))
 
 
 def reset(module: nn.Module) -> None:
@@ -157,7 +165,8 @@ class NorseLayer(ForeignLayer):
         neuron, dt = self.neuron, self.neuron.dt
         act = neuron.activation
         p, p_free = self._params(free), self._params(True)
-        state = neuron.initial_state(current if isinstance(neuron, SNN) else current[0])
+        seq = isinstance(neuron, _snn_classes().SNN)
+        state = neuron.initial_state(current if seq else current[0])
         spikes, mem = [], []
         for t in range(current.shape[0]):
             out, new_state = act(current[t], state, p, dt)
@@ -181,7 +190,7 @@ class NorseLayer(ForeignLayer):
         zero: the free membrane with the actual spikes' recurrent input.
         """
         neuron = self.neuron
-        if isinstance(neuron, _norse.LILinearCell):
+        if isinstance(neuron, _nt().LILinearCell):
             return self._run_li(current)
         p = self._params(free)
         w_rec = neuron.recurrent_weights
@@ -192,7 +201,7 @@ class NorseLayer(ForeignLayer):
         else:
             w_in, w_r = torch.cat([eye, w_rec], dim=1), torch.zeros_like(w_rec)
         state = neuron.initial_state(
-            current[0] if isinstance(neuron, SNNRecurrentCell) else current
+            current[0] if isinstance(neuron, _snn_classes().SNNRecurrentCell) else current
         )
         spikes, mem = [], []
         for t in range(current.shape[0]):
@@ -214,10 +223,10 @@ class NorseLayer(ForeignLayer):
         """``LILinearCell``: a leaky integrator of ``W_in x`` (no spikes)."""
         neuron = self.neuron
         v = torch.as_tensor(neuron.p.v_leak, dtype=current.dtype).expand_as(current[0]).clone()
-        state = LIState(v=v, i=torch.zeros_like(current[0]))
+        state = _li().LIState(v=v, i=torch.zeros_like(current[0]))
         mem = []
         for t in range(current.shape[0]):
-            out, state = li_feed_forward_step(current[t], state, neuron.p, neuron.dt)
+            out, state = _li().li_feed_forward_step(current[t], state, neuron.p, neuron.dt)
             mem.append(out)
         stacked = torch.stack(mem)
         return torch.zeros_like(stacked), stacked

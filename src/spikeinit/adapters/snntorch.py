@@ -33,28 +33,35 @@ from torch import nn
 
 from ..nn.base import WeightGroup
 from ..params import LIFParams
-from .base import FREE_THRESHOLD, ForeignLayer, fold_apply, scalar, shift_in_time
-
-try:
-    import snntorch as _snn
-except ImportError:  # pragma: no cover - optional dependency
-    _snn = None
+from .base import (
+    FREE_THRESHOLD,
+    ForeignLayer,
+    fold_apply,
+    from_library,
+    lazy_import,
+    scalar,
+    shift_in_time,
+)
 
 SUPPORTED = ("Leaky", "Synaptic", "RLeaky", "RSynaptic", "Lapicque", "Alpha")
 STATE_NAMES = ("mem", "syn", "spk", "syn_exc", "syn_inh")
 
 
+def _snn() -> Any:
+    return lazy_import("snntorch")
+
+
 def available() -> bool:
-    return _snn is not None
+    return _snn() is not None
 
 
 def is_neuron(module: nn.Module) -> bool:
     """Any snnTorch neuron (supported or not)."""
-    return _snn is not None and isinstance(module, _snn.SpikingNeuron)
+    return from_library(module, "snntorch") and isinstance(module, _snn().SpikingNeuron)
 
 
 def is_supported(module: nn.Module) -> bool:
-    return _snn is not None and type(module) in tuple(getattr(_snn, n) for n in SUPPORTED)
+    return is_neuron(module) and type(module) in tuple(getattr(_snn(), n) for n in SUPPORTED)
 
 
 def is_step(module: nn.Module) -> bool:

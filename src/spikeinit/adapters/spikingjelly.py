@@ -31,30 +31,32 @@ from torch import nn
 
 from ..neuron import lif_sequence
 from ..params import LIFParams
-from .base import FREE_THRESHOLD, ForeignLayer, scalar
-
-try:
-    from spikingjelly.activation_based import base as _sj_base
-    from spikingjelly.activation_based import neuron as _sj_neuron
-except ImportError:  # pragma: no cover - optional dependency
-    _sj_neuron = None
+from .base import FREE_THRESHOLD, ForeignLayer, from_library, lazy_import, scalar
 
 SUPPORTED = ("LIFNode", "ParametricLIFNode", "IFNode")
 
 
+def _neurons() -> Any:
+    return lazy_import("spikingjelly.activation_based.neuron")
+
+
+def _base() -> Any:
+    return lazy_import("spikingjelly.activation_based.base")
+
+
 def available() -> bool:
-    return _sj_neuron is not None
+    return _neurons() is not None
 
 
 def is_neuron(module: nn.Module) -> bool:
-    return _sj_neuron is not None and isinstance(module, _sj_neuron.BaseNode)
+    return from_library(module, "spikingjelly") and isinstance(module, _neurons().BaseNode)
 
 
 def is_supported(module: nn.Module) -> bool:
-    return _sj_neuron is not None and type(module) in (
-        _sj_neuron.LIFNode,
-        _sj_neuron.ParametricLIFNode,
-        _sj_neuron.IFNode,
+    return is_neuron(module) and type(module) in (
+        _neurons().LIFNode,
+        _neurons().ParametricLIFNode,
+        _neurons().IFNode,
     )
 
 
@@ -65,7 +67,7 @@ def is_step(module: nn.Module) -> bool:
 
 def is_memory(module: nn.Module) -> bool:
     """Any SpikingJelly module that keeps state between calls (neurons, containers)."""
-    return _sj_neuron is not None and isinstance(module, _sj_base.MemoryModule)
+    return from_library(module, "spikingjelly") and isinstance(module, _base().MemoryModule)
 
 
 def reset(module: nn.Module) -> None:
@@ -75,7 +77,7 @@ def reset(module: nn.Module) -> None:
 
 def recurrent_container_split(model: nn.Module, knob: nn.Module) -> int | None:
     """``in_features`` if ``knob`` is the ``rc`` Linear of a ``LinearRecurrentContainer``."""
-    if _sj_neuron is None:
+    if _neurons() is None:
         return None
     for module in model.modules():
         if type(module).__name__ == "LinearRecurrentContainer" and module.rc is knob:
@@ -84,7 +86,7 @@ def recurrent_container_split(model: nn.Module, knob: nn.Module) -> int | None:
 
 
 def tau_of(neuron: Any, notes: list[str]) -> float:
-    if isinstance(neuron, _sj_neuron.ParametricLIFNode):
+    if isinstance(neuron, _neurons().ParametricLIFNode):
         notes.append(
             "ParametricLIFNode: tau = 1/sigmoid(w) is learnable; its current value is used"
         )
@@ -93,7 +95,7 @@ def tau_of(neuron: Any, notes: list[str]) -> float:
 
 
 def params_of(neuron: Any, dt: float, notes: list[str]) -> LIFParams | None:
-    if type(neuron) is _sj_neuron.IFNode:
+    if type(neuron) is _neurons().IFNode:
         notes.append(
             "IFNode has no leak (its free membrane is a random walk): sigma_U is the std of "
             "its per-step input, in units of theta"
@@ -127,7 +129,7 @@ class SpikingJellyLayer(ForeignLayer):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.leaky = type(self.neuron) is not _sj_neuron.IFNode
+        self.leaky = type(self.neuron) is not _neurons().IFNode
 
     def _run(self, current: torch.Tensor, free: bool) -> tuple[torch.Tensor, torch.Tensor]:
         node = copy.deepcopy(self.neuron)

@@ -1729,8 +1729,9 @@ SPIKINGJELLY_CASES = [
         "sj_conv_fashion_mnist_csnn_ifnode", "spikingjelly",
         SJ_SRC + "examples/conv_fashion_mnist.py",
         _seeded(sj_csnn), mnist_images, static=True,
-        notes="layer.Conv2d/BatchNorm2d/IFNode multi-step, T=4 expand inside forward",
-        batch=1,
+        notes="layer.Conv2d/BatchNorm2d/IFNode multi-step, T=4 expand inside forward; batch 2: "
+        "with one static image every IF neuron gets one constant current, nothing fluctuates",
+        batch=2,
     ),
     InteropCase(
         "sj_container_seq_to_ann_bn_ifnode", "spikingjelly",

@@ -330,6 +330,9 @@ def init_site(
     mode = "temporal"
     shift_total = 0.0
     history: list[tuple[float, float]] = []
+    # own spikes feed back (through the graph, or inside the neuron: RLeaky, Norse cells)
+    recurrent = site.recurrent or any(g.kind == "rec" for g in groups)
+    converged = iterations == 1
     for step in range(iterations):
         current = runner.capture(site, [site])[0][site.name]
         mode = variance_mode(current, layer)
@@ -361,16 +364,24 @@ def init_site(
             solve_a, solve_b = part, base
         a, b, d = moments(solve_a, solve_b, mode, per_channel)
         if float(a.max()) <= 0.0:
+            static = mode == "total" and current.shape[1] == 1
             raise ValueError(
                 f"neuron {site.name!r}: its input does not change when its weights do "
-                "(no data reaches it, or the input is constant); check the data"
+                "(no data reaches it, or the input is constant); "
+                + (
+                    "a static input with a single sample gives each neuron one constant "
+                    "current: give more samples"
+                    if static
+                    else "check the data"
+                )
             )
         now = spread(signal, mode)
+        history.append((math.log(float(total_gain.mean())), math.log(max(now, 1e-300))))
         if step > 0 and abs(now - sigma_target) <= tol * sigma_target:
+            converged = True
             break
         c, ok = solve_scale(a, b, d, sigma_target)
-        history.append((math.log(float(total_gain.mean())), math.log(max(now, 1e-300))))
-        if site.recurrent and len(history) >= 2:
+        if recurrent and len(history) >= 2:
             # the spikes that feed back change with the scale: bracket the target in
             # log-log and interpolate (regula falsi), or step along the last secant
             step_c = math.exp(_next_log_gain(history, math.log(sigma_target)) - history[-1][0])
@@ -385,6 +396,12 @@ def init_site(
                 first = shift_tensors[0]
                 first.add_(delta.to(first.dtype) if per_channel else float(delta))
             shift_total += float(delta.mean())
+    if not converged and recurrent and history:
+        # the last step was not measured: keep the best scale that was
+        best = min(history, key=lambda h: abs(h[1] - math.log(sigma_target)))
+        factor = math.exp(best[0] - math.log(float(total_gain.mean())))
+        _scale(knob_tensors, torch.full_like(total_gain, factor), False)
+        total_gain = total_gain * factor
     if not reachable:
         notes.append(
             "target sigma_U not reachable: the part of the input that no weight scales "
@@ -541,6 +558,9 @@ def _next_log_gain(history: list[tuple[float, float]], target: float) -> float:
     if below and above:
         g0, s0 = max(below)
         g1, s1 = min(above)
+        same_side = len(history) >= 3 and (history[-1][1] < target) == (history[-2][1] < target)
+        if same_side and g1 > g0:  # interpolation stalls on one side: bisect (Illinois-like)
+            return 0.5 * (g0 + g1)
         if s1 - s0 > 1e-12 and g1 > g0:
             guess = g0 + (target - s0) * (g1 - g0) / (s1 - s0)
             # stay well inside the bracket: it may be strongly curved near a recurrent instability

@@ -51,8 +51,9 @@ analytically for Poisson input and a single weight matrix.
 
 from __future__ import annotations
 
+import contextlib
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -176,6 +177,20 @@ def check_finite(model: nn.Module) -> None:
                 f"initialisation gave non-finite values in {name!r} (the targets are out of "
                 "reach of the data or the dtype); the model is left as it was"
             )
+
+
+@contextlib.contextmanager
+def restored_on_failure(model: nn.Module) -> Iterator[Snapshot]:
+    """Run the block on ``model``; if it raises, or leaves a non-finite parameter,
+    every parameter and buffer is restored bit for bit and the error propagates."""
+    snapshot = Snapshot.take(model)
+    try:
+        yield snapshot
+        check_finite(model)
+    except BaseException:
+        snapshot.restore()
+        _find.reset_states(model)
+        raise
 
 
 def measurement_mode(model: nn.Module) -> None:
@@ -765,9 +780,8 @@ def initialize_foreign(
     ``mu_u=None`` keeps the mean that zero-mean weights and zero biases give.
     The model is left exactly as it was if anything fails.
     """
-    snapshot = Snapshot.take(model)
-    try:
-        report = _initialize_foreign(
+    with restored_on_failure(model) as snapshot:
+        return _initialize_foreign_body(
             model,
             data,
             method,
@@ -784,15 +798,9 @@ def initialize_foreign(
             dt,
             snapshot,
         )
-        check_finite(model)
-        return report
-    except BaseException:
-        snapshot.restore()
-        _find.reset_states(model)
-        raise
 
 
-def _initialize_foreign(
+def _initialize_foreign_body(
     model: nn.Module,
     data: Any,
     method: str,

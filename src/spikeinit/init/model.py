@@ -57,7 +57,7 @@ from ..nn.base import SpikingLayer, WeightGroup
 from ..params import LIFParams
 from . import functional as F
 from .dale_rule import calibrate_dale_layer, init_dale_layer
-from .foreign import Snapshot, check_finite, initialize_foreign
+from .foreign import initialize_foreign, restored_on_failure
 from .report import GroupInit, InitReport, LayerInit
 
 DATA_DEPENDENT = ("fluctuation",)
@@ -618,9 +618,8 @@ def initialize(
     _check_native_sharing(model)
     if data is not None:
         data = collect_data(data, max_samples, batch_first)
-    snapshot = Snapshot.take(model)
-    try:
-        report = _initialize_native(
+    with restored_on_failure(model):
+        return _initialize_native(
             model,
             layers,
             data,
@@ -641,11 +640,6 @@ def initialize(
             forward,
             generator,
         )
-        check_finite(model)
-        return report
-    except BaseException:
-        snapshot.restore()
-        raise
 
 
 def _initialize_native(

@@ -375,14 +375,11 @@ def capture_pass(
     reset: Callable[[nn.Module], None],
     forward: Forward | None = None,
     stop_after: tuple[str, int] | None = None,
-    before_call: dict[str, Callable[[nn.Module, torch.Tensor], None]] | None = None,
 ) -> Captured:
     """One forward pass without gradients that records module inputs and outputs.
 
     ``stop_after=(name, n)`` ends the pass when module ``name`` has been called
-    ``n`` times (after recording that call's input). ``before_call[name](module,
-    input)`` runs in the pre-hook of that module before it computes (used to set
-    a module's weights from its own input, in the same pass).
+    ``n`` times (after recording that call's input).
     """
     cap = Captured()
     handles = []
@@ -390,15 +387,12 @@ def capture_pass(
     want_in = set(inputs_of)
     want_out = set(outputs_of)
     hooks_for = want_in | want_out | ({stop_after[0]} if stop_after else set())
-    hooks_for |= set(before_call or {})
 
     def make_pre(name: str) -> Callable[..., None]:
         def pre(m: nn.Module, args: tuple[Any, ...]) -> None:
             counts[name] = counts.get(name, 0) + 1
             inp = args[0] if args else None
             if isinstance(inp, torch.Tensor):
-                if before_call and name in before_call and counts[name] == 1:
-                    before_call[name](m, inp)
                 if name in want_in:
                     cap.inputs.setdefault(name, []).append(inp.detach())
             if stop_after and name == stop_after[0] and counts[name] >= stop_after[1]:

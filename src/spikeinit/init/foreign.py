@@ -993,6 +993,10 @@ def _measured_entry(
     result = results.get(site.name)
     if result is not None:
         entry.notes.extend(result.notes)
+        entry.notes.append(
+            f"measured scale {result.gain:.4g} on the starting draw, constant shift "
+            f"{result.shift:.4g} through the bias (variance {result.variance!r})"
+        )
         for g in layer.weight_groups():
             w = g.weight.detach()
             entry.groups.append(

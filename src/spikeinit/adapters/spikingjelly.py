@@ -70,7 +70,7 @@ def is_memory(module: nn.Module) -> bool:
     return from_library(module, "spikingjelly") and isinstance(module, _base().MemoryModule)
 
 
-def reset(module: nn.Module) -> None:
+def reset(module: Any) -> None:
     if is_memory(module):
         module.reset()
 
@@ -80,8 +80,9 @@ def recurrent_container_split(model: nn.Module, knob: nn.Module) -> int | None:
     if _neurons() is None:
         return None
     for module in model.modules():
-        if type(module).__name__ == "LinearRecurrentContainer" and module.rc is knob:
-            return int(module.rc.in_features - module.sub_module_out_features)
+        container: Any = module
+        if type(module).__name__ == "LinearRecurrentContainer" and container.rc is knob:
+            return int(container.rc.in_features - container.sub_module_out_features)
     return None
 
 

@@ -297,7 +297,7 @@ def init_site(
 
     ``mu_target`` None leaves the mean where the zero-mean weights put it.
     """
-    modules = runner.trace.modules
+    modules: dict[str, Any] = runner.trace.modules
     notes: list[str] = []
     norms = [k for k in site.knobs if isinstance(modules[k], NORM_TYPES)]
     for k in norms:
@@ -376,7 +376,7 @@ def init_site(
             solve_a = part.double() - _bcast(m_a / m_g, part, per_channel) * g_dc
             solve_b = fixed_part + _bcast((mu_target - m_b) / m_g, part, per_channel) * g_dc
         else:
-            solve_a, solve_b = part, base
+            solve_a, solve_b = part, base  # type: ignore[assignment]
         a, b, d = moments(solve_a, solve_b, mode, per_channel)
         if float(a.max()) <= 0.0:
             static = mode == "total" and current.shape[1] == 1
@@ -406,6 +406,7 @@ def init_site(
         _scale(knob_tensors, c, per_channel)
         total_gain = total_gain * c
         if shifting:
+            assert mu_target is not None
             delta = (mu_target - c * m_a - m_b) / m_g
             with torch.no_grad():
                 first = shift_tensors[0]
@@ -469,7 +470,7 @@ def init_joint(
     unchanged in shape (pooling after BatchNorm): then the neurons are set one
     at a time.
     """
-    modules = runner.trace.modules
+    modules: dict[str, Any] = runner.trace.modules
     norms_of = {s.name: list(s.knobs) for _, s in pairs}
     all_norms = [n for names in norms_of.values() for n in names]
     for name in all_norms:
@@ -643,7 +644,7 @@ def set_running_stats(
 ) -> None:
     """BatchNorm running mean / variance := the statistics of the data it received."""
     for name, inputs in norm_inputs.items():
-        bn = modules[name]
+        bn: Any = modules[name]
         if not inputs or getattr(bn, "running_mean", None) is None:
             continue
         # the channel dimension: 1, or 2 for a SpikingJelly multi-step [T, N, C, ...] input

@@ -782,159 +782,126 @@ def initialize_foreign(
     The model is left exactly as it was if anything fails.
     """
     with restored_on_failure(model) as snapshot:
-        return _initialize_foreign_body(
-            model,
-            data,
-            method,
-            sigma_u,
-            mu_u,
-            alpha,
-            readout,
-            calibrate,
-            tol,
-            max_iter,
-            max_samples,
-            forward,
-            generator,
-            dt,
-            snapshot,
+        gen = generator
+        report = InitReport(
+            method, "measured", {"sigma_u": sigma_u, "mu_u": mu_u, "alpha": alpha}, []
         )
-
-
-def _initialize_foreign_body(
-    model: nn.Module,
-    data: Any,
-    method: str,
-    sigma_u: float,
-    mu_u: float | None,
-    alpha: float,
-    readout: str,
-    calibrate: bool,
-    tol: float,
-    max_iter: int,
-    max_samples: int | None,
-    forward: Forward | None,
-    gen: torch.Generator | None,
-    dt: float,
-    snapshot: Snapshot,
-) -> InitReport:
-    report = InitReport(method, "measured", {"sigma_u": sigma_u, "mu_u": mu_u, "alpha": alpha}, [])
-    if data is None:
-        layers = [layer for _, layer in _find.find_layers(model, None, dt=dt)]
-        set_by: dict[str, str] = {}
-        for index, layer in enumerate(layers, start=1):
-            entry = LayerInit(index, layer.layer_name, type(layer.neuron).__name__, [])
-            entry.notes.extend(layer.notes)
-            for g in layer.weight_groups():
-                apply_fixed_rule(g, method, layer, gen)
-                entry.groups.append(GroupInit(g.name, g.kind, fan_in_of(g.weight), method))
-                set_by[_owner(g.weight, _owner_names(model))] = method
-            report.layers.append(entry)
-        report.modules = _module_entries(model, set_by, set(), set())
-        return report
-    batches = prepare_batches(data, max_samples)
-    forward = forward or _find.conventional_forward(model, batches[0])
-    measurement_mode(model)
-    trace, layers = _find.find_sites(model, batches[0], forward, dt)
-    batches = limit_samples(batches, trace.batch_size, max_samples)
-    _check_sharing(model, trace)
-    runner = Runner(model, batches, trace, forward)
-    set_by = {}
-    owner_names = _owner_names(model)
-    results: dict[str, SiteResult] = {}
-    joint = [
-        (layer, site)
-        for layer, site in zip(layers, trace.sites, strict=True)
-        if site.knobs and not layer.is_readout
-    ]
-    if (
-        method == "fluctuation"
-        and joint
-        and all(
-            not layer.weight_groups()
-            and all(isinstance(trace.modules[k], NORM_TYPES) for k in site.knobs)
-            and set(site.ops) <= PLAIN_OPS
-            for layer, site in joint
-        )
-        and len(joint) == sum(1 for layer in layers if not layer.is_readout)
-    ):
-        found = init_joint(
-            joint,
-            runner,
-            sigma_u,
-            mu_u,
-            gen,
-            max_iter + 1 if calibrate else 4,
-            tol if calibrate else 0.02,
-        )
-        if found is not None:
-            results.update(found)
-            for result in found.values():
-                for name in result.norms:
-                    set_by[name] = result.rule
-                for name in result.behind:
-                    set_by[name] = "N(0, 1/fan_in) (scale normalised by BatchNorm)"
-    for layer, site in zip(layers, trace.sites, strict=True):
-        if site.name in results:
-            continue
-        theta = layer.params.threshold
-        is_readout = layer.is_readout
-        if is_readout and readout == "keep":
-            continue
-        if method != "fluctuation" or (is_readout and readout == "normal"):
-            rule = method if not is_readout else "normal(0, 1/fan_in)"
-            for g in layer.weight_groups():
-                if is_readout:
-                    _normal_(g.weight, fan_in_of(g.weight) ** -0.5, gen)
-                else:
+        if data is None:
+            layers = [layer for _, layer in _find.find_layers(model, None, dt=dt)]
+            set_by: dict[str, str] = {}
+            for index, layer in enumerate(layers, start=1):
+                entry = LayerInit(index, layer.layer_name, type(layer.neuron).__name__, [])
+                entry.notes.extend(layer.notes)
+                for g in layer.weight_groups():
                     apply_fixed_rule(g, method, layer, gen)
-                set_by[_owner(g.weight, owner_names)] = rule
-            continue
-        recurrent = site.recurrent or any(g.kind == "rec" for g in layer.weight_groups())
-        if calibrate:
-            iterations = max_iter + 1
-        else:
-            iterations = 8 if recurrent else 1
-        result = init_site(
-            layer,
-            site,
-            runner,
-            sigma_u * theta,
-            None if mu_u is None else mu_u * theta,
-            alpha,
-            gen,
-            iterations,
-            tol if calibrate else 0.05,
+                    entry.groups.append(GroupInit(g.name, g.kind, fan_in_of(g.weight), method))
+                    set_by[_owner(g.weight, _owner_names(model))] = method
+                report.layers.append(entry)
+            report.modules = _module_entries(model, set_by, set(), set())
+            return report
+        batches = prepare_batches(data, max_samples)
+        forward = forward or _find.conventional_forward(model, batches[0])
+        measurement_mode(model)
+        trace, layers = _find.find_sites(model, batches[0], forward, dt)
+        batches = limit_samples(batches, trace.batch_size, max_samples)
+        _check_sharing(model, trace)
+        runner = Runner(model, batches, trace, forward)
+        set_by = {}
+        owner_names = _owner_names(model)
+        results: dict[str, SiteResult] = {}
+        joint = [
+            (layer, site)
+            for layer, site in zip(layers, trace.sites, strict=True)
+            if site.knobs and not layer.is_readout
+        ]
+        if (
+            method == "fluctuation"
+            and joint
+            and all(
+                not layer.weight_groups()
+                and all(isinstance(trace.modules[k], NORM_TYPES) for k in site.knobs)
+                and set(site.ops) <= PLAIN_OPS
+                for layer, site in joint
+            )
+            and len(joint) == sum(1 for layer in layers if not layer.is_readout)
+        ):
+            found = init_joint(
+                joint,
+                runner,
+                sigma_u,
+                mu_u,
+                gen,
+                max_iter + 1 if calibrate else 4,
+                tol if calibrate else 0.02,
+            )
+            if found is not None:
+                results.update(found)
+                for result in found.values():
+                    for name in result.norms:
+                        set_by[name] = result.rule
+                    for name in result.behind:
+                        set_by[name] = "N(0, 1/fan_in) (scale normalised by BatchNorm)"
+        for layer, site in zip(layers, trace.sites, strict=True):
+            if site.name in results:
+                continue
+            theta = layer.params.threshold
+            is_readout = layer.is_readout
+            if is_readout and readout == "keep":
+                continue
+            if method != "fluctuation" or (is_readout and readout == "normal"):
+                rule = method if not is_readout else "normal(0, 1/fan_in)"
+                for g in layer.weight_groups():
+                    if is_readout:
+                        _normal_(g.weight, fan_in_of(g.weight) ** -0.5, gen)
+                    else:
+                        apply_fixed_rule(g, method, layer, gen)
+                    set_by[_owner(g.weight, owner_names)] = rule
+                continue
+            recurrent = site.recurrent or any(g.kind == "rec" for g in layer.weight_groups())
+            if calibrate:
+                iterations = max_iter + 1
+            else:
+                iterations = 8 if recurrent else 1
+            result = init_site(
+                layer,
+                site,
+                runner,
+                sigma_u * theta,
+                None if mu_u is None else mu_u * theta,
+                alpha,
+                gen,
+                iterations,
+                tol if calibrate else 0.05,
+            )
+            results[site.name] = result
+            for g in layer.weight_groups():
+                set_by[_owner(g.weight, owner_names)] = (
+                    result.rule if not result.norms else "N(0, 1/fan_in)"
+                )
+            for name in result.norms:
+                set_by[name] = result.rule
+            for name in result.behind:
+                set_by[name] = (
+                    "N(0, 1/fan_in) (scale normalised by BatchNorm)"
+                    if result.norms
+                    else ("N(0, 1/fan_in) (before the weights that set the scale)")
+                )
+        # final pass: every neuron measured with everything set; BatchNorm statistics from it
+        norms = [n for r in results.values() for n in r.norms]
+        snapshot.restore_buffers()
+        currents, norm_inputs = runner.capture(None, trace.sites, norms)
+        for module, flag in snapshot.training:
+            module.training = flag
+        set_running_stats(trace.modules, norm_inputs)
+        for index, (layer, site) in enumerate(zip(layers, trace.sites, strict=True), start=1):
+            report.layers.append(_measured_entry(index, layer, site, currents[site.name], results))
+        report.modules = _module_entries(
+            model,
+            set_by,
+            {s.name for s in trace.sites},
+            {k for s in trace.sites for k in s.knobs + s.behind},
         )
-        results[site.name] = result
-        for g in layer.weight_groups():
-            set_by[_owner(g.weight, owner_names)] = (
-                result.rule if not result.norms else "N(0, 1/fan_in)"
-            )
-        for name in result.norms:
-            set_by[name] = result.rule
-        for name in result.behind:
-            set_by[name] = (
-                "N(0, 1/fan_in) (scale normalised by BatchNorm)"
-                if result.norms
-                else ("N(0, 1/fan_in) (before the weights that set the scale)")
-            )
-    # final pass: every neuron measured with everything set; BatchNorm statistics from it
-    norms = [n for r in results.values() for n in r.norms]
-    snapshot.restore_buffers()
-    currents, norm_inputs = runner.capture(None, trace.sites, norms)
-    for module, flag in snapshot.training:
-        module.training = flag
-    set_running_stats(trace.modules, norm_inputs)
-    for index, (layer, site) in enumerate(zip(layers, trace.sites, strict=True), start=1):
-        report.layers.append(_measured_entry(index, layer, site, currents[site.name], results))
-    report.modules = _module_entries(
-        model,
-        set_by,
-        {s.name for s in trace.sites},
-        {k for s in trace.sites for k in s.knobs + s.behind},
-    )
-    return report
+        return report
 
 
 def _owner_names(model: nn.Module) -> dict[int, str]:

@@ -302,6 +302,10 @@ def diagnose(
     """
     if not 0 < saturation <= 1:
         raise ValueError(f"saturation must be in (0, 1], got {saturation!r}")
+    if max_samples is not None and (
+        isinstance(max_samples, bool) or not isinstance(max_samples, int) or max_samples < 1
+    ):
+        raise ValueError(f"max_samples must be an integer >= 1 or None, got {max_samples!r}")
     if spiking_layers(model):
         captured = capture_layer_io(model, collect_data(data, max_samples), forward)
     else:

@@ -221,11 +221,6 @@ ALLOWED_LAZY = {
 KNOWN_EXCEPTIONS = {
     # train.py imports the package for its version inside Trainer.state_dict
     ("spikeinit.train", "spikeinit"),
-    # experiments/compare.py: cli.py <-> command cycle and command-to-command imports
-    ("spikeinit.experiments.compare", "spikeinit.cli"),
-    ("spikeinit.experiments.compare", "spikeinit.experiments.common"),
-    ("spikeinit.experiments.compare", "spikeinit.experiments.train_cmd"),
-    ("spikeinit.experiments.compare", "spikeinit.experiments.training"),
 }
 
 

@@ -264,6 +264,17 @@ def _normal_(w: torch.Tensor, std: float, gen: torch.Generator | None) -> None:
         w.copy_((noise * std).to(dtype=w.dtype, device=w.device))
 
 
+def _draw_behind(site: Site, modules: dict[str, Any], gen: torch.Generator | None) -> None:
+    """The weights behind a knob (normalised away or scaled after): ``N(0, 1/fan_in)``, bias 0."""
+    for name in site.behind:
+        w = modules[name].weight
+        _normal_(w, fan_in_of(w) ** -0.5, gen)
+        bias = getattr(modules[name], "bias", None)
+        if isinstance(bias, torch.Tensor):
+            with torch.no_grad():
+                bias.zero_()
+
+
 def fan_in_of(w: torch.Tensor) -> int:
     return F._fan_in(w) if w.dim() > 1 else 1
 
@@ -307,13 +318,7 @@ def init_site(
                 "without affine parameters: its scale cannot be set (use affine=True)"
             )
     groups = layer.weight_groups()
-    for name in site.behind:
-        w = modules[name].weight
-        _normal_(w, fan_in_of(w) ** -0.5, gen)
-        bias = getattr(modules[name], "bias", None)
-        if isinstance(bias, torch.Tensor):
-            with torch.no_grad():
-                bias.zero_()
+    _draw_behind(site, modules, gen)
     ff = [g for g in groups if g.kind == "ff"]
     rec = [g for g in groups if g.kind == "rec"]
     share = {"ff": (alpha if rec else 1.0) / max(len(ff), 1), "rec": (1 - alpha) / max(len(rec), 1)}
@@ -477,13 +482,7 @@ def init_joint(
         if getattr(modules[name], "weight", None) is None:
             return None
     for _, site in pairs:
-        for name in site.behind:
-            w = modules[name].weight
-            _normal_(w, fan_in_of(w) ** -0.5, gen)
-            bias = getattr(modules[name], "bias", None)
-            if isinstance(bias, torch.Tensor):
-                with torch.no_grad():
-                    bias.zero_()
+        _draw_behind(site, modules, gen)
     results: dict[str, SiteResult] = {}
     first = True
     for _round in range(iterations):

@@ -3,11 +3,13 @@ break-even interpolation."""
 
 from __future__ import annotations
 
+import ast
 import math
 
 import pytest
 
 from benchmarks import onm, sparse_input
+from benchmarks.module_table import Snapshot, _type_checking_only
 
 
 def test_break_even_interpolates_the_crossing() -> None:
@@ -24,3 +26,17 @@ def test_open_neuromorphic_spike_check_passes_for_same_maths() -> None:
     check = onm.check_same_spikes(64)
     assert check["snntorch"]["agreement"] == 1.0
     assert check["norse"]["agreement"] >= 0.999
+
+
+def test_module_table_finds_cycles_and_skips_type_checking_imports() -> None:
+    """Tarjan's components against a hand-made graph; annotation-only imports not counted."""
+    snap = Snapshot("x", lines={"a": 1, "b": 1, "c": 1, "d": 1})
+    snap.edges = {("a", "b"), ("c", "d")}
+    snap.hidden_edges = {("b", "a")}
+    assert snap.cycles() == [["a", "b"]]
+    snap.hidden_edges = set()
+    assert snap.cycles() == []
+    tree = ast.parse(
+        "if TYPE_CHECKING:\n    import x\nif typing.TYPE_CHECKING:\n    pass\nif y:\n    pass\n"
+    )
+    assert [_type_checking_only(n) for n in tree.body] == [True, True, False]

@@ -42,18 +42,14 @@ from scipy import stats
 
 from .. import theory
 from ..catalog import INIT_RULES, init_names
-from ..cli import add_common_arguments, resolve_device
+from ..cli_run import resolve_device
 from ..init import functional as F
 from ..init import registry
 from ..init.registry import RuleContext
 from ..neuron import lif_sequence
 from ..params import LIFParams
 from .common import (
-    choice_list,
-    float_in,
-    int_list,
     new_figure,
-    positive_int,
     progress,
     save_figure,
     write_report,
@@ -358,32 +354,6 @@ def _report(config: dict[str, Any], runs: list[dict[str, Any]], figures: list[st
 
 
 # -- command line -----------------------------------------------------------------------
-def add_parser(sub: Any) -> None:
-    p = sub.add_parser(
-        "propagation",
-        help="Micheli et al.'s deep activity-propagation experiment",
-        description=__doc__.split("\n\n")[0] if __doc__ else None,
-    )
-    p.add_argument("--depth", type=positive_int(100), default=100, help="LIF layers (1..100)")
-    p.add_argument(
-        "--width", type=int_list(100_000), default=[1000], help="width(s), e.g. 100,1000"
-    )
-    p.add_argument("--steps", type=positive_int(10_000), default=10, help="time steps T")
-    p.add_argument(
-        "--inits",
-        "--init",
-        dest="inits",
-        type=choice_list(INITS),
-        default=["default", "kaiming", "micheli"],
-        help=f"comma list from {', '.join(INITS)} (default: default,kaiming,micheli)",
-    )
-    p.add_argument("--input", choices=("gaussian", "poisson"), default="gaussian")
-    p.add_argument("--reset", choices=("subtract", "zero"), default="subtract")
-    p.add_argument("--beta", type=float_in(0.0, 0.999, lo_open=True), default=0.5)
-    p.add_argument("--threshold", type=float_in(0.0, 10.0, lo_open=True), default=1.0)
-    p.add_argument("--batch", type=positive_int(100_000), default=64)
-    add_common_arguments(p, "runs/propagation")
-    p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -218,10 +218,7 @@ ALLOWED_LAZY = {
 # (issue 16: init/model.py, adapters, diagnostics.py by the lead; train.py and
 # experiments/compare.py by other helpers). Each hides a cycle or a back-edge;
 # remove the entry when it is fixed. Nothing may be added to this set.
-KNOWN_EXCEPTIONS = {
-    # train.py imports the package for its version inside Trainer.state_dict
-    ("spikeinit.train", "spikeinit"),
-}
+KNOWN_EXCEPTIONS: set[tuple[str, str]] = set()
 
 
 def _function_level_imports() -> list[tuple[str, str, int]]:

@@ -129,8 +129,8 @@ ENTRY_POINTS = {"add_parser", "run", "main", "register"}
 COMMAND_TESTS = {
     ("propagation", "simulate"): {"test_propagation.py"},
     ("theory_check", "simulate_grid"): {"test_theory_check.py"},
-    ("training", "preset"): {"test_cli_train.py", "test_sweep.py"},
-    ("training", "readout_rule"): {"test_cli_train.py"},
+    ("presets", "preset"): {"test_cli_train.py", "test_sweep.py"},
+    ("presets", "readout_rule"): {"test_cli_train.py"},
     ("sweep", "make_trials"): {"test_sweep.py"},
     ("sweep", "execute"): {"test_sweep.py"},
     ("sweep", "summarize"): {"test_sweep.py"},

@@ -78,7 +78,7 @@ def test_shd_preset_end_to_end_on_shd_format_files(tmp_path, monkeypatch):
     h5py = pytest.importorskip("h5py")
     import importlib
 
-    from spikeinit.experiments.training import preset, readout_rule
+    from spikeinit.experiments.presets import preset, readout_rule
 
     rng = np.random.default_rng(0)
     paths = {}

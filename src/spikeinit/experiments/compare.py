@@ -22,9 +22,9 @@ import numpy as np
 
 from ..cli_run import resolve_device
 from .common import new_figure, save_figure, write_report, write_results
+from .presets import epochs_to_reach, preset, resolve_init, spec_dict
 from .sweep import Trial, check_address, execute
 from .train_cmd import spec_overrides
-from .training import epochs_to_reach, preset, resolve_init, spec_dict
 
 
 def compare(

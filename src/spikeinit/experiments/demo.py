@@ -28,8 +28,8 @@ from ..nn import Readout, SpikingLinear
 from ..params import LIFParams
 from .common import new_figure, progress, save_figure, write_report, write_results
 from .compare import compare, plot_curves
+from .presets import preset
 from .propagation import simulate
-from .training import preset
 
 
 def _diagnosis(seed: int, out: Path) -> dict[str, Any]:

@@ -24,7 +24,7 @@ from .. import diagnose, initialize
 from ..cli_run import resolve_device
 from ..train import load_checkpoint, load_model_state
 from .common import write_report, write_results
-from .training import (
+from .presets import (
     build_model,
     preset,
     resolve_init,

@@ -1,7 +1,7 @@
 """``spikeinit sweep``: grid or random search over training set-ups, run by Ray Tune.
 
-Every trial is one :func:`spikeinit.experiments.training.run` (one ``Trainer``
-run) of a :class:`~spikeinit.experiments.training.RunSpec`. The sweepable
+Every trial is one :func:`spikeinit.experiments.presets.run` (one ``Trainer``
+run) of a :class:`~spikeinit.experiments.presets.RunSpec`. The sweepable
 parameters are :data:`PARAMETERS` (``sigma_u``, ``mu_u`` or ``xi``, ``init``,
 ``lr``, ``seed``, ``model``, ``dataset``, ``hidden``, ...). ``xi`` is the
 threshold distance of Rossbroich, Gygax & Zenke (2022),
@@ -62,9 +62,9 @@ from .common import (
     write_report,
     write_results,
 )
+from .presets import INIT_NAMES, RunSpec, build_initialized, preset, spec_dict
+from .presets import run as run_one
 from .train_cmd import spec_overrides
-from .training import INIT_NAMES, RunSpec, build_initialized, preset, spec_dict
-from .training import run as run_one
 
 #: environment variable of the fault-injection hook used by the tests:
 #: ``<marker file>[:<epoch>]`` makes the first trial that reaches the end of

@@ -8,8 +8,8 @@ from typing import Any
 from ..cli_run import resolve_device
 from ..train import TrainingDiverged
 from .common import write_report, write_results
-from .training import preset, spec_dict
-from .training import run as run_one
+from .presets import preset, spec_dict
+from .presets import run as run_one
 
 
 def spec_overrides(args: argparse.Namespace) -> dict[str, Any]:

@@ -79,6 +79,7 @@ from tqdm.auto import tqdm
 from . import __version__
 from . import losses as _losses
 from ._rundir import lock_run_dir
+from ._validate import integer, one_of
 from .data import Split, TimeFirstLoader
 from .neuron import NonFiniteCurrentError
 from .nn import Readout, SpikingLayer
@@ -131,16 +132,6 @@ class TrainingDiverged(RuntimeError):
 # configuration
 
 
-def _check_int(name: str, value: object, minimum: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
-
-
-def _check_choice(name: str, value: object, allowed: tuple[str, ...]) -> None:
-    if value not in allowed:
-        raise ValueError(f"{name} must be one of {list(allowed)}, got {value!r}")
-
-
 @dataclass(frozen=True)
 class TrainConfig:
     """Hyper-parameters of a training run (validated on construction).
@@ -184,10 +175,10 @@ class TrainConfig:
     progress: bool = True
 
     def __post_init__(self) -> None:
-        _check_int("epochs", self.epochs, 1)
-        _check_int("batch_size", self.batch_size, 1)
-        _check_int("schedule_t_max", self.schedule_t_max, 1)
-        _check_int("seed", self.seed, 0)
+        integer("epochs", self.epochs, 1)
+        integer("batch_size", self.batch_size, 1)
+        integer("schedule_t_max", self.schedule_t_max, 1)
+        integer("seed", self.seed, 0)
         for name in ("lr", "weight_decay", "grad_clip"):
             value = getattr(self, name)
             if name == "grad_clip" and value is None:
@@ -202,7 +193,7 @@ class TrainConfig:
                 bound = ">= 0" if name == "weight_decay" else "> 0"
                 extra = " or None" if name == "grad_clip" else ""
                 raise ValueError(f"{name} must be a finite number {bound}{extra}, got {value!r}")
-        _check_choice("optimizer", self.optimizer, OPTIMIZERS)
+        one_of("optimizer", self.optimizer, OPTIMIZERS)
         if self.optimizer == "smorms3" and self.lr > 1:
             # SMORMS3 steps by lr * min(1, x) / ... with x <= 1: any lr > 1 acts as lr = 1,
             # a step of the size of the weights themselves (issue 13: it trains to chance)
@@ -210,9 +201,9 @@ class TrainConfig:
                 f"lr must be <= 1 for optimizer 'smorms3' (its step is min(lr, x) with x <= 1, "
                 f"so a larger lr acts as 1), got {self.lr!r}"
             )
-        _check_choice("loss", self.loss, LOSS_NAMES)
-        _check_choice("schedule", self.schedule, SCHEDULES)
-        _check_choice("test_on", self.test_on, TEST_ON)
+        one_of("loss", self.loss, LOSS_NAMES)
+        one_of("schedule", self.schedule, SCHEDULES)
+        one_of("test_on", self.test_on, TEST_ON)
         if not isinstance(self.regularizers, tuple) or not all(
             isinstance(r, ActivityRegularizer) for r in self.regularizers
         ):
@@ -338,7 +329,7 @@ class SequenceLoader(TimeFirstLoader):
             raise ValueError(f"y must hold integer class labels, got dtype {y.dtype}")
         if x.is_floating_point() and not bool(torch.isfinite(x).all()):
             raise ValueError("x contains NaN or inf")
-        _check_int("batch_size", batch_size, 1)
+        integer("batch_size", batch_size, 1)
         # stored sample-first; the split's encoder makes each batch time-first again
         super().__init__(Split(x.transpose(0, 1), y), batch_size, shuffle, seed)
         self.x, self.y = x, y
@@ -611,7 +602,7 @@ def evaluate(
 
     The model is put in eval mode for the pass and its mode restored after.
     """
-    _check_choice("loss", loss, LOSS_NAMES)
+    one_of("loss", loss, LOSS_NAMES)
     if device is None:
         p = next(iter(model.parameters()), None)
         device = p.device if p is not None else torch.device("cpu")
@@ -1072,7 +1063,7 @@ class Trainer:
     ) -> TrainResult:
         cfg = self.config
         if max_epochs_this_run is not None:
-            _check_int("max_epochs_this_run", max_epochs_this_run, 1)
+            integer("max_epochs_this_run", max_epochs_this_run, 1)
         if resume and self.out_dir is None:
             raise ValueError("resume=True needs an out_dir to resume from")
         train_loader = _as_loader(train, cfg, shuffle=True, name="train")

@@ -78,7 +78,7 @@ def test_shd_preset_end_to_end_on_shd_format_files(tmp_path, monkeypatch):
     h5py = pytest.importorskip("h5py")
     import importlib
 
-    from spikeinit.experiments.training import preset, readout_rule
+    from spikeinit.experiments.presets import preset, readout_rule
 
     rng = np.random.default_rng(0)
     paths = {}
@@ -111,3 +111,22 @@ def test_shd_preset_end_to_end_on_shd_format_files(tmp_path, monkeypatch):
     assert res["config"]["model"] == "recurrent_conv_shd"
     assert 0.0 <= res["metrics"]["test_accuracy"] <= 1.0
     assert res["history"][0]["epoch_time_s"] > 0
+
+
+@pytest.mark.parametrize(
+    "optimizer,message",
+    [
+        ("smorms3", "lr must be <= 1 for optimizer 'smorms3'"),
+        ("adam", "training diverged at epoch 1"),
+    ],
+)
+def test_absurd_lr_exits_2_with_one_line(tmp_path, capsys, optimizer, message):
+    # issue 13: `--lr 1e30` with SMORMS3 trained to chance and exited 0; with Adam the
+    # run must stop as diverged (non-finite, or parameters exploded)
+    argv = ["train", *TINY, "--epochs", "1", "--lr", "1e30", "--optimizer", optimizer]
+    code = main([*argv, "--out", str(tmp_path / "x")])
+    assert code == 2
+    err = capsys.readouterr().err.strip()
+    assert message in err
+    assert "Traceback" not in err and len(err.splitlines()) == 1
+    assert not (tmp_path / "x" / "results.json").exists()

@@ -219,7 +219,7 @@ def test_random_search_draws_distinct_grid_points_reproducibly():
 def test_diagnosing_the_initial_network_does_not_change_training(tmp_path):
     """Sweep trials diagnose the initialised model before training; `train` and the old
     `compare` did not. The runs must stay identical."""
-    from spikeinit.experiments.training import preset, run
+    from spikeinit.experiments.presets import preset, run
 
     spec = preset("randman", epochs=1, batch_size=50, hidden=(16,),
                   dataset_kw={"samples_per_class": 20})  # fmt: skip

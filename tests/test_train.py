@@ -315,3 +315,28 @@ def test_bad_data_raises_before_training():
         SequenceLoader(x, y)
     with pytest.raises(ValueError, match="resume=True needs an out_dir"):
         fit(make_model(), make_data(8, 0), resume=True, config=config())
+
+
+def test_absurd_lr_stops_training_as_diverged(tmp_path):
+    # Adam at lr 1e30 keeps every value finite but throws the weights to ~1e30 (and
+    # still scores on this easy task): the run must not end as if it were fine
+    train, val, _ = splits()
+    with pytest.raises(TrainingDiverged, match=r"epoch 1: parameters exploded") as info:
+        fit(make_model(), train, val, None, config(lr=1e30, optimizer="adam"), out_dir=tmp_path)
+    assert info.value.epoch == 1
+    assert not (tmp_path / "last.pt").exists()
+
+
+def test_smorms3_lr_above_1_is_refused():
+    # SMORMS3's step is lr * min(1, x) with x <= 1: an lr above 1 acts as 1
+    with pytest.raises(ValueError, match=r"lr must be <= 1 for optimizer 'smorms3'.*1e\+30"):
+        TrainConfig(lr=1e30, optimizer="smorms3")
+    assert TrainConfig(lr=1.0, optimizer="smorms3").lr == 1.0
+    assert TrainConfig(lr=5.0, optimizer="adam").lr == 5.0
+
+
+def test_ordinary_lr_is_not_called_exploded():
+    # the reference run of this module (lr 5e-2) trains without the divergence check firing
+    train, val, _ = splits()
+    result = fit(make_model(), train, val, None, config(epochs=2))
+    assert result.epochs == 2

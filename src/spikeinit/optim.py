@@ -18,6 +18,8 @@ from typing import Any
 import torch
 from torch.optim.lr_scheduler import CosineAnnealingLR, LRScheduler
 
+from ._validate import positive_finite
+
 #: optimiser names accepted by :func:`make_optimizer`
 OPTIMIZERS: tuple[str, ...] = ("adam", "adamw", "smorms3")
 #: schedule names accepted by :func:`make_scheduler`
@@ -25,8 +27,7 @@ SCHEDULES: tuple[str, ...] = ("none", "cosine", "cosine_batch")
 
 
 def _check_lr(lr: float) -> None:
-    if isinstance(lr, bool) or not isinstance(lr, (int, float)) or not math.isfinite(lr) or lr <= 0:
-        raise ValueError(f"lr must be a finite number > 0, got {lr!r}")
+    positive_finite("lr", lr, error=ValueError)
 
 
 class SMORMS3(torch.optim.Optimizer):

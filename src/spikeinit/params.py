@@ -21,6 +21,8 @@ import math
 from dataclasses import dataclass, replace
 from typing import Literal
 
+from ._validate import positive_finite
+
 Reset = Literal["zero", "subtract", "none"]
 RESET_MODES: tuple[str, ...] = ("zero", "subtract", "none")
 
@@ -31,13 +33,6 @@ RESET_MODES: tuple[str, ...] = ("zero", "subtract", "none")
 #: and every loop over it, unbounded (a decay that rounds to 1.0 never decays).
 MAX_KERNEL_STEPS: int = 1_000_000
 MAX_TAU_STEPS: float = MAX_KERNEL_STEPS / 10
-
-
-def _check_positive_finite(name: str, value: float) -> None:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise TypeError(f"{name} must be a real number, got {type(value).__name__}")
-    if not math.isfinite(value) or value <= 0:
-        raise ValueError(f"{name} must be a finite number > 0, got {value!r}")
 
 
 def _check_tau_steps(name: str, tau: float, dt: float) -> None:
@@ -79,23 +74,23 @@ class LIFParams:
     input_scale: float | None = None
 
     def __post_init__(self) -> None:
-        _check_positive_finite("dt", self.dt)
-        _check_positive_finite("tau_mem", self.tau_mem)
+        positive_finite("dt", self.dt)
+        positive_finite("tau_mem", self.tau_mem)
         if self.dt >= self.tau_mem:
             raise ValueError(f"tau_mem must be > dt (= {self.dt!r} s), got {self.tau_mem!r} s")
         _check_tau_steps("tau_mem", self.tau_mem, self.dt)
         if self.tau_syn is not None:
-            _check_positive_finite("tau_syn", self.tau_syn)
+            positive_finite("tau_syn", self.tau_syn)
             if self.dt >= self.tau_syn:
                 raise ValueError(
                     f"tau_syn must be > dt (= {self.dt!r} s) or None, got {self.tau_syn!r} s"
                 )
             _check_tau_steps("tau_syn", self.tau_syn, self.dt)
-        _check_positive_finite("threshold", self.threshold)
+        positive_finite("threshold", self.threshold)
         if self.reset not in RESET_MODES:
             raise ValueError(f"reset must be one of {RESET_MODES}, got {self.reset!r}")
         if self.input_scale is not None:
-            _check_positive_finite("input_scale", self.input_scale)
+            positive_finite("input_scale", self.input_scale)
 
     # -- derived quantities -------------------------------------------------
     @property
@@ -179,7 +174,7 @@ class LIFParams:
         for name, value in (("tau_mem_inv", tau_mem_inv), ("tau_syn_inv", tau_syn_inv)):
             if value is None:
                 continue
-            _check_positive_finite(name, value)
+            positive_finite(name, value)
             if dt * value >= 1.0:
                 raise ValueError(f"{name} * dt must be < 1, got {name}={value!r} with dt={dt!r}")
         tau_mem = -dt / math.log(1.0 - dt * tau_mem_inv)

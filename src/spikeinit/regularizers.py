@@ -23,21 +23,15 @@ of strength 0.1 and threshold 4 (Randman) or 7 (SHD) spikes, ``dims=1``.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import Literal
 
 import torch
 
+from ._validate import nonneg_finite
+
 Bound = Literal["lower", "upper"]
 BOUNDS: tuple[str, ...] = ("lower", "upper")
-
-
-def _check_nonneg_finite(name: str, value: float) -> None:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise TypeError(f"{name} must be a real number, got {type(value).__name__}")
-    if not math.isfinite(value) or value < 0:
-        raise ValueError(f"{name} must be a finite number >= 0, got {value!r}")
 
 
 @dataclass(frozen=True)
@@ -67,8 +61,8 @@ class ActivityRegularizer:
     layers: tuple[int, ...] | None = None
 
     def __post_init__(self) -> None:
-        _check_nonneg_finite("strength", self.strength)
-        _check_nonneg_finite("threshold", self.threshold)
+        nonneg_finite("strength", self.strength)
+        nonneg_finite("threshold", self.threshold)
         if self.bound not in BOUNDS:
             raise ValueError(f"bound must be one of {list(BOUNDS)}, got {self.bound!r}")
         if not isinstance(self.per_neuron, bool):

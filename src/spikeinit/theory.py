@@ -35,6 +35,7 @@ from typing import Literal, overload
 import torch
 from scipy import optimize, stats
 
+from ._validate import nonneg_finite, real
 from .params import MAX_KERNEL_STEPS, LIFParams
 
 __all__ = [
@@ -144,20 +145,6 @@ def psp_integrals(
     raise ValueError(f"mode must be 'numerical' or 'analytical', got {mode!r}")
 
 
-def _check_real(name: str, value: object) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise TypeError(f"{name} must be a real number, got {type(value).__name__}")
-    return float(value)
-
-
-def _check_nonneg_finite(name: str, value: float) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise TypeError(f"{name} must be a real number, got {type(value).__name__}")
-    if not math.isfinite(value) or value < 0:
-        raise ValueError(f"{name} must be a finite number >= 0, got {value!r}")
-    return float(value)
-
-
 def membrane_moments(
     n: int,
     nu: float | None,
@@ -189,22 +176,22 @@ def membrane_moments(
                 f"{name} (the weights' {'standard deviation' if name == 'sigma_w' else 'mean'}) "
                 f"is {value!r}: the weights contain NaN or inf"
             )
-    _check_nonneg_finite("sigma_w", sigma_w)
-    _check_real("mu_w", mu_w)
+    nonneg_finite("sigma_w", sigma_w)
+    real("mu_w", mu_w)
     if filtered_mean is None or filtered_var is None:
         if nu is None:
             raise ValueError("nu (Hz) is required unless filtered_mean and filtered_var are given")
-        _check_nonneg_finite("nu", nu)
+        nonneg_finite("nu", nu)
         eps_bar, eps_hat = psp_integrals(params)
     a = (
         nu * eps_hat  # type: ignore[operator]
         if filtered_var is None
-        else _check_nonneg_finite("filtered_var", filtered_var)
+        else nonneg_finite("filtered_var", filtered_var)
     )
     b = (
         nu * eps_bar  # type: ignore[operator]
         if filtered_mean is None
-        else _check_nonneg_finite("filtered_mean", filtered_mean)
+        else nonneg_finite("filtered_mean", filtered_mean)
     )
     mu_u = n * mu_w * b
     sigma_u = math.sqrt(n * (sigma_w * sigma_w + mu_w * mu_w) * a)

@@ -47,8 +47,10 @@ load with ``torch.load(path, weights_only=True)`` (see :func:`load_checkpoint`):
 digest after, so a damaged file raises ``ValueError`` instead of loading
 changed weights.
 
-**Divergence.** A non-finite loss, gradient or (after an epoch) parameter stops
-training with :class:`TrainingDiverged`, naming the epoch and batch; no
+**Divergence.** A non-finite loss, gradient or (after an epoch) parameter, or a
+parameter grown beyond :data:`EXPLODED` times its initial scale (an absurd
+learning rate), stops training with :class:`TrainingDiverged`, naming the epoch
+and batch; no
 checkpoint is written after the failure, so ``last.pt`` stays the last good one.
 """
 
@@ -64,7 +66,7 @@ import sys
 import tempfile
 import time
 import zipfile
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -74,8 +76,11 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
+from . import __version__
 from . import losses as _losses
 from ._rundir import lock_run_dir
+from ._validate import integer, one_of
+from .data import Split, TimeFirstLoader
 from .neuron import NonFiniteCurrentError
 from .nn import Readout, SpikingLayer
 from .optim import OPTIMIZERS, SCHEDULES, make_optimizer, make_scheduler, schedule_per_batch
@@ -105,6 +110,11 @@ _RESUMABLE_CHANGES = ("epochs", "device", "progress")
 Data = Any  # (x, y) tensors or an iterable of (x, y) batches
 
 
+#: a parameter whose largest magnitude grows beyond this many times its initial one
+#: (or 1, if larger) has exploded: training stops as for a non-finite value
+EXPLODED = 1e6
+
+
 class TrainingDiverged(RuntimeError):
     """Training produced a non-finite loss, gradient or parameter.
 
@@ -120,16 +130,6 @@ class TrainingDiverged(RuntimeError):
 
 # ----------------------------------------------------------------------------
 # configuration
-
-
-def _check_int(name: str, value: object, minimum: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
-
-
-def _check_choice(name: str, value: object, allowed: tuple[str, ...]) -> None:
-    if value not in allowed:
-        raise ValueError(f"{name} must be one of {list(allowed)}, got {value!r}")
 
 
 @dataclass(frozen=True)
@@ -175,10 +175,10 @@ class TrainConfig:
     progress: bool = True
 
     def __post_init__(self) -> None:
-        _check_int("epochs", self.epochs, 1)
-        _check_int("batch_size", self.batch_size, 1)
-        _check_int("schedule_t_max", self.schedule_t_max, 1)
-        _check_int("seed", self.seed, 0)
+        integer("epochs", self.epochs, 1)
+        integer("batch_size", self.batch_size, 1)
+        integer("schedule_t_max", self.schedule_t_max, 1)
+        integer("seed", self.seed, 0)
         for name in ("lr", "weight_decay", "grad_clip"):
             value = getattr(self, name)
             if name == "grad_clip" and value is None:
@@ -193,10 +193,17 @@ class TrainConfig:
                 bound = ">= 0" if name == "weight_decay" else "> 0"
                 extra = " or None" if name == "grad_clip" else ""
                 raise ValueError(f"{name} must be a finite number {bound}{extra}, got {value!r}")
-        _check_choice("optimizer", self.optimizer, OPTIMIZERS)
-        _check_choice("loss", self.loss, LOSS_NAMES)
-        _check_choice("schedule", self.schedule, SCHEDULES)
-        _check_choice("test_on", self.test_on, TEST_ON)
+        one_of("optimizer", self.optimizer, OPTIMIZERS)
+        if self.optimizer == "smorms3" and self.lr > 1:
+            # SMORMS3 steps by lr * min(1, x) / ... with x <= 1: any lr > 1 acts as lr = 1,
+            # a step of the size of the weights themselves (issue 13: it trains to chance)
+            raise ValueError(
+                f"lr must be <= 1 for optimizer 'smorms3' (its step is min(lr, x) with x <= 1, "
+                f"so a larger lr acts as 1), got {self.lr!r}"
+            )
+        one_of("loss", self.loss, LOSS_NAMES)
+        one_of("schedule", self.schedule, SCHEDULES)
+        one_of("test_on", self.test_on, TEST_ON)
         if not isinstance(self.regularizers, tuple) or not all(
             isinstance(r, ActivityRegularizer) for r in self.regularizers
         ):
@@ -279,8 +286,13 @@ def _epoch_seed(seed: int, epoch: int) -> int:
     return ((int(hi) << 32) | int(lo)) & ((1 << 63) - 1)
 
 
-class SequenceLoader:
+class SequenceLoader(TimeFirstLoader):
     """Mini-batches of in-memory time-first data, reproducibly shuffled per epoch.
+
+    The data layer's :class:`~spikeinit.data.TimeFirstLoader` over a
+    :class:`~spikeinit.data.Split` of ``(x, y)``: one loader, one seed
+    derivation (epoch ``e`` of a run seeded ``s`` shuffles with a generator
+    seeded from ``(s, e)``, see :meth:`~spikeinit.data.TimeFirstLoader.set_epoch`).
 
     Args:
         x: inputs ``[T, N, ...]`` (``[N, T, ...]`` with ``batch_first=True``).
@@ -290,7 +302,8 @@ class SequenceLoader:
         seed: the run's seed.
         batch_first: ``x`` is ``[N, T, ...]``.
 
-    Yields ``(x [T, B, ...], y [B])``. Call :meth:`set_epoch` before iterating.
+    Yields ``(x [T, B, ...], y [B])`` (``y`` as ``int64``). Call :meth:`set_epoch`
+    before iterating.
     """
 
     def __init__(
@@ -316,27 +329,10 @@ class SequenceLoader:
             raise ValueError(f"y must hold integer class labels, got dtype {y.dtype}")
         if x.is_floating_point() and not bool(torch.isfinite(x).all()):
             raise ValueError("x contains NaN or inf")
-        _check_int("batch_size", batch_size, 1)
+        integer("batch_size", batch_size, 1)
+        # stored sample-first; the split's encoder makes each batch time-first again
+        super().__init__(Split(x.transpose(0, 1), y), batch_size, shuffle, seed)
         self.x, self.y = x, y
-        self.batch_size, self.shuffle, self.seed = batch_size, shuffle, seed
-        self.epoch = 0
-
-    def set_epoch(self, epoch: int) -> None:
-        self.epoch = epoch
-
-    def __len__(self) -> int:
-        return -(-self.x.shape[1] // self.batch_size)
-
-    def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
-        n = self.x.shape[1]
-        if self.shuffle:
-            g = torch.Generator().manual_seed(_epoch_seed(self.seed, self.epoch))
-            order = torch.randperm(n, generator=g)
-        else:
-            order = torch.arange(n)
-        for start in range(0, n, self.batch_size):
-            idx = order[start : start + self.batch_size].to(self.x.device)
-            yield self.x.index_select(1, idx), self.y.index_select(0, idx.to(self.y.device))
 
 
 def _as_loader(data: Data, config: TrainConfig, shuffle: bool, name: str) -> Iterable[Any]:
@@ -606,7 +602,7 @@ def evaluate(
 
     The model is put in eval mode for the pass and its mode restored after.
     """
-    _check_choice("loss", loss, LOSS_NAMES)
+    one_of("loss", loss, LOSS_NAMES)
     if device is None:
         p = next(iter(model.parameters()), None)
         device = p.device if p is not None else torch.device("cpu")
@@ -790,6 +786,11 @@ class Trainer:
         self._best_state: dict[str, torch.Tensor] | None = None
         self._loss_fn = _losses.LOSSES[cfg.loss]
         self._names = {p: n for n, p in model.named_parameters()}
+        # the scale each parameter starts from: growth beyond EXPLODED times it is divergence
+        self._start_scale = {
+            n: max(1.0, float(p.detach().abs().max())) if p.numel() else 1.0
+            for n, p in model.named_parameters()
+        }
 
     # -- paths ------------------------------------------------------------------
     @property
@@ -807,8 +808,6 @@ class Trainer:
     # -- checkpoint state ---------------------------------------------------------
     def state_dict(self) -> dict[str, Any]:
         """The full checkpoint (see the module docstring for its format)."""
-        import spikeinit
-
         return {
             "format": CHECKPOINT_FORMAT,
             "version": CHECKPOINT_VERSION,
@@ -821,7 +820,7 @@ class Trainer:
             "best_epoch": self.best_epoch,
             "config": self.config.to_dict(),
             "rng": _rng_state(),
-            "versions": {"spikeinit": str(spikeinit.__version__), "torch": str(torch.__version__)},
+            "versions": {"spikeinit": str(__version__), "torch": str(torch.__version__)},
             "identity": self.identity,
         }
 
@@ -918,6 +917,19 @@ class Trainer:
         bad = [n for n, p in self.model.named_parameters() if not bool(torch.isfinite(p).all())]
         if bad:
             raise self._diverged(f"non-finite parameters {bad} after the update", epoch, None)
+        grown = {
+            n: float(p.detach().abs().max())
+            for n, p in self.model.named_parameters()
+            if p.numel() and float(p.detach().abs().max()) > EXPLODED * self._start_scale[n]
+        }
+        if grown:
+            worst = max(grown, key=lambda n: grown[n])
+            raise self._diverged(
+                f"parameters exploded: {sorted(grown)} grew beyond {EXPLODED:.0e} times their "
+                f"initial scale (max |{worst}| = {grown[worst]:.3g})",
+                epoch,
+                None,
+            )
 
     # -- one epoch ----------------------------------------------------------------
     def _train_epoch(
@@ -1051,7 +1063,7 @@ class Trainer:
     ) -> TrainResult:
         cfg = self.config
         if max_epochs_this_run is not None:
-            _check_int("max_epochs_this_run", max_epochs_this_run, 1)
+            integer("max_epochs_this_run", max_epochs_this_run, 1)
         if resume and self.out_dir is None:
             raise ValueError("resume=True needs an out_dir to resume from")
         train_loader = _as_loader(train, cfg, shuffle=True, name="train")

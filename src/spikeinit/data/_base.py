@@ -18,6 +18,10 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from .._validate import finite_in as check_float
+from .._validate import integer as check_int
+from .._validate import one_of as check_choice
+
 __all__ = [
     "DatasetUnavailableError",
     "EventStore",
@@ -58,49 +62,6 @@ def cache_dir(override: str | os.PathLike[str] | None = None) -> Path:
 # ----------------------------------------------------------------------------
 # validation helpers (messages name the parameter, the value and the range)
 # ----------------------------------------------------------------------------
-
-
-def check_int(name: str, value: Any, lo: int | None = None, hi: int | None = None) -> int:
-    """Return ``value`` as int if it is an integer in ``[lo, hi]``; else raise."""
-    rng = f"[{'-inf' if lo is None else lo}, {'inf' if hi is None else hi}]"
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise ValueError(f"{name} must be an integer in {rng}, got {value!r}")
-    v = int(value)
-    if (lo is not None and v < lo) or (hi is not None and v > hi):
-        raise ValueError(f"{name} must be an integer in {rng}, got {value!r}")
-    return v
-
-
-def check_float(
-    name: str,
-    value: Any,
-    lo: float | None = None,
-    hi: float | None = None,
-    *,
-    lo_open: bool = False,
-    hi_open: bool = False,
-) -> float:
-    """Return ``value`` as float if it is finite and in the given interval; else raise."""
-    left = "(" if lo_open or lo is None else "["
-    right = ")" if hi_open or hi is None else "]"
-    rng = f"{left}{'-inf' if lo is None else lo}, {'inf' if hi is None else hi}{right}"
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
-        raise ValueError(f"{name} must be a finite number in {rng}, got {value!r}")
-    v = float(value)
-    bad = not math.isfinite(v)
-    if lo is not None:
-        bad = bad or (v <= lo if lo_open else v < lo)
-    if hi is not None:
-        bad = bad or (v >= hi if hi_open else v > hi)
-    if bad:
-        raise ValueError(f"{name} must be a finite number in {rng}, got {value!r}")
-    return v
-
-
-def check_choice(name: str, value: Any, choices: Sequence[str]) -> str:
-    if value not in choices:
-        raise ValueError(f"{name} must be one of {tuple(choices)}, got {value!r}")
-    return str(value)
 
 
 def split_sizes(n: int, fractions: Sequence[float]) -> tuple[int, int, int]:

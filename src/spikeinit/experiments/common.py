@@ -13,19 +13,19 @@ to hide it).
 
 from __future__ import annotations
 
-import argparse
 import json
 import math
 import os
 import platform
 import sys
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
 
 import torch
 
 from .. import __version__
+from ..cli_args import choice_list, float_in, int_list, positive_int  # re-exported
 
 T_ = TypeVar("T_")
 
@@ -42,69 +42,6 @@ __all__ = [
     "write_report",
     "write_results",
 ]
-
-
-# -- argparse types: a bad value gives one line and exit code 2 ----------------------------
-def positive_int(upper: int | None = None) -> Any:
-    """An argparse ``type`` for an integer in ``[1, upper]``."""
-
-    def parse(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-        if value < 1 or (upper is not None and value > upper):
-            bound = f"between 1 and {upper}" if upper is not None else ">= 1"
-            raise argparse.ArgumentTypeError(f"must be {bound}, got {value}")
-        return value
-
-    return parse
-
-
-def int_list(upper: int | None = None) -> Any:
-    """An argparse ``type`` for a comma-separated list of positive integers (``100,1000``)."""
-    one = positive_int(upper)
-
-    def parse(text: str) -> list[int]:
-        items = [t.strip() for t in text.split(",") if t.strip()]
-        if not items:
-            raise argparse.ArgumentTypeError(f"expected a comma-separated list, got {text!r}")
-        return [one(t) for t in items]
-
-    return parse
-
-
-def choice_list(choices: Sequence[str]) -> Any:
-    """An argparse ``type`` for a comma-separated list drawn from ``choices``."""
-
-    def parse(text: str) -> list[str]:
-        items = [t.strip() for t in text.split(",") if t.strip()]
-        bad = [t for t in items if t not in choices]
-        if not items or bad:
-            raise argparse.ArgumentTypeError(
-                f"unknown {', '.join(map(repr, bad)) or 'empty list'}; choose from "
-                f"{', '.join(choices)}"
-            )
-        return list(dict.fromkeys(items))
-
-    return parse
-
-
-def float_in(lo: float, hi: float, *, lo_open: bool = False) -> Any:
-    """An argparse ``type`` for a finite float in ``[lo, hi]`` (``(lo, hi]`` if ``lo_open``)."""
-
-    def parse(text: str) -> float:
-        try:
-            value = float(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-        ok = math.isfinite(value) and (value > lo if lo_open else value >= lo) and value <= hi
-        if not ok:
-            left = "(" if lo_open else "["
-            raise argparse.ArgumentTypeError(f"must be in {left}{lo:g}, {hi:g}], got {text}")
-        return value
-
-    return parse
 
 
 # -- outputs --------------------------------------------------------------------------------

@@ -20,27 +20,11 @@ from typing import Any
 
 import numpy as np
 
-from ..cli import add_common_arguments, resolve_device
-from .common import choice_list, new_figure, positive_int, save_figure, write_report, write_results
-from .sweep import Trial, add_engine_arguments, check_address, execute
-from .train_cmd import add_training_arguments, spec_overrides
-from .training import INIT_NAMES, epochs_to_reach, preset, resolve_init, spec_dict
-
-
-def add_parser(sub: Any) -> None:
-
-    p = sub.add_parser("compare", help="compare initialisations over seeds")
-    add_common_arguments(p, "runs/compare")
-    add_training_arguments(p)
-    p.add_argument(
-        "--inits",
-        type=choice_list(sorted(INIT_NAMES)),
-        default=["fluctuation", "kaiming", "default"],
-    )
-    p.add_argument("--seeds", type=positive_int(100), default=3, help="number of seeds")
-    p.add_argument("--resume", action="store_true", help="resume/skip finished runs in --out")
-    add_engine_arguments(p, "inprocess")
-    p.set_defaults(func=run)
+from ..cli_run import resolve_device
+from .common import new_figure, save_figure, write_report, write_results
+from .presets import epochs_to_reach, preset, resolve_init, spec_dict
+from .sweep import Trial, check_address, execute
+from .train_cmd import spec_overrides
 
 
 def compare(

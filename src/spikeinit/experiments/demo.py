@@ -22,32 +22,14 @@ from typing import Any
 import torch
 
 from .. import diagnose, initialize
-from ..cli import add_common_arguments, resolve_device
+from ..cli_run import resolve_device
 from ..data import load
 from ..nn import Readout, SpikingLinear
 from ..params import LIFParams
-from .common import new_figure, positive_int, progress, save_figure, write_report, write_results
+from .common import new_figure, progress, save_figure, write_report, write_results
 from .compare import compare, plot_curves
+from .presets import preset
 from .propagation import simulate
-from .training import preset
-
-
-def add_parser(sub: Any) -> None:
-    p = sub.add_parser("demo", help="the main job: a short tour on embedded data")
-    add_common_arguments(p, "runs/demo")
-    p.add_argument(
-        "--epochs",
-        type=positive_int(1000),
-        default=20,
-        help="training epochs per init (default: %(default)s)",
-    )
-    p.add_argument(
-        "--samples-per-class",
-        type=positive_int(),
-        default=1000,
-        help="Randman samples per class (default: %(default)s)",
-    )
-    p.set_defaults(func=run)
 
 
 def _diagnosis(seed: int, out: Path) -> dict[str, Any]:

@@ -21,35 +21,16 @@ from typing import Any
 import torch
 
 from .. import diagnose, initialize
-from ..cli import add_common_arguments, resolve_device
-from ..data import names as dataset_names
-from ..models import names as model_names
+from ..cli_run import resolve_device
 from ..train import load_checkpoint, load_model_state
-from .common import positive_int, write_report, write_results
-from .training import (
-    INIT_NAMES,
+from .common import write_report, write_results
+from .presets import (
     build_model,
     preset,
     resolve_init,
     spec_dict,
     standardize_mnist,
 )
-
-
-def add_parser(sub: Any) -> None:
-    p = sub.add_parser("diagnose", help="per-layer activity of a trained or fresh model")
-    add_common_arguments(p, "runs/diagnose")
-    p.add_argument("checkpoint", nargs="?", help="a `spikeinit train` --out dir or its .pt file")
-    p.add_argument("--dataset", choices=dataset_names(), help="default: the run's, or randman")
-    p.add_argument("--model", choices=model_names(), help="fresh model (no checkpoint)")
-    p.add_argument(
-        "--init",
-        choices=sorted(INIT_NAMES),
-        default="default",
-        help="initialisation of a fresh model (default: %(default)s)",
-    )
-    p.add_argument("--samples", type=positive_int(), default=128, help="samples to run")
-    p.set_defaults(func=run)
 
 
 def _spec_from_checkpoint(path: Path) -> tuple[dict[str, Any], Path]:

@@ -1,7 +1,7 @@
 """``spikeinit sweep``: grid or random search over training set-ups, run by Ray Tune.
 
-Every trial is one :func:`spikeinit.experiments.training.run` (one ``Trainer``
-run) of a :class:`~spikeinit.experiments.training.RunSpec`. The sweepable
+Every trial is one :func:`spikeinit.experiments.presets.run` (one ``Trainer``
+run) of a :class:`~spikeinit.experiments.presets.RunSpec`. The sweepable
 parameters are :data:`PARAMETERS` (``sigma_u``, ``mu_u`` or ``xi``, ``init``,
 ``lr``, ``seed``, ``model``, ``dataset``, ``hidden``, ...). ``xi`` is the
 threshold distance of Rossbroich, Gygax & Zenke (2022),
@@ -49,23 +49,22 @@ from typing import Any
 
 import numpy as np
 
-from ..cli import add_common_arguments, resolve_device
-from ..data import names as dataset_names
+from ..catalog import DATASETS, LOSSES, MODELS, OPTIMIZERS, SCHEDULES
+from ..cli_args import ENGINES
+from ..cli_run import resolve_device
 from ..diagnostics import diagnose
-from ..models import names as model_names
 from ..train import TrainingDiverged
 from .common import (
     _jsonable,
     new_figure,
-    positive_int,
     progress,
     save_figure,
     write_report,
     write_results,
 )
-from .train_cmd import add_training_arguments, spec_overrides
-from .training import INIT_NAMES, RunSpec, build_initialized, preset, spec_dict
-from .training import run as run_one
+from .presets import INIT_NAMES, RunSpec, build_initialized, preset, spec_dict
+from .presets import run as run_one
+from .train_cmd import spec_overrides
 
 #: environment variable of the fault-injection hook used by the tests:
 #: ``<marker file>[:<epoch>]`` makes the first trial that reaches the end of
@@ -73,7 +72,6 @@ from .training import run as run_one
 FAULT_ENV = "SPIKEINIT_SWEEP_FAULT"
 #: history keys that measure time, not training (left out of equality checks)
 TIMING_KEYS = ("epoch_time_s",)
-ENGINES = ("ray", "inprocess")
 STATES = ("silent", "saturated", "mean-driven", "fluctuation-driven")
 
 
@@ -97,11 +95,11 @@ def _inits() -> Sequence[str]:
 
 
 def _models() -> Sequence[str]:
-    return list(model_names())
+    return list(MODELS)
 
 
 def _datasets() -> Sequence[str]:
-    return list(dataset_names())
+    return list(DATASETS)
 
 
 def _const(*names: str) -> Callable[[], Sequence[str]]:
@@ -122,9 +120,9 @@ PARAMETERS: dict[str, Param] = {
     "init": Param("choice", "initialisation", choices=_inits),
     "model": Param("choice", "zoo model", choices=_models),
     "dataset": Param("choice", "dataset", choices=_datasets),
-    "optimizer": Param("choice", "optimiser", choices=_const("adam", "adamw", "smorms3")),
-    "loss": Param("choice", "loss", choices=_const("max", "mean", "sum", "count")),
-    "schedule": Param("choice", "lr schedule", choices=_const("none", "cosine", "cosine_batch")),
+    "optimizer": Param("choice", "optimiser", choices=_const(*OPTIMIZERS)),
+    "loss": Param("choice", "loss", choices=_const(*LOSSES)),
+    "schedule": Param("choice", "lr schedule", choices=_const(*SCHEDULES)),
 }
 
 
@@ -1026,72 +1024,6 @@ def write_outputs(
 
 # ------------------------------------------------------------------------------------------
 # CLI
-
-
-def add_engine_arguments(p: argparse.ArgumentParser, engine: str) -> None:
-    """``--engine``, ``--address``, ``--max-concurrent``, ... (shared with ``compare``)."""
-
-    p.add_argument(
-        "--engine",
-        choices=ENGINES,
-        default=engine,
-        help="ray (Ray Tune) or inprocess (one after another; default: %(default)s)",
-    )
-    p.add_argument(
-        "--address",
-        help="Ray cluster to join (HOST:PORT or auto); default: start Ray embedded on this machine",
-    )
-    p.add_argument(
-        "--max-concurrent",
-        type=positive_int(),
-        help="at most this many trials at once (default: as many as the CPUs allow)",
-    )
-    p.add_argument(
-        "--num-cpus", type=positive_int(), help="CPUs of the embedded Ray (default: all)"
-    )
-    p.add_argument(
-        "--threads",
-        type=positive_int(64),
-        default=1,
-        help="torch threads (and Ray CPUs) per trial (default: %(default)s)",
-    )
-    p.add_argument(
-        "--max-failures",
-        type=int,
-        default=2,
-        help="retries of a trial whose worker dies (default: %(default)s)",
-    )
-
-
-def add_parser(sub: Any) -> None:
-
-    p = sub.add_parser("sweep", help="grid / random search of training runs on Ray Tune")
-    add_common_arguments(p, "runs/sweep")
-    add_training_arguments(p)
-    p.add_argument("--init", choices=sorted(INIT_NAMES), help="default: fluctuation")
-    p.add_argument(
-        "--grid",
-        nargs="+",
-        metavar="NAME=V1,V2",
-        default=[],
-        help=f"swept values; names: {', '.join(PARAMETERS)}",
-    )
-    p.add_argument("--config", help="TOML file with [grid], [fixed], seeds, random")
-    p.add_argument("--seeds", type=positive_int(1000), help="seeds per grid point (default 1)")
-    p.add_argument(
-        "--random",
-        type=positive_int(),
-        metavar="N",
-        help="random search: N grid points drawn without replacement",
-    )
-    p.add_argument("--axes", help="the two heatmap axes, e.g. mu_u,sigma_u (default: auto)")
-    p.add_argument(
-        "--resume",
-        action="store_true",
-        help="skip finished trials, continue interrupted ones from their last checkpoint",
-    )
-    add_engine_arguments(p, "ray")
-    p.set_defaults(func=run)
 
 
 def _fixed_from_args(args: argparse.Namespace) -> dict[str, Any]:

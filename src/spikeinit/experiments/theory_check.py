@@ -56,14 +56,13 @@ import numpy as np
 import torch
 
 from .. import theory
-from ..cli import UserError, add_common_arguments, resolve_device
+from ..cli_args import UserError
+from ..cli_run import resolve_device
 from ..init import functional as F
 from ..neuron import lif_sequence
 from ..params import LIFParams
 from .common import (
-    float_in,
     new_figure,
-    positive_int,
     progress,
     save_figure,
     write_report,
@@ -71,18 +70,6 @@ from .common import (
 )
 
 RATE_MODELS = ("gauss", "gauss_het", "upcross", "siegert")
-
-
-def _float_list(lo: float, hi: float) -> Any:
-    one = float_in(lo, hi)
-
-    def parse(text: str) -> list[float]:
-        items = [t.strip() for t in text.split(",") if t.strip()]
-        if not items:
-            raise argparse.ArgumentTypeError(f"expected a comma-separated list, got {text!r}")
-        return [one(t) for t in items]
-
-    return parse
 
 
 def eps_table(tau_mem: float, tau_syn: float, dts: tuple[float, ...]) -> list[dict[str, float]]:
@@ -339,31 +326,6 @@ def _report(config: dict[str, Any], rows: list[dict[str, Any]], summ: dict[str, 
         )
     lines += ["", "Figure: `theory_check.png`", ""]
     return "\n".join(lines)
-
-
-def add_parser(sub: Any) -> None:
-    p = sub.add_parser(
-        "theory",
-        help="fluctuation-driven theory vs simulation over a grid of targets",
-        description=__doc__.split("\n\n")[0] if __doc__ else None,
-    )
-    p.add_argument(
-        "--sigmas", type=_float_list(0.01, 10.0), default=[0.25, 0.5, 0.75, 1.0, 1.5, 2.0]
-    )
-    p.add_argument("--mus", type=_float_list(-5.0, 0.99), default=[-1.0, -0.5, 0.0, 0.25, 0.5])
-    p.add_argument("--n-inputs", type=positive_int(100_000), default=700)
-    p.add_argument("--nu", type=float_in(0.0, 1000.0, lo_open=True), default=15.8, help="Hz")
-    p.add_argument("--neurons", type=positive_int(100_000), default=256)
-    p.add_argument("--batch", type=positive_int(10_000), default=4)
-    p.add_argument("--steps", type=positive_int(1_000_000), default=1000)
-    p.add_argument("--burn-in", type=int, default=100)
-    p.add_argument("--dt", type=float_in(0.0, 0.01, lo_open=True), default=2e-3, help="s")
-    p.add_argument("--tau-mem", type=float_in(0.0, 10.0, lo_open=True), default=20e-3)
-    p.add_argument("--tau-syn", type=float_in(0.0, 10.0, lo_open=True), default=10e-3)
-    p.add_argument("--threshold", type=float_in(0.0, 100.0, lo_open=True), default=1.0)
-    p.add_argument("--reset", choices=("zero", "subtract"), default="zero")
-    add_common_arguments(p, "runs/theory")
-    p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -5,28 +5,11 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from ..cli import add_common_arguments, resolve_device
-from ..data import names as dataset_names
-from ..models import names as model_names
+from ..cli_run import resolve_device
 from ..train import TrainingDiverged
-from .common import positive_int, write_report, write_results
-from .training import INIT_NAMES, preset, spec_dict
-from .training import run as run_one
-
-
-def add_training_arguments(p: argparse.ArgumentParser) -> None:
-    """Options shared by ``train`` and ``compare`` (unset values keep the dataset preset)."""
-    p.add_argument("--dataset", default="randman", choices=dataset_names())
-    p.add_argument("--model", choices=model_names(), help="zoo model (default: the preset's)")
-    p.add_argument("--epochs", type=positive_int(), help="default: the preset's")
-    p.add_argument("--batch-size", type=positive_int(), help="default: the preset's")
-    p.add_argument("--lr", type=float, help="learning rate (default: the preset's)")
-    p.add_argument("--optimizer", choices=["adam", "adamw", "smorms3"])
-    p.add_argument("--loss", choices=["max", "mean", "sum", "count"])
-    p.add_argument("--sigma-u", type=float, help="fluctuation target sigma_U / theta")
-    p.add_argument("--steps", type=positive_int(), help="time steps T (image datasets)")
-    p.add_argument("--samples-per-class", type=positive_int(), help="Randman size")
-    p.add_argument("--hidden", help="hidden widths for fc/recurrent, e.g. 128 or 128,128")
+from .common import write_report, write_results
+from .presets import preset, spec_dict
+from .presets import run as run_one
 
 
 def spec_overrides(args: argparse.Namespace) -> dict[str, Any]:
@@ -59,15 +42,6 @@ def spec_overrides(args: argparse.Namespace) -> dict[str, Any]:
         "hidden": hidden,
         "dataset_kw": dataset_kw or None,
     }
-
-
-def add_parser(sub: Any) -> None:
-    p = sub.add_parser("train", help="train one model with one initialisation")
-    add_common_arguments(p, "runs/train")
-    add_training_arguments(p)
-    p.add_argument("--init", default="fluctuation", choices=sorted(INIT_NAMES))
-    p.add_argument("--resume", action="store_true", help="continue from --out/last.pt")
-    p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -26,6 +26,7 @@ from typing import Literal
 import torch
 from scipy import stats
 
+from .._validate import finite
 from ..params import LIFParams
 from ..theory import psp_integrals
 
@@ -74,16 +75,8 @@ def _fan_out(w: torch.Tensor) -> int:
     return int(w.shape[0] * math.prod(w.shape[2:]))
 
 
-def _real(name: str, value: object) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise TypeError(f"{name} must be a real number, got {type(value).__name__}")
-    if not math.isfinite(value):
-        raise ValueError(f"{name} must be finite, got {value!r}")
-    return float(value)
-
-
 def _positive(name: str, value: object) -> float:
-    v = _real(name, value)
+    v = finite(name, value)
     if v <= 0:
         raise ValueError(f"{name} must be > 0, got {value!r}")
     return v
@@ -122,14 +115,14 @@ def _input_stats(
     a: float | None = None
     b: float | None = None
     if filtered_var is not None:
-        a = _real("filtered_var", filtered_var)
+        a = finite("filtered_var", filtered_var)
         if a <= 0:
             raise ValueError(
                 "filtered_var must be > 0 (the filtered input trains must fluctuate), "
                 f"got {filtered_var!r}"
             )
     if filtered_mean is not None:
-        b = _real("filtered_mean", filtered_mean)
+        b = finite("filtered_mean", filtered_mean)
         if b < 0:
             raise ValueError(f"filtered_mean must be >= 0, got {filtered_mean!r}")
     if a is None or (need_mean and b is None):
@@ -138,7 +131,7 @@ def _input_stats(
                 "nu (input rate, Hz) is required unless filtered_var "
                 "(and, for mu_u != 0, filtered_mean) is given"
             )
-        rate = _real("nu", nu)
+        rate = finite("nu", nu)
         if rate <= 0:
             raise ValueError(f"nu (input rate, Hz) must be > 0, got {nu!r}")
         if not isinstance(params, LIFParams):
@@ -189,13 +182,13 @@ def fluctuation_moments(
     if isinstance(fan_in, bool) or not isinstance(fan_in, int) or fan_in < 1:
         raise ValueError(f"fan_in must be an integer >= 1, got {fan_in!r}")
     theta = _positive("threshold", threshold)
-    mu = _real("mu_u", mu_u)
+    mu = finite("mu_u", mu_u)
     if isinstance(share, bool) or not isinstance(share, (int, float)) or not 0 < share <= 1:
         raise ValueError(f"share must be in (0, 1], got {share!r}")
     if xi is not None:
         if sigma_u is not None:
             raise ValueError("give either sigma_u or xi, not both")
-        x = _real("xi", xi)
+        x = finite("xi", xi)
         if x <= 0:
             raise ValueError(f"xi = (1 - mu_u) / sigma_u must be > 0, got xi={xi!r}")
         if mu >= 1:
@@ -299,7 +292,7 @@ def recurrent_shares(alpha: float = 0.9, *, n_ff: int = 1, n_rec: int = 1) -> tu
         raise ValueError(f"n_rec must be an integer >= 0, got {n_rec!r}")
     if n_rec == 0:
         return 1.0 / n_ff, 0.0
-    a = _real("alpha", alpha)
+    a = finite("alpha", alpha)
     if not 0 < a < 1:
         raise ValueError(f"alpha must be in (0, 1) with a recurrent afferent, got {alpha!r}")
     return a / n_ff, (1.0 - a) / n_rec
@@ -337,14 +330,14 @@ def _group_stats(
         raise TypeError(f"params for {label} must be LIFParams, got {type(params).__name__}")
     if filtered is not None:
         m, v = filtered
-        if not (_real(f"filtered_{label} mean", m) > 0 and _real(f"filtered_{label} var", v) > 0):
+        if not (finite(f"filtered_{label} mean", m) > 0 and finite(f"filtered_{label} var", v) > 0):
             raise ValueError(f"filtered_{label} must be (mean > 0, var > 0), got {filtered!r}")
         return float(m), float(v)
     if nu is None:
         raise ValueError(
             f"nu (Hz) is required for the {label} input unless filtered_{label} is given"
         )
-    rate = _real("nu", nu)
+    rate = finite("nu", nu)
     if rate <= 0:
         raise ValueError(f"nu (input rate for {label}, Hz) must be > 0, got {nu!r}")
     eb, eh = psp_integrals(params)
@@ -431,7 +424,7 @@ def dale_exponential_(
         var_ff, var_rec = n_ff * a_ff, 0.0
     else:
         w_rec_exc = _check_tensor(w_rec_exc, "w_rec_exc")
-        al = _real("alpha", alpha)
+        al = finite("alpha", alpha)
         if not 0 < al < 1:
             raise ValueError(f"alpha must be in (0, 1) with w_rec_exc, got {alpha!r}")
         n_rec = _fan_in(w_rec_exc)
@@ -521,7 +514,7 @@ def micheli_reset_variance(
     """Reset-aware ``Var[w]`` of Micheli et al. [B]; see :func:`micheli_reset_normal_`."""
     if isinstance(fan_in, bool) or not isinstance(fan_in, int) or fan_in < 1:
         raise ValueError(f"fan_in must be an integer >= 1, got {fan_in!r}")
-    b = _real("beta", beta)
+    b = finite("beta", beta)
     if not 0 <= b < 1:
         raise ValueError(f"beta must be in [0, 1), got {beta!r}")
     theta = _threshold(threshold)

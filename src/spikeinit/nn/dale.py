@@ -43,11 +43,12 @@ from typing import Any
 import torch
 from torch import nn
 
+from .._validate import positive_int
 from ..neuron import check_finite_current, lif_sequence
 from ..params import LIFParams
 from ..surrogate import Surrogate, spike
 from .base import SpikingLayer, WeightGroup, check_sequence_input
-from .layers import _check_size, _default_uniform_
+from .layers import _default_uniform_
 
 
 class _ReluSTE(torch.autograd.Function):
@@ -94,13 +95,13 @@ class DaleLinear(SpikingLayer):
         detach_reset: bool = True,
     ) -> None:
         super().__init__(params, surrogate, surrogate_scale, detach_reset)
-        _check_size("in_features", in_features)
-        _check_size("n_exc", n_exc)
+        positive_int("in_features", in_features)
+        positive_int("n_exc", n_exc)
         if not ei_ratio > 0:
             raise ValueError(f"ei_ratio must be > 0, got {ei_ratio!r}")
         if n_inh is None:
             n_inh = max(1, int(n_exc / ei_ratio))
-        _check_size("n_inh", n_inh)
+        positive_int("n_inh", n_inh)
         self.in_features, self.n_exc, self.n_inh = in_features, n_exc, n_inh
         self.params_exc = self.params.replace(tau_syn=tau_exc)
         self.params_inh = self.params.replace(tau_syn=tau_inh)

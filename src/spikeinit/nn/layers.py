@@ -13,6 +13,7 @@ import torch
 from torch import nn
 
 from .. import sparse_input as event_input
+from .._validate import positive_int
 from ..neuron import lif_sequence
 from ..params import LIFParams
 from ..surrogate import Surrogate
@@ -50,11 +51,11 @@ class SpikingLinear(SpikingLayer):
         sparse_input: bool | None = None,
     ) -> None:
         super().__init__(params, surrogate, surrogate_scale, detach_reset)
-        _check_size("in_features", in_features)
+        positive_int("in_features", in_features)
         if sparse_input is not None and not isinstance(sparse_input, bool):
             raise TypeError(f"sparse_input must be True, False or None, got {sparse_input!r}")
         self.sparse_input = sparse_input
-        _check_size("out_features", out_features)
+        positive_int("out_features", out_features)
         self.in_features, self.out_features = in_features, out_features
         self.weight = nn.Parameter(torch.empty(out_features, in_features))
         self.bias = nn.Parameter(torch.zeros(out_features)) if bias else None
@@ -111,8 +112,8 @@ class _SpikingConv(SpikingLayer):
         detach_reset: bool = True,
     ) -> None:
         super().__init__(params, surrogate, surrogate_scale, detach_reset)
-        _check_size("in_channels", in_channels)
-        _check_size("out_channels", out_channels)
+        positive_int("in_channels", in_channels)
+        positive_int("out_channels", out_channels)
         self.conv = self._conv(
             in_channels,
             out_channels,
@@ -195,8 +196,3 @@ class Readout(SpikingLinear):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.run_current(self.input_current(x))[1]
-
-
-def _check_size(name: str, value: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"{name} must be a positive integer, got {value!r}")

@@ -1,0 +1,353 @@
+"""The command line's arguments, built without importing torch.
+
+Every sub-command's parser is defined here, from the torch-free name lists of
+:mod:`spikeinit.catalog`, so that ``spikeinit CMD --help`` and a usage error
+answer at once; :mod:`spikeinit.cli` imports the command's module (and torch)
+only after the arguments parsed. Each ``add_<command>(sub)`` registers one
+sub-command and records, as the parser default ``command_module``, the module
+whose ``run(args) -> int`` carries it out.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from .catalog import DATASETS, LOSSES, MODELS, OPTIMIZERS, init_names
+
+__all__ = [
+    "COMMANDS",
+    "ENGINES",
+    "SWEEP_PARAMETERS",
+    "UserError",
+    "add_common_arguments",
+    "add_engine_arguments",
+    "add_training_arguments",
+    "choice_list",
+    "float_in",
+    "float_list",
+    "int_list",
+    "positive_int",
+]
+
+
+class UserError(Exception):
+    """An error caused by the user's input: shown as one line, exit code 2."""
+
+
+# -- argparse types: a bad value gives one line and exit code 2 ----------------------------
+def positive_int(upper: int | None = None) -> Any:
+    """An argparse ``type`` for an integer in ``[1, upper]``."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+        if value < 1 or (upper is not None and value > upper):
+            bound = f"between 1 and {upper}" if upper is not None else ">= 1"
+            raise argparse.ArgumentTypeError(f"must be {bound}, got {value}")
+        return value
+
+    return parse
+
+
+def int_list(upper: int | None = None) -> Any:
+    """An argparse ``type`` for a comma-separated list of positive integers (``100,1000``)."""
+    one = positive_int(upper)
+
+    def parse(text: str) -> list[int]:
+        items = [t.strip() for t in text.split(",") if t.strip()]
+        if not items:
+            raise argparse.ArgumentTypeError(f"expected a comma-separated list, got {text!r}")
+        return [one(t) for t in items]
+
+    return parse
+
+
+def choice_list(choices: Sequence[str]) -> Any:
+    """An argparse ``type`` for a comma-separated list drawn from ``choices``."""
+
+    def parse(text: str) -> list[str]:
+        items = [t.strip() for t in text.split(",") if t.strip()]
+        bad = [t for t in items if t not in choices]
+        if not items or bad:
+            raise argparse.ArgumentTypeError(
+                f"unknown {', '.join(map(repr, bad)) or 'empty list'}; choose from "
+                f"{', '.join(choices)}"
+            )
+        return list(dict.fromkeys(items))
+
+    return parse
+
+
+def float_in(lo: float, hi: float, *, lo_open: bool = False) -> Any:
+    """An argparse ``type`` for a finite float in ``[lo, hi]`` (``(lo, hi]`` if ``lo_open``)."""
+
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+        ok = math.isfinite(value) and (value > lo if lo_open else value >= lo) and value <= hi
+        if not ok:
+            left = "(" if lo_open else "["
+            raise argparse.ArgumentTypeError(f"must be in {left}{lo:g}, {hi:g}], got {text}")
+        return value
+
+    return parse
+
+
+def float_list(lo: float, hi: float) -> Any:
+    """An argparse ``type`` for a comma-separated list of floats in ``[lo, hi]``."""
+    one = float_in(lo, hi)
+
+    def parse(text: str) -> list[float]:
+        items = [t.strip() for t in text.split(",") if t.strip()]
+        if not items:
+            raise argparse.ArgumentTypeError(f"expected a comma-separated list, got {text!r}")
+        return [one(t) for t in items]
+
+    return parse
+
+
+# -- options shared by several commands ------------------------------------------------------
+def add_common_arguments(p: argparse.ArgumentParser, out: str) -> None:
+    """``--out``, ``--seed`` and ``--device``, shared by every command."""
+    p.add_argument("--out", default=out, help="output directory (default: %(default)s)")
+    p.add_argument("--seed", type=int, default=0, help="random seed (default: %(default)s)")
+    p.add_argument("--device", default="cpu", help="torch device, e.g. cpu or cuda")
+
+
+def add_training_arguments(p: argparse.ArgumentParser) -> None:
+    """Options shared by ``train``, ``compare`` and ``sweep`` (unset values keep the preset)."""
+    p.add_argument("--dataset", default="randman", choices=DATASETS)
+    p.add_argument("--model", choices=MODELS, help="zoo model (default: the preset's)")
+    p.add_argument("--epochs", type=positive_int(), help="default: the preset's")
+    p.add_argument("--batch-size", type=positive_int(), help="default: the preset's")
+    p.add_argument("--lr", type=float, help="learning rate (default: the preset's)")
+    p.add_argument("--optimizer", choices=OPTIMIZERS)
+    p.add_argument("--loss", choices=LOSSES)
+    p.add_argument("--sigma-u", type=float, help="fluctuation target sigma_U / theta")
+    p.add_argument("--steps", type=positive_int(), help="time steps T (image datasets)")
+    p.add_argument("--samples-per-class", type=positive_int(), help="Randman size")
+    p.add_argument("--hidden", help="hidden widths for fc/recurrent, e.g. 128 or 128,128")
+
+
+#: the engines of ``spikeinit sweep`` and ``compare``
+ENGINES: tuple[str, ...] = ("ray", "inprocess")
+#: what ``spikeinit sweep --grid`` sweeps (the keys of ``experiments.sweep.PARAMETERS``)
+SWEEP_PARAMETERS: tuple[str, ...] = (
+    "sigma_u",
+    "mu_u",
+    "xi",
+    "lr",
+    "seed",
+    "epochs",
+    "batch_size",
+    "steps",
+    "samples_per_class",
+    "hidden",
+    "init",
+    "model",
+    "dataset",
+    "optimizer",
+    "loss",
+    "schedule",
+)
+
+
+def add_engine_arguments(p: argparse.ArgumentParser, engine: str) -> None:
+    """``--engine``, ``--address``, ``--max-concurrent``, ... (``sweep`` and ``compare``)."""
+    p.add_argument(
+        "--engine",
+        choices=ENGINES,
+        default=engine,
+        help="ray (Ray Tune) or inprocess (one after another; default: %(default)s)",
+    )
+    p.add_argument(
+        "--address",
+        help="Ray cluster to join (HOST:PORT or auto); default: start Ray embedded on this machine",
+    )
+    p.add_argument(
+        "--max-concurrent",
+        type=positive_int(),
+        help="at most this many trials at once (default: as many as the CPUs allow)",
+    )
+    p.add_argument(
+        "--num-cpus", type=positive_int(), help="CPUs of the embedded Ray (default: all)"
+    )
+    p.add_argument(
+        "--threads",
+        type=positive_int(64),
+        default=1,
+        help="torch threads (and Ray CPUs) per trial (default: %(default)s)",
+    )
+    p.add_argument(
+        "--max-failures",
+        type=int,
+        default=2,
+        help="retries of a trial whose worker dies (default: %(default)s)",
+    )
+
+
+def _command(p: argparse.ArgumentParser, module: str) -> None:
+    p.set_defaults(command_module=f"spikeinit.experiments.{module}")
+
+
+# -- the commands, in the order ``--help`` lists them ----------------------------------------
+def add_demo(sub: Any) -> None:
+    p = sub.add_parser("demo", help="the main job: a short tour on embedded data")
+    add_common_arguments(p, "runs/demo")
+    p.add_argument(
+        "--epochs",
+        type=positive_int(1000),
+        default=20,
+        help="training epochs per init (default: %(default)s)",
+    )
+    p.add_argument(
+        "--samples-per-class",
+        type=positive_int(),
+        default=1000,
+        help="Randman samples per class (default: %(default)s)",
+    )
+    _command(p, "demo")
+
+
+def add_propagation(sub: Any) -> None:
+    inits = init_names(model_only=False)
+    p = sub.add_parser(
+        "propagation",
+        help="Micheli et al.'s deep activity-propagation experiment",
+        description="``spikeinit propagation``: Micheli et al.'s deep activity-propagation "
+        "experiment.",
+    )
+    p.add_argument("--depth", type=positive_int(100), default=100, help="LIF layers (1..100)")
+    p.add_argument(
+        "--width", type=int_list(100_000), default=[1000], help="width(s), e.g. 100,1000"
+    )
+    p.add_argument("--steps", type=positive_int(10_000), default=10, help="time steps T")
+    p.add_argument(
+        "--inits",
+        "--init",
+        dest="inits",
+        type=choice_list(inits),
+        default=["default", "kaiming", "micheli"],
+        help=f"comma list from {', '.join(inits)} (default: default,kaiming,micheli)",
+    )
+    p.add_argument("--input", choices=("gaussian", "poisson"), default="gaussian")
+    p.add_argument("--reset", choices=("subtract", "zero"), default="subtract")
+    p.add_argument("--beta", type=float_in(0.0, 0.999, lo_open=True), default=0.5)
+    p.add_argument("--threshold", type=float_in(0.0, 10.0, lo_open=True), default=1.0)
+    p.add_argument("--batch", type=positive_int(100_000), default=64)
+    add_common_arguments(p, "runs/propagation")
+    _command(p, "propagation")
+
+
+def add_theory(sub: Any) -> None:
+    p = sub.add_parser(
+        "theory",
+        help="fluctuation-driven theory vs simulation over a grid of targets",
+        description="``spikeinit theory``: fluctuation-driven theory against simulation.",
+    )
+    p.add_argument(
+        "--sigmas", type=float_list(0.01, 10.0), default=[0.25, 0.5, 0.75, 1.0, 1.5, 2.0]
+    )
+    p.add_argument("--mus", type=float_list(-5.0, 0.99), default=[-1.0, -0.5, 0.0, 0.25, 0.5])
+    p.add_argument("--n-inputs", type=positive_int(100_000), default=700)
+    p.add_argument("--nu", type=float_in(0.0, 1000.0, lo_open=True), default=15.8, help="Hz")
+    p.add_argument("--neurons", type=positive_int(100_000), default=256)
+    p.add_argument("--batch", type=positive_int(10_000), default=4)
+    p.add_argument("--steps", type=positive_int(1_000_000), default=1000)
+    p.add_argument("--burn-in", type=int, default=100)
+    p.add_argument("--dt", type=float_in(0.0, 0.01, lo_open=True), default=2e-3, help="s")
+    p.add_argument("--tau-mem", type=float_in(0.0, 10.0, lo_open=True), default=20e-3)
+    p.add_argument("--tau-syn", type=float_in(0.0, 10.0, lo_open=True), default=10e-3)
+    p.add_argument("--threshold", type=float_in(0.0, 100.0, lo_open=True), default=1.0)
+    p.add_argument("--reset", choices=("zero", "subtract"), default="zero")
+    add_common_arguments(p, "runs/theory")
+    _command(p, "theory_check")
+
+
+def add_train(sub: Any) -> None:
+    p = sub.add_parser("train", help="train one model with one initialisation")
+    add_common_arguments(p, "runs/train")
+    add_training_arguments(p)
+    p.add_argument("--init", default="fluctuation", choices=sorted(init_names(aliases=True)))
+    p.add_argument("--resume", action="store_true", help="continue from --out/last.pt")
+    _command(p, "train_cmd")
+
+
+def add_compare(sub: Any) -> None:
+    p = sub.add_parser("compare", help="compare initialisations over seeds")
+    add_common_arguments(p, "runs/compare")
+    add_training_arguments(p)
+    p.add_argument(
+        "--inits",
+        type=choice_list(sorted(init_names(aliases=True))),
+        default=["fluctuation", "kaiming", "default"],
+    )
+    p.add_argument("--seeds", type=positive_int(100), default=3, help="number of seeds")
+    p.add_argument("--resume", action="store_true", help="resume/skip finished runs in --out")
+    add_engine_arguments(p, "inprocess")
+    _command(p, "compare")
+
+
+def add_sweep(sub: Any) -> None:
+    p = sub.add_parser("sweep", help="grid / random search of training runs on Ray Tune")
+    add_common_arguments(p, "runs/sweep")
+    add_training_arguments(p)
+    p.add_argument("--init", choices=sorted(init_names(aliases=True)), help="default: fluctuation")
+    p.add_argument(
+        "--grid",
+        nargs="+",
+        metavar="NAME=V1,V2",
+        default=[],
+        help=f"swept values; names: {', '.join(SWEEP_PARAMETERS)}",
+    )
+    p.add_argument("--config", help="TOML file with [grid], [fixed], seeds, random")
+    p.add_argument("--seeds", type=positive_int(1000), help="seeds per grid point (default 1)")
+    p.add_argument(
+        "--random",
+        type=positive_int(),
+        metavar="N",
+        help="random search: N grid points drawn without replacement",
+    )
+    p.add_argument("--axes", help="the two heatmap axes, e.g. mu_u,sigma_u (default: auto)")
+    p.add_argument(
+        "--resume",
+        action="store_true",
+        help="skip finished trials, continue interrupted ones from their last checkpoint",
+    )
+    add_engine_arguments(p, "ray")
+    _command(p, "sweep")
+
+
+def add_diagnose(sub: Any) -> None:
+    p = sub.add_parser("diagnose", help="per-layer activity of a trained or fresh model")
+    add_common_arguments(p, "runs/diagnose")
+    p.add_argument("checkpoint", nargs="?", help="a `spikeinit train` --out dir or its .pt file")
+    p.add_argument("--dataset", choices=DATASETS, help="default: the run's, or randman")
+    p.add_argument("--model", choices=MODELS, help="fresh model (no checkpoint)")
+    p.add_argument(
+        "--init",
+        choices=sorted(init_names(aliases=True)),
+        default="default",
+        help="initialisation of a fresh model (default: %(default)s)",
+    )
+    p.add_argument("--samples", type=positive_int(), default=128, help="samples to run")
+    _command(p, "diagnose_cmd")
+
+
+#: ``{command: add_<command>}``, in the order ``--help`` lists them
+COMMANDS: dict[str, Callable[[Any], None]] = {
+    "demo": add_demo,
+    "propagation": add_propagation,
+    "theory": add_theory,
+    "train": add_train,
+    "compare": add_compare,
+    "sweep": add_sweep,
+    "diagnose": add_diagnose,
+}

@@ -360,8 +360,10 @@ def balance_dale_(
             balance_inh_(layer, x, sigma, variance)
             err = math.inf  # the measured state is gone
             u, _ = _group_membranes(layer, x)
-        elif recurrent and round_ < I_ROUNDS and (
-            abs(sol_i[1]) > 0.1 * sigma or abs(sol_i[2] - sigma) > 0.1 * sigma
+        elif (
+            recurrent
+            and round_ < I_ROUNDS
+            and (abs(sol_i[1]) > 0.1 * sigma or abs(sol_i[2] - sigma) > 0.1 * sigma)
         ):
             _apply(layer, {g: f**I_DAMP for g, f in sol_i[0].items()})
             err = math.inf

@@ -26,6 +26,9 @@ of what arrives at each weight group, and sets that group's weights:
 target variance and the recurrent group ``1 - alpha``. The recurrent input is
 the layer's own output, so it is measured from a run with the feed-forward
 weights set and the recurrent weights at zero, then refined once with both.
+The target mean is split by ``alpha`` too (``mean_split="alpha"``), or, with
+``mean_split="stork"``, as stork does: each group supplies ``N_g / N_total`` of
+it (docs/science.md, section 'Recurrent layers').
 
 **Readout.** A :class:`~spikeinit.nn.Readout` has no threshold. By default
 (``readout="fluctuation"``) it gets the same fluctuation rule with its
@@ -71,6 +74,7 @@ METHODS = (
     "default",
 )
 STATS = ("filtered", "rate")
+MEAN_SPLITS = ("alpha", "stork")
 #: targets beyond this many thresholds describe no useful regime (and overflow float32 weights)
 MAX_TARGET = 1e3
 READOUT_RULES = ("fluctuation", "normal", "keep")
@@ -285,6 +289,7 @@ class _Targets:
     stats: str
     alpha: float
     variance: str = "temporal"
+    mean_split: str = "alpha"
 
 
 def _input_stats(
@@ -329,6 +334,7 @@ def _fluctuation_group(
     targets: _Targets,
     share: float,
     gen: torch.Generator | None,
+    mean_share: float | None = None,
 ) -> GroupInit:
     m, v, rate = _input_stats(presyn, layer, targets)
     fan_in = F._fan_in(group.weight)
@@ -338,6 +344,7 @@ def _fluctuation_group(
         "xi": targets.xi,
         "threshold": layer.params.threshold,
         "share": share,
+        "mean_share": mean_share,
     }
     if targets.nu is not None:
         kw.update(nu=targets.nu, params=layer.params)
@@ -500,6 +507,7 @@ def initialize(
     stats: str = "filtered",
     variance: str = "auto",
     alpha: float = 0.9,
+    mean_split: str = "alpha",
     readout: str = "fluctuation",
     calibrate: bool = False,
     target_rate: float | None = None,
@@ -528,6 +536,12 @@ def initialize(
             ``"total"`` (over time and samples, for static inputs), or ``"auto"``
             (temporal, unless the data has a single time step).
         alpha: feed-forward share of the variance in recurrent layers.
+        mean_split: how a recurrent layer's target mean ``mu_u`` is split between
+            its feed-forward and recurrent weights: ``"alpha"`` (default, like the
+            variance) or ``"stork"`` (stork's rule: group ``g`` supplies
+            ``N_g / N_total`` of the mean, so with one rate every group gets
+            ``mu_W = mu_u theta / (N_total nu eps_bar)``;
+            :func:`spikeinit.init.stork_mean_share`). Only matters for ``mu_u != 0``.
         readout: rule for :class:`~spikeinit.nn.Readout` layers (``READOUT_RULES``).
         calibrate: refine each layer by measurement (``tol`` relative error).
         target_rate: with ``calibrate``, hit this output rate (Hz) instead of sigma_U.
@@ -554,6 +568,8 @@ def initialize(
         raise ValueError(f"readout must be one of {list(READOUT_RULES)}, got {readout!r}")
     if not (0.0 < alpha <= 1.0) or not math.isfinite(alpha):
         raise ValueError(f"alpha must be in (0, 1], got {alpha!r}")
+    if mean_split not in MEAN_SPLITS:
+        raise ValueError(f"mean_split must be one of {list(MEAN_SPLITS)}, got {mean_split!r}")
     if nu is not None and not (math.isfinite(nu) and nu > 0):
         raise ValueError(f"nu must be a finite rate > 0 Hz, got {nu!r}")
     if xi is None and not (math.isfinite(sigma_u) and 0 < sigma_u <= MAX_TARGET):
@@ -595,6 +611,11 @@ def initialize(
             )
         if xi is not None:
             sigma_u = (1 - mu_u) / xi
+        if mean_split != "alpha":
+            raise ValueError(
+                "mean_split='stork' applies to spikeinit's own recurrent layers; snnTorch / "
+                "Norse / SpikingJelly models are set by measuring each neuron's free membrane"
+            )
         if target_rate is not None:
             raise ValueError(
                 "target_rate is not supported for snnTorch / Norse / SpikingJelly models; "
@@ -639,6 +660,7 @@ def initialize(
             max_samples,
             forward,
             generator,
+            mean_split,
         )
 
 
@@ -662,6 +684,7 @@ def _initialize_native(
     max_samples: int | None,
     forward: Callable[[nn.Module, torch.Tensor], Any] | None,
     generator: torch.Generator | None,
+    mean_split: str = "alpha",
 ) -> InitReport:
     x = data
     native = True
@@ -671,7 +694,9 @@ def _initialize_native(
         _check_plausible_input(x)
     if variance == "auto":
         variance = "total" if x is not None and x.shape[0] == 1 else "temporal"
-    targets = _Targets(sigma_u if xi is None else None, mu_u, xi, nu, stats, alpha, variance)
+    targets = _Targets(
+        sigma_u if xi is None else None, mu_u, xi, nu, stats, alpha, variance, mean_split
+    )
     chain = _flat_sequence(model) if forward is None and native else None
     report = InitReport(
         method,
@@ -682,6 +707,7 @@ def _initialize_native(
             "xi": xi,
             "nu": nu,
             "alpha": alpha,
+            "mean_split": mean_split,
             "variance": variance,
         },
         [],
@@ -780,8 +806,17 @@ def _init_layer(
             "the variance; for a recurrent layer alpha must be in (0, 1)"
         )
     alpha = targets.alpha if rec else 1.0
+    n_total = sum(F._fan_in(g.weight) for g in groups)
+
+    def mean_share(g: WeightGroup) -> float | None:  # None: like the variance (alpha)
+        if targets.mean_split == "stork" and rec:
+            return F.stork_mean_share(F._fan_in(g.weight), n_total)
+        return None
+
     for g in ff:
-        entry.groups.append(_fluctuation_group(g, inp, layer, targets, alpha / len(ff), gen))
+        entry.groups.append(
+            _fluctuation_group(g, inp, layer, targets, alpha / len(ff), gen, mean_share(g))
+        )
     if rec:
         with torch.no_grad():
             for g in rec:
@@ -801,7 +836,10 @@ def _init_layer(
                     "statistics cannot be measured; raise sigma_u or mu_u"
                 )
             rec_entries = [
-                _fluctuation_group(g, own, layer, targets, (1 - alpha) / len(rec), gen) for g in rec
+                _fluctuation_group(
+                    g, own, layer, targets, (1 - alpha) / len(rec), gen, mean_share(g)
+                )
+                for g in rec
             ]
         entry.groups.extend(rec_entries)
     _predict(entry, layer)

@@ -39,18 +39,14 @@ from typing import Any
 
 import torch
 from scipy import stats
-from torch import nn
 
-from .. import initialize, theory
+from .. import theory
+from ..catalog import INIT_RULES, init_names
 from ..cli import add_common_arguments, resolve_device
 from ..init import functional as F
-from ..init.propagation_rules import (
-    balanced_normal_,
-    calibrate_profile_,
-    decorrelate_rows_,
-)
+from ..init import registry
+from ..init.registry import RuleContext
 from ..neuron import lif_sequence
-from ..nn import SpikingLinear
 from ..params import LIFParams
 from .common import (
     choice_list,
@@ -64,19 +60,9 @@ from .common import (
     write_results,
 )
 
-#: init names accepted by ``--inits``
-INITS: tuple[str, ...] = (
-    "default",
-    "kaiming",
-    "glorot",
-    "fluctuation",
-    "micheli",
-    "micheli_reset",
-    "micheli_finite",
-    "balanced",
-    "balanced_cal",
-)
-DATA_DEPENDENT = ("fluctuation", "balanced_cal")
+#: init names accepted by ``--inits``: every rule of the registry (spikeinit.init.registry)
+INITS: tuple[str, ...] = init_names(model_only=False)
+DATA_DEPENDENT = tuple(r.name for r in INIT_RULES if r.data_dependent)
 BAND = (0.5, 2.0)
 
 
@@ -107,35 +93,15 @@ def _init_weight(
     target: torch.Tensor | None,
     gen: torch.Generator,
 ) -> torch.Tensor:
-    theta = params.threshold
-    w = torch.empty(width, n_in)
-    if init == "default":
-        F.default_uniform_(w, generator=gen)
-    elif init == "kaiming":
-        F.kaiming_normal_(w, generator=gen)
-    elif init == "glorot":
-        F.glorot_normal_(w, generator=gen)
-    elif init == "micheli":
-        F.micheli_normal_(w, threshold=theta, generator=gen)
-    elif init == "micheli_reset":
-        F.micheli_reset_normal_(w, beta=beta, threshold=theta, generator=gen)
-    elif init == "micheli_finite":
-        F.micheli_finite_width_normal_(w, threshold=theta, generator=gen)
-    elif init == "balanced":
-        balanced_normal_(w, threshold=theta, generator=gen)
-    elif init == "balanced_cal":
-        assert presyn_cal is not None and target is not None
-        balanced_normal_(w, threshold=theta, generator=gen)
-        decorrelate_rows_(w, presyn_cal.cpu())
-        calibrate_profile_(w, presyn_cal.cpu(), params, target.cpu())
-    elif init == "fluctuation":
-        assert presyn_cal is not None
-        layer = SpikingLinear(n_in, width, params=params)
-        initialize(nn.Sequential(layer), presyn_cal.cpu(), method="fluctuation", generator=gen)
-        w = layer.weight.detach().clone()
-    else:  # pragma: no cover - validated by argparse
-        raise ValueError(f"unknown init {init!r}")
-    return w
+    ctx = RuleContext(
+        threshold=params.threshold,
+        beta=beta,
+        generator=gen,
+        params=params,
+        presyn=None if presyn_cal is None else presyn_cal.cpu(),
+        target=target,
+    )
+    return registry.get(init).fn(torch.empty(width, n_in), ctx)
 
 
 def _layer_stats(spikes: torch.Tensor, mem: torch.Tensor) -> dict[str, list[float]]:

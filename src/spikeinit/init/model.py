@@ -273,6 +273,7 @@ class _Targets:
     alpha: float
     variance: str = "temporal"
     mean_split: str = "alpha"
+    rule_rate: float | None = None  # target rate (Hz) of the other data-dependent rules
 
 
 def _input_stats(
@@ -679,8 +680,12 @@ def _initialize_native(
         _check_plausible_input(x)
     if variance == "auto":
         variance = "total" if x is not None and x.shape[0] == 1 else "temporal"
+    rule_rate = nu
+    if rule_rate is None and x is not None and method in DATA_DEPENDENT:
+        first = layers[0][1]
+        rule_rate = float(x.double().mean()) / first.params.dt  # the model input's rate
     targets = _Targets(
-        sigma_u if xi is None else None, mu_u, xi, nu, stats, alpha, variance, mean_split
+        sigma_u if xi is None else None, mu_u, xi, nu, stats, alpha, variance, mean_split, rule_rate
     )
     chain = _flat_sequence(model) if forward is None and native else None
     report = InitReport(
@@ -780,6 +785,8 @@ def _init_layer(
     zero_bias = getattr(layer, "zero_bias_", None)  # adapters: the user's Linear/Conv bias
     if callable(zero_bias) and zero_bias():
         entry.notes.append("bias set to 0: the fluctuation rule sets the mean through mu_W")
+    if method != "fluctuation" and not is_readout:  # another data-dependent rule
+        return _init_by_rule(entry, name, layer, inp, method, gen, targets.rule_rate)
     kinds = {g.kind for g in groups}
     if not kinds <= {"ff", "rec"}:  # E/I groups: Dale's law (raises unless a Dale layer)
         return init_dale_layer(entry, name, layer, inp, targets, gen)
@@ -828,6 +835,50 @@ def _init_layer(
             ]
         entry.groups.extend(rec_entries)
     _predict(entry, layer)
+    return entry
+
+
+def _init_by_rule(
+    entry: LayerInit,
+    name: str,
+    layer: SpikingLayer,
+    inp: torch.Tensor,
+    method: str,
+    gen: torch.Generator | None,
+    rate_hz: float | None,
+) -> LayerInit:
+    """A data-dependent registry rule other than ``fluctuation`` (e.g. ``perez_nieves``):
+    each feed-forward weight group is set by ``rule(w, ctx)`` from the layer's input,
+    with ``ctx.target`` the target rate ``rate_hz`` (one for all layers: the model
+    input's rate, or ``nu``), as spikes per step."""
+    groups = layer.weight_groups()
+    for g in groups:
+        if g.kind != "ff":
+            raise ValueError(
+                f"method={method!r} sets feed-forward weights only; layer {name!r} has "
+                f"{g.kind!r} weights ({g.name}); use method='fluctuation' for it"
+            )
+    params = layer.params
+    target = None if rate_hz is None else torch.tensor([rate_hz * params.dt], dtype=torch.float64)
+    ctx = RuleContext(
+        threshold=params.threshold,
+        beta=params.beta_mem,
+        generator=gen,
+        params=params,
+        presyn=inp,
+        target=target,
+    )
+    rate = float(inp.double().mean()) / params.dt
+    for g in groups:
+        registry.get(method).fn(g.weight, ctx)
+        with torch.no_grad():
+            sd = float(g.weight.std()) if g.weight.numel() > 1 else 0.0
+            mu = float(g.weight.mean())
+        entry.groups.append(
+            GroupInit(
+                g.name, g.kind, F._fan_in(g.weight), method, rate_hz=rate, mu_w=mu, sigma_w=sd
+            )
+        )
     return entry
 
 

@@ -122,6 +122,12 @@ def test_registry_and_bad_input() -> None:
         )
     with pytest.raises(ValueError, match="filtered_var"):
         perez_nieves_std(10, filtered_mean=0.1, filtered_var=0.0, target_rate=5.0, params=SYN)
+    with pytest.raises(ValueError, match="own layers"):  # foreign (plain torch) model
+        si.initialize(
+            torch.nn.Sequential(torch.nn.Linear(20, 8)),
+            torch.zeros(5, 2, 20),
+            method="perez_nieves",
+        )
     model = torch.nn.Sequential(si.nn.SpikingLinear(20, 8, params=SYN, recurrent=True))
     with pytest.raises(ValueError, match="feed-forward"):
         si.initialize(model, _bernoulli(50, 2, 20, 0.05, 0), method="perez_nieves")

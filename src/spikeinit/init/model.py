@@ -597,6 +597,11 @@ def initialize(
             )
         if xi is not None:
             sigma_u = (1 - mu_u) / xi
+        if method in DATA_DEPENDENT and method != "fluctuation":
+            raise ValueError(
+                f"method={method!r} applies to spikeinit's own layers; snnTorch / Norse / "
+                "SpikingJelly models take 'fluctuation' or a data-independent rule"
+            )
         if mean_split != "alpha":
             raise ValueError(
                 "mean_split='stork' applies to spikeinit's own recurrent layers; snnTorch / "

@@ -164,3 +164,20 @@ def test_shd_pipeline_end_to_end(tmp_path: Path) -> None:
     cfg = si.train.TrainConfig(epochs=1, batch_size=4, progress=False)
     result = si.train.fit(model, (x_tr, y_tr), test=(x_te, y_te), config=cfg)
     assert result.test_accuracy is not None and 0.0 <= result.test_accuracy <= 1.0
+
+
+@pytest.mark.parametrize(("n_in", "steps", "seed"), [(300, 150, 0), (300, 150, 2), (500, 120, 1)])
+def test_inhibitory_population_balanced(n_in: int, steps: int, seed: int) -> None:
+    """Issue 15, done-when 5: without recurrent excitation the I population's own free
+    membrane (re-measured by simulation, independently of the balance) has mean within
+    0.05 theta of 0 and sigma within 10 % of the target; the E population stays on target."""
+    torch.manual_seed(seed)
+    model = si.models.build("dale_shd", (n_in,), 4, recurrent=False)
+    x = (torch.rand(steps, 4, n_in) < 15.8 * 2e-3).float()
+    si.initialize(model, x, seed=seed, readout="normal")
+    pops = model[0].simulate_populations(x, free=True)
+    for pop in ("exc", "inh"):
+        u = pops[pop][1].double()
+        assert abs(float(u.mean())) <= 0.05, (pop, float(u.mean()))
+        assert float(u.var(0, unbiased=False).mean().sqrt()) == pytest.approx(1.0, rel=0.10), pop
+    assert all(float(g.weight.min()) >= 0.0 for g in model[0].weight_groups())

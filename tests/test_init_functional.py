@@ -73,6 +73,51 @@ def test_share_and_recurrent_split() -> None:
         init.recurrent_shares(0.9, n_ff=0)
 
 
+def test_stork_mean_split_matches_a_transcription_of_storks_rule() -> None:
+    """mean_share=stork_mean_share(...) against stork's FluctuationDrivenNormalInitializer,
+    written out here from its definition: every afferent of a population gets the mean
+    mu_u / (N_total nu eps_bar); the variance of group g is split by alpha (ff) or
+    1 - alpha (rec) over its own fan-in, minus that common mean squared."""
+    n_ff, n_rec, nu, mu_u, xi, alpha = 700, 128, 15.8, 0.5, 2.0, 0.9
+    eb, eh = th.psp_integrals(P2)
+    n_total = n_ff + n_rec
+    sig_u = (1.0 - mu_u) / xi  # theta = 1, hard-coded in stork
+    stork_mu = mu_u / (n_total * nu * eb)
+    stork = {
+        n: (stork_mu, math.sqrt(scale / (n * nu * eh) * sig_u**2 - stork_mu**2))
+        for n, scale in ((n_ff, alpha), (n_rec, 1.0 - alpha))
+    }
+    ours = {
+        n: init.fluctuation_moments(
+            n,
+            mu_u=mu_u,
+            xi=xi,
+            nu=nu,
+            params=P2,
+            share=share,
+            mean_share=init.stork_mean_share(n, n_total),
+        )
+        for n, share in ((n_ff, alpha), (n_rec, 1.0 - alpha))
+    }
+    for n in (n_ff, n_rec):
+        assert ours[n][0] == pytest.approx(stork[n][0], rel=1e-9, abs=0)
+        assert ours[n][1] == pytest.approx(stork[n][1], rel=1e-9, abs=0)
+    # spikeinit's default split (mean like the variance): +6.5 % / -35 % on the means
+    ff_default = init.fluctuation_moments(n_ff, mu_u=mu_u, xi=xi, nu=nu, params=P2, share=alpha)
+    rec_default = init.fluctuation_moments(
+        n_rec, mu_u=mu_u, xi=xi, nu=nu, params=P2, share=1.0 - alpha
+    )
+    assert ff_default[0] / stork_mu == pytest.approx(alpha * n_total / n_ff)  # 1.065
+    assert rec_default[0] / stork_mu == pytest.approx((1 - alpha) * n_total / n_rec)  # 0.647
+    # both splits supply the same total mean: sum_g N_g mu_W,g nu eps_bar = mu_u
+    for split in ((stork_mu, stork_mu), (ff_default[0], rec_default[0])):
+        assert (n_ff * split[0] + n_rec * split[1]) * nu * eb == pytest.approx(mu_u)
+    with pytest.raises(ValueError, match="mean_share"):
+        init.fluctuation_moments(10, mu_u=0.5, nu=nu, params=P2, mean_share=0.0)
+    with pytest.raises(ValueError, match="fan_in_total"):
+        init.stork_mean_share(10, 5)
+
+
 def test_conv_fan_in_and_threshold_scaling() -> None:
     w = torch.empty(16, 4, 3, 5)
     init.fluctuation_normal_(w, nu=15.8, params=P2.replace(threshold=2.0), generator=_gen())

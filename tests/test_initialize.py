@@ -99,6 +99,28 @@ def test_recurrent_layer_alpha_split_and_readout():
     assert all(abs(layer.measured_sigma_u - 1.0) <= 0.02 for layer in cal.layers)
 
 
+def test_mean_split_stork_gives_every_afferent_the_same_mean():
+    """mean_split="stork" with one global rate: feed-forward and recurrent weights both get
+    mu_W = mu_u theta / (N_total nu eps_bar) (stork's rule); the default splits it by alpha."""
+    x = poisson(300, 8, 200, seed=6)
+    eb, _ = si.theory.psp_integrals(P)
+    expected = 0.5 / ((200 + 64) * 15.8 * eb)
+    means = {}
+    for split in ("stork", "alpha"):
+        model = torch.nn.Sequential(si.nn.SpikingLinear(200, 64, params=P, recurrent=True))
+        rep = si.initialize(model, x, seed=0, mu_u=0.5, xi=2.0, nu=15.8, mean_split=split)
+        means[split] = [g.mu_w for g in rep.layers[0].groups]
+        assert rep.targets["mean_split"] == split
+        w_ff, w_rec = (g.weight for g in model[0].weight_groups())
+        assert float(w_ff.mean()) == pytest.approx(means[split][0], abs=4 * float(w_ff.std()) / 113)
+    assert means["stork"] == pytest.approx([expected, expected], rel=1e-9)
+    assert means["alpha"] == pytest.approx(
+        [0.9 * expected * 264 / 200, 0.1 * expected * 264 / 64], rel=1e-9
+    )
+    with pytest.raises(ValueError, match="mean_split"):
+        si.initialize(model, x, mean_split="even")
+
+
 def test_conv_layers_use_conv_fan_in():
     g = torch.Generator().manual_seed(5)
     x = (torch.rand(300, 4, 8, 32, generator=g) < 0.04).float()

@@ -70,6 +70,7 @@ INIT_RULES: tuple[RuleEntry, ...] = (
     RuleEntry("kaiming", f"{_REG}:kaiming", aliases=("he",)),
     RuleEntry("glorot", f"{_REG}:glorot", aliases=("xavier",)),
     RuleEntry("default", f"{_REG}:default"),
+    RuleEntry("perez_nieves", "spikeinit.init.perez_nieves:perez_nieves_rule", data_dependent=True),
     RuleEntry("balanced", f"{_REG}:balanced", model=False),
     RuleEntry("balanced_cal", f"{_REG}:balanced_cal", data_dependent=True, model=False),
 )

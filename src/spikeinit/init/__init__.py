@@ -15,6 +15,7 @@ from .functional import (
     micheli_reset_variance,
     micheli_variance,
     recurrent_shares,
+    stork_mean_share,
 )
 from .propagation_rules import (
     balanced_gain,
@@ -41,4 +42,5 @@ __all__ = [
     "micheli_reset_variance",
     "micheli_variance",
     "recurrent_shares",
+    "stork_mean_share",
 ]

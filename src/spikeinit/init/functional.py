@@ -44,6 +44,7 @@ __all__ = [
     "micheli_reset_variance",
     "micheli_variance",
     "recurrent_shares",
+    "stork_mean_share",
 ]
 
 
@@ -157,6 +158,7 @@ def fluctuation_moments(
     filtered_mean: float | None = None,
     filtered_var: float | None = None,
     share: float = 1.0,
+    mean_share: float | None = None,
 ) -> tuple[float, float]:
     """Weight mean and standard deviation ``(mu_W, sigma_W)`` for target membrane moments.
 
@@ -166,11 +168,14 @@ def fluctuation_moments(
     (give ``sigma_u`` or ``xi``, not both; default ``sigma_u = 1``). Campbell's
     theorem for ``N = fan_in`` Poisson inputs at rate ``nu`` gives::
 
-        mu_W      = share * mu_u theta / (N nu eps_bar)
+        mu_W      = mean_share * mu_u theta / (N nu eps_bar)
         sigma_W^2 = share * (sigma_u theta)^2 / (N nu eps_hat) - mu_W^2
 
-    where ``share`` is the fraction of the target mean and variance that this weight
-    group supplies (see :func:`recurrent_shares`), and ``eps_bar, eps_hat`` come
+    where ``share`` is the fraction of the target variance that this weight group
+    supplies (see :func:`recurrent_shares`) and ``mean_share`` the fraction of the
+    target mean (default: ``share``, spikeinit's split; stork's split is
+    ``mean_share = N / N_total``, see :func:`stork_mean_share` and docs/science.md,
+    section 'Recurrent layers'), and ``eps_bar, eps_hat`` come
     from :func:`spikeinit.theory.psp_integrals` (``params``). Measured filtered
     statistics (:func:`spikeinit.theory.filtered_input_stats`) replace the Poisson
     values: ``filtered_mean`` replaces ``nu eps_bar`` and ``filtered_var`` replaces
@@ -185,6 +190,14 @@ def fluctuation_moments(
     mu = finite("mu_u", mu_u)
     if isinstance(share, bool) or not isinstance(share, (int, float)) or not 0 < share <= 1:
         raise ValueError(f"share must be in (0, 1], got {share!r}")
+    if mean_share is None:
+        mean_share = share
+    elif (
+        isinstance(mean_share, bool)
+        or not isinstance(mean_share, (int, float))
+        or not 0 < mean_share <= 1
+    ):
+        raise ValueError(f"mean_share must be in (0, 1], got {mean_share!r}")
     if xi is not None:
         if sigma_u is not None:
             raise ValueError("give either sigma_u or xi, not both")
@@ -205,7 +218,7 @@ def fluctuation_moments(
             raise ValueError(
                 f"mu_u={mu_u!r} needs a positive filtered_mean (nu * eps_bar), got {b!r}"
             )
-        mu_w = share * mu * theta / (fan_in * b)
+        mu_w = mean_share * mu * theta / (fan_in * b)
     else:
         mu_w = 0.0
     try:
@@ -242,6 +255,7 @@ def fluctuation_normal_(
     filtered_mean: float | None = None,
     filtered_var: float | None = None,
     share: float = 1.0,
+    mean_share: float | None = None,
     generator: torch.Generator | None = None,
 ) -> torch.Tensor:
     """Fluctuation-driven normal init [A]: ``w ~ N(mu_W, sigma_W^2)``.
@@ -269,6 +283,7 @@ def fluctuation_normal_(
         filtered_mean=filtered_mean,
         filtered_var=filtered_var,
         share=share,
+        mean_share=mean_share,
     )
     return _normal_(w, mu_w, sd_w, generator)
 
@@ -296,6 +311,29 @@ def recurrent_shares(alpha: float = 0.9, *, n_ff: int = 1, n_rec: int = 1) -> tu
     if not 0 < a < 1:
         raise ValueError(f"alpha must be in (0, 1) with a recurrent afferent, got {alpha!r}")
     return a / n_ff, (1.0 - a) / n_rec
+
+
+def stork_mean_share(fan_in: int, fan_in_total: int) -> float:
+    """stork's share of the target mean for one afferent group: ``N / N_total`` [A].
+
+    stork (``FluctuationDrivenNormalInitializer``) gives every afferent group of a
+    population, feed-forward and recurrent alike, the same weight mean
+    ``mu_W = mu_u theta / (N_total nu eps_bar)`` with ``N_total`` the summed fan-in;
+    with one rate ``nu`` this is ``mean_share = N / N_total`` in
+    :func:`fluctuation_moments`. spikeinit's default splits the mean like the
+    variance, by ``alpha`` (``mean_share = share``). At stork's SHD sizes (700
+    feed-forward and 128 recurrent inputs, ``alpha = 0.9``) spikeinit's feed-forward
+    mean is 0.9 / (700 / 828) = 1.065 times stork's and its recurrent mean
+    0.1 / (128 / 828) = 0.65 times (docs/science.md, section 'Recurrent layers').
+    """
+    for name, n in (("fan_in", fan_in), ("fan_in_total", fan_in_total)):
+        if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+            raise ValueError(f"{name} must be an integer >= 1, got {n!r}")
+    if fan_in > fan_in_total:
+        raise ValueError(
+            f"fan_in ({fan_in}) cannot exceed fan_in_total ({fan_in_total}), the summed fan-in"
+        )
+    return fan_in / fan_in_total
 
 
 # -- Dale's law [A] -------------------------------------------------------------------------

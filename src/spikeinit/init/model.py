@@ -26,6 +26,9 @@ of what arrives at each weight group, and sets that group's weights:
 target variance and the recurrent group ``1 - alpha``. The recurrent input is
 the layer's own output, so it is measured from a run with the feed-forward
 weights set and the recurrent weights at zero, then refined once with both.
+The target mean is split by ``alpha`` too (``mean_split="alpha"``), or, with
+``mean_split="stork"``, as stork does: each group supplies ``N_g / N_total`` of
+it (docs/science.md, section 'Recurrent layers').
 
 **Readout.** A :class:`~spikeinit.nn.Readout` has no threshold. By default
 (``readout="fluctuation"``) it gets the same fluctuation rule with its
@@ -66,6 +69,7 @@ from .registry import METHODS as METHODS  # re-exported: si.init.model.METHODS
 from .report import GroupInit, InitReport, LayerInit
 
 STATS = ("filtered", "rate")
+MEAN_SPLITS = ("alpha", "stork")
 #: targets beyond this many thresholds describe no useful regime (and overflow float32 weights)
 MAX_TARGET = 1e3
 READOUT_RULES = ("fluctuation", "normal", "keep")
@@ -268,6 +272,8 @@ class _Targets:
     stats: str
     alpha: float
     variance: str = "temporal"
+    mean_split: str = "alpha"
+    rule_rate: float | None = None  # target rate (Hz) of the other data-dependent rules
 
 
 def _input_stats(
@@ -312,6 +318,7 @@ def _fluctuation_group(
     targets: _Targets,
     share: float,
     gen: torch.Generator | None,
+    mean_share: float | None = None,
 ) -> GroupInit:
     m, v, rate = _input_stats(presyn, layer, targets)
     fan_in = F._fan_in(group.weight)
@@ -321,6 +328,7 @@ def _fluctuation_group(
         "xi": targets.xi,
         "threshold": layer.params.threshold,
         "share": share,
+        "mean_share": mean_share,
     }
     if targets.nu is not None:
         kw.update(nu=targets.nu, params=layer.params)
@@ -483,6 +491,7 @@ def initialize(
     stats: str = "filtered",
     variance: str = "auto",
     alpha: float = 0.9,
+    mean_split: str = "alpha",
     readout: str = "fluctuation",
     calibrate: bool = False,
     target_rate: float | None = None,
@@ -512,6 +521,12 @@ def initialize(
             ``"total"`` (over time and samples, for static inputs), or ``"auto"``
             (temporal, unless the data has a single time step).
         alpha: feed-forward share of the variance in recurrent layers.
+        mean_split: how a recurrent layer's target mean ``mu_u`` is split between
+            its feed-forward and recurrent weights: ``"alpha"`` (default, like the
+            variance) or ``"stork"`` (stork's rule: group ``g`` supplies
+            ``N_g / N_total`` of the mean, so with one rate every group gets
+            ``mu_W = mu_u theta / (N_total nu eps_bar)``;
+            :func:`spikeinit.init.stork_mean_share`). Only matters for ``mu_u != 0``.
         readout: rule for :class:`~spikeinit.nn.Readout` layers (``READOUT_RULES``).
         calibrate: refine each layer by measurement (``tol`` relative error).
         target_rate: with ``calibrate``, hit this output rate (Hz) instead of sigma_U.
@@ -539,6 +554,8 @@ def initialize(
         raise ValueError(f"readout must be one of {list(READOUT_RULES)}, got {readout!r}")
     if not (0.0 < alpha <= 1.0) or not math.isfinite(alpha):
         raise ValueError(f"alpha must be in (0, 1], got {alpha!r}")
+    if mean_split not in MEAN_SPLITS:
+        raise ValueError(f"mean_split must be one of {list(MEAN_SPLITS)}, got {mean_split!r}")
     if nu is not None and not (math.isfinite(nu) and nu > 0):
         raise ValueError(f"nu must be a finite rate > 0 Hz, got {nu!r}")
     if xi is None and not (math.isfinite(sigma_u) and 0 < sigma_u <= MAX_TARGET):
@@ -580,6 +597,16 @@ def initialize(
             )
         if xi is not None:
             sigma_u = (1 - mu_u) / xi
+        if method in DATA_DEPENDENT and method != "fluctuation":
+            raise ValueError(
+                f"method={method!r} applies to spikeinit's own layers; snnTorch / Norse / "
+                "SpikingJelly models take 'fluctuation' or a data-independent rule"
+            )
+        if mean_split != "alpha":
+            raise ValueError(
+                "mean_split='stork' applies to spikeinit's own recurrent layers; snnTorch / "
+                "Norse / SpikingJelly models are set by measuring each neuron's free membrane"
+            )
         if target_rate is not None:
             raise ValueError(
                 "target_rate is not supported for snnTorch / Norse / SpikingJelly models; "
@@ -624,6 +651,7 @@ def initialize(
             max_samples,
             forward,
             generator,
+            mean_split,
         )
 
 
@@ -647,6 +675,7 @@ def _initialize_native(
     max_samples: int | None,
     forward: Callable[[nn.Module, torch.Tensor], Any] | None,
     generator: torch.Generator | None,
+    mean_split: str = "alpha",
 ) -> InitReport:
     x = data
     native = True
@@ -656,7 +685,13 @@ def _initialize_native(
         _check_plausible_input(x)
     if variance == "auto":
         variance = "total" if x is not None and x.shape[0] == 1 else "temporal"
-    targets = _Targets(sigma_u if xi is None else None, mu_u, xi, nu, stats, alpha, variance)
+    rule_rate = nu
+    if rule_rate is None and x is not None and method in DATA_DEPENDENT:
+        first = layers[0][1]
+        rule_rate = float(x.double().mean()) / first.params.dt  # the model input's rate
+    targets = _Targets(
+        sigma_u if xi is None else None, mu_u, xi, nu, stats, alpha, variance, mean_split, rule_rate
+    )
     chain = _flat_sequence(model) if forward is None and native else None
     report = InitReport(
         method,
@@ -667,6 +702,7 @@ def _initialize_native(
             "xi": xi,
             "nu": nu,
             "alpha": alpha,
+            "mean_split": mean_split,
             "variance": variance,
         },
         [],
@@ -754,6 +790,8 @@ def _init_layer(
     zero_bias = getattr(layer, "zero_bias_", None)  # adapters: the user's Linear/Conv bias
     if callable(zero_bias) and zero_bias():
         entry.notes.append("bias set to 0: the fluctuation rule sets the mean through mu_W")
+    if method != "fluctuation" and not is_readout:  # another data-dependent rule
+        return _init_by_rule(entry, name, layer, inp, method, gen, targets.rule_rate)
     kinds = {g.kind for g in groups}
     if not kinds <= {"ff", "rec"}:  # E/I groups: Dale's law (raises unless a Dale layer)
         return init_dale_layer(entry, name, layer, inp, targets, gen)
@@ -765,8 +803,17 @@ def _init_layer(
             "the variance; for a recurrent layer alpha must be in (0, 1)"
         )
     alpha = targets.alpha if rec else 1.0
+    n_total = sum(F._fan_in(g.weight) for g in groups)
+
+    def mean_share(g: WeightGroup) -> float | None:  # None: like the variance (alpha)
+        if targets.mean_split == "stork" and rec:
+            return F.stork_mean_share(F._fan_in(g.weight), n_total)
+        return None
+
     for g in ff:
-        entry.groups.append(_fluctuation_group(g, inp, layer, targets, alpha / len(ff), gen))
+        entry.groups.append(
+            _fluctuation_group(g, inp, layer, targets, alpha / len(ff), gen, mean_share(g))
+        )
     if rec:
         with torch.no_grad():
             for g in rec:
@@ -786,10 +833,57 @@ def _init_layer(
                     "statistics cannot be measured; raise sigma_u or mu_u"
                 )
             rec_entries = [
-                _fluctuation_group(g, own, layer, targets, (1 - alpha) / len(rec), gen) for g in rec
+                _fluctuation_group(
+                    g, own, layer, targets, (1 - alpha) / len(rec), gen, mean_share(g)
+                )
+                for g in rec
             ]
         entry.groups.extend(rec_entries)
     _predict(entry, layer)
+    return entry
+
+
+def _init_by_rule(
+    entry: LayerInit,
+    name: str,
+    layer: SpikingLayer,
+    inp: torch.Tensor,
+    method: str,
+    gen: torch.Generator | None,
+    rate_hz: float | None,
+) -> LayerInit:
+    """A data-dependent registry rule other than ``fluctuation`` (e.g. ``perez_nieves``):
+    each feed-forward weight group is set by ``rule(w, ctx)`` from the layer's input,
+    with ``ctx.target`` the target rate ``rate_hz`` (one for all layers: the model
+    input's rate, or ``nu``), as spikes per step."""
+    groups = layer.weight_groups()
+    for g in groups:
+        if g.kind != "ff":
+            raise ValueError(
+                f"method={method!r} sets feed-forward weights only; layer {name!r} has "
+                f"{g.kind!r} weights ({g.name}); use method='fluctuation' for it"
+            )
+    params = layer.params
+    target = None if rate_hz is None else torch.tensor([rate_hz * params.dt], dtype=torch.float64)
+    ctx = RuleContext(
+        threshold=params.threshold,
+        beta=params.beta_mem,
+        generator=gen,
+        params=params,
+        presyn=inp,
+        target=target,
+    )
+    rate = float(inp.double().mean()) / params.dt
+    for g in groups:
+        registry.get(method).fn(g.weight, ctx)
+        with torch.no_grad():
+            sd = float(g.weight.std()) if g.weight.numel() > 1 else 0.0
+            mu = float(g.weight.mean())
+        entry.groups.append(
+            GroupInit(
+                g.name, g.kind, F._fan_in(g.weight), method, rate_hz=rate, mu_w=mu, sigma_w=sd
+            )
+        )
     return entry
 
 

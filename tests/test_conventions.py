@@ -284,10 +284,14 @@ def _run(fn, p, x, w, i0, v0, surrogate, detach):
 
 
 def _assert_match(a, b):
+    """Spikes equal, U within 1e-6, gradients within 1e-5 of their largest entry (the
+    float32 reference itself is that far from a float64 one where gradients reach 100,
+    with the reset not detached)."""
     assert torch.equal(a[0], b[0]), "spikes differ"
     torch.testing.assert_close(a[1], b[1], atol=1e-6, rtol=0)
     for ga, gb in zip(a[2:], b[2:], strict=True):
-        torch.testing.assert_close(ga, gb, atol=1e-5, rtol=1e-5)
+        scale = max(1.0, float(gb.abs().max()))
+        torch.testing.assert_close(ga, gb, atol=1e-5 * scale, rtol=1e-5)
 
 
 CASES = [

@@ -250,7 +250,7 @@ class _LIFSequence(torch.autograd.Function):
         ctx.rec = rec
         ctx.v0 = v0.detach() if params.convention == "stork" else None
         dense = rec is None or isinstance(rec, MatrixRecurrence)
-        fast = _fast_kernel(x, w_rec) if dense and params.convention == "spikeinit" else None
+        fast = _fast_kernel(x, w_rec) if dense else None
         ctx.fast = fast
         if fast is not None:
             spikes, mem = fast.forward(x, i0, v0, w_rec, params)

@@ -1,6 +1,7 @@
 """Fused LIF forward/backward loops over time, compiled with numba (float32, CPU).
 
-The maths is that of :mod:`spikeinit.neuron` (see its docstring), written so
+The maths is the generic step of :mod:`spikeinit._kernels.rule` (every neuron
+convention) and its adjoint in :mod:`spikeinit.neuron`, written so
 that the forward pass rounds exactly as the pure-torch loop does: every
 operation is a float32 operation, in the same order, with no fused
 multiply-add (numba does not contract ``a * b + c`` without ``fastmath``).
@@ -33,7 +34,7 @@ from numba import njit, prange
 from ..params import LIFParams
 from ..surrogate import Surrogate
 from . import SURROGATE_CODES
-from .rule import StepRule, step_rule
+from .rule import RESET_DEFERRED, StepRule, step_rule
 from .threads import follow_torch_threads
 
 _F0 = np.float32(0.0)
@@ -68,7 +69,70 @@ def _reset(b, fired, th, reset):  # type: ignore[no-untyped-def]
 
 
 @njit(parallel=True, cache=True, nogil=True)
-def _forward_ff(x, i0, v0, bs, bm, g, th, reset, order, delta, chunk, mem, spk):  # type: ignore[no-untyped-def]
+def _forward_ff(x, i0, v0, bs, bm, g, th, reset, delta, chunk, mem, spk):  # type: ignore[no-untyped-def]
+    """Update-first order, reset codes 0-2 (spikeinit; snnTorch's zero reset)."""
+    steps, m = x.shape
+    nchunks = (m + chunk - 1) // chunk
+    for c in prange(nchunks):
+        lo = c * chunk
+        n = min(m, lo + chunk) - lo
+        ist = i0[lo : lo + n].copy()
+        vst = v0[lo : lo + n].copy()
+        for t in range(steps):
+            xt = x[t, lo : lo + n]
+            mt = mem[t, lo : lo + n]
+            st = spk[t, lo : lo + n]
+            for j in range(n):
+                if delta:
+                    i = xt[j]
+                else:
+                    i = ist[j] * bs + xt[j]
+                    ist[j] = i
+                u = vst[j] * bm + i * g
+                mt[j] = u
+                fired = u > th
+                st[j] = _F1 if fired else _F0
+                if reset == 0:
+                    vst[j] = _F0 if fired else u
+                elif reset == 1:
+                    vst[j] = u - th if fired else u
+                else:
+                    vst[j] = u
+
+
+@njit(parallel=True, cache=True, nogil=True)
+def _forward_ff_late(x, i0, v0, bs, bm, g, th, reset, delta, chunk, mem, spk):  # type: ignore[no-untyped-def]
+    """Update-first order, reset code 3: snnTorch's theta S[t-1] after the decay.
+    (Its own function: a branch or a conditional load in ``_forward_ff``'s loop keeps
+    that loop from vectorising.)"""
+    steps, m = x.shape
+    nchunks = (m + chunk - 1) // chunk
+    for c in prange(nchunks):
+        lo = c * chunk
+        n = min(m, lo + chunk) - lo
+        ist = i0[lo : lo + n].copy()
+        vst = v0[lo : lo + n].copy()
+        none = np.zeros(n, np.float32)  # S[-1]
+        for t in range(steps):
+            xt = x[t, lo : lo + n]
+            mt = mem[t, lo : lo + n]
+            st = spk[t, lo : lo + n]
+            sp = spk[t - 1, lo : lo + n] if t > 0 else none
+            for j in range(n):
+                if delta:
+                    i = xt[j]
+                else:
+                    i = ist[j] * bs + xt[j]
+                    ist[j] = i
+                u = vst[j] * bm + i * g - th * sp[j]
+                mt[j] = u
+                st[j] = _F1 if u > th else _F0
+                vst[j] = u
+
+
+@njit(parallel=True, cache=True, nogil=True)
+def _forward_ff_sf(x, i0, v0, bs, bm, g, th, reset, delta, chunk, mem, spk):  # type: ignore[no-untyped-def]
+    """stork's order: spike from the previous membrane, input one step late."""
     steps, m = x.shape
     nchunks = (m + chunk - 1) // chunk
     for c in prange(nchunks):
@@ -79,35 +143,17 @@ def _forward_ff(x, i0, v0, bs, bm, g, th, reset, order, delta, chunk, mem, spk):
         for t in range(steps):
             mt = mem[t, lo : lo + n]
             st = spk[t, lo : lo + n]
-            if order == 1:  # stork: spike from the previous membrane, input one step late
-                xp = x[max(t - 1, 0), lo : lo + n]
-                live = t > 0
-                for j in range(n):
-                    v = vst[j]
-                    fired = v > th
-                    u = _reset(v * bm + ist[j] * g, fired, th, reset)
-                    inp = xp[j] if live else _F0
-                    ist[j] = inp if delta else ist[j] * bs + inp
-                    mt[j] = u
-                    st[j] = _F1 if fired else _F0
-                    vst[j] = u
-                continue
-            xt = x[t, lo : lo + n]
-            sp = spk[max(t - 1, 0), lo : lo + n]
-            late = reset == 3 and t > 0  # snnTorch: theta S[t-1] after the decay
+            xp = x[max(t - 1, 0), lo : lo + n]
+            live = t > 0
             for j in range(n):
-                if delta:
-                    i = xt[j]
-                else:
-                    i = ist[j] * bs + xt[j]
-                    ist[j] = i
-                u = vst[j] * bm + i * g
-                if late:
-                    u = u - th if sp[j] > _F0 else u
+                v = vst[j]
+                fired = v > th
+                u = _reset(v * bm + ist[j] * g, fired, th, reset)
+                inp = xp[j] if live else _F0
+                ist[j] = inp if delta else ist[j] * bs + inp
                 mt[j] = u
-                fired = u > th
                 st[j] = _F1 if fired else _F0
-                vst[j] = _reset(u, fired, th, reset)
+                vst[j] = u
 
 
 @njit(cache=True, nogil=True)
@@ -373,9 +419,12 @@ def forward(
     codes = (r.reset, r.order, r.delta)
     steps = x.shape[0]
     if w_rec is None:
-        _forward_ff(
+        kernel = _forward_ff_sf if r.spike_first else _forward_ff
+        if r.reset == RESET_DEFERRED:
+            kernel = _forward_ff_late
+        kernel(
             _np(x).reshape(steps, -1), _np(i0).reshape(-1), _np(v0).reshape(-1),
-            bs, bm, g, th, *codes, _chunk(x[0].numel()),
+            bs, bm, g, th, r.reset, r.delta, _chunk(x[0].numel()),
             mem.numpy().reshape(steps, -1), spk.numpy().reshape(steps, -1),
         )  # fmt: skip
     else:

@@ -1,6 +1,8 @@
 """Fused LIF forward/backward loops over time as Triton kernels (float32, CUDA).
 
-The maths is that of :mod:`spikeinit.neuron` (see its docstring). The input
+The maths is the generic step of :mod:`spikeinit._kernels.rule` (every neuron
+convention; the listing below is the reference order) and its adjoint in
+:mod:`spikeinit.neuron`. The input
 ``[T, B, ...]`` is viewed as ``[T, M]``; without a recurrent matrix the ``M``
 neurons are independent, so each program takes a block of ``BLOCK`` neurons and
 runs the whole time loop for them in registers:

@@ -138,12 +138,12 @@ def test_unsupported_neuron_is_named() -> None:
         si.initialize(net, poisson(n=4), method="micheli")
 
 
-def _micheli_nets(reset: str, depth: int = 10, width: int = 100):
+def _micheli_nets(reset: str, depth: int = 10, width: int = 100, convention: str = "snntorch"):
     snn_net = nn.Sequential()
     for _ in range(depth):
         snn_net.append(nn.Linear(width, width, bias=False))
         snn_net.append(snn.Leaky(beta=0.5, threshold=1.0, reset_mechanism=reset, init_hidden=True))
-    params = si.LIFParams.from_snntorch(0.5, 1.0, reset)
+    params = si.LIFParams.from_snntorch(0.5, 1.0, reset, convention=convention)  # type: ignore[arg-type]
     ours = nn.Sequential(*[si.nn.SpikingLinear(width, width, params=params) for _ in range(depth)])
     return snn_net, ours
 
@@ -153,11 +153,13 @@ def _rate_curves(model: nn.Module, x: torch.Tensor, forward=None) -> torch.Tenso
     return torch.tensor([d.rate_per_step for d in diag.layers])  # [depth, T]
 
 
-@pytest.mark.parametrize("reset", ["zero", "subtract"])
-def test_micheli_matches_our_layers(reset: str) -> None:
+@pytest.mark.parametrize(
+    "reset,convention", [("zero", "snntorch"), ("subtract", "snntorch"), ("subtract", "spikeinit")]
+)
+def test_micheli_matches_our_layers(reset: str, convention: str) -> None:
     """Micheli et al.'s MLP (beta 0.5, theta 1, 10 x 100) in snnTorch and in spikeinit."""
     x = poisson(seed=3, steps=10, batch=16, n=100, p=0.3)
-    snn_net, ours = _micheli_nets(reset)
+    snn_net, ours = _micheli_nets(reset, convention=convention)
     si.initialize(snn_net, x, method="micheli", forward=time_loop, seed=0)
     si.initialize(ours, x, method="micheli", seed=0)
     snn_w = [m.weight for m in snn_net if isinstance(m, nn.Linear)]
@@ -171,7 +173,7 @@ def test_micheli_matches_our_layers(reset: str) -> None:
         f"last-layer rate snntorch {float(r_snn[-1].mean()):.4f} "
         f"ours {float(r_ours[-1].mean()):.4f}"
     )
-    if reset == "zero":
+    if convention == "snntorch":
         assert float(diff.max()) == 0.0  # identical maths: identical spikes
     else:
         # Not the same maths: snnTorch subtracts theta after the decay, LIFParams' reference

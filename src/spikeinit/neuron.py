@@ -51,6 +51,7 @@ from torch.nn import functional as F
 from torch.nn.grad import conv1d_weight, conv2d_weight
 
 from ._kernels import numba_backend, triton_backend
+from ._kernels.rule import RESET_DEFERRED, StepRule, step_rule
 from .params import LIFParams
 from .surrogate import Surrogate, as_surrogate
 
@@ -247,8 +248,9 @@ class _LIFSequence(torch.autograd.Function):
         ctx.set_materialize_grads(False)
         ctx.params, ctx.surrogate, ctx.detach_reset = params, surrogate, detach_reset
         ctx.rec = rec
+        ctx.v0 = v0.detach() if params.convention == "stork" else None
         dense = rec is None or isinstance(rec, MatrixRecurrence)
-        fast = _fast_kernel(x, w_rec) if dense else None
+        fast = _fast_kernel(x, w_rec) if dense and params.convention == "spikeinit" else None
         ctx.fast = fast
         if fast is not None:
             spikes, mem = fast.forward(x, i0, v0, w_rec, params)
@@ -265,16 +267,19 @@ class _LIFSequence(torch.autograd.Function):
         if ctx.fast is not None:  # no recurrence or a dense matrix
             w_dense = w_rec if rec is not None else None
             grad_x, grad_i0, grad_v0 = ctx.fast.backward(
-                mem, g_spk, g_mem, w_dense, params, ctx.surrogate, ctx.detach_reset
+                mem, g_spk, g_mem, w_dense, params, ctx.surrogate, ctx.detach_reset, ctx.v0
             )
         else:
             grad_x, grad_i0, grad_v0 = _backward_torch(
-                mem, g_spk, g_mem, rec, params, ctx.surrogate, ctx.detach_reset
+                mem, g_spk, g_mem, rec, params, ctx.surrogate, ctx.detach_reset, ctx.v0
             )
         grad_w = None
         if rec is not None and ctx.needs_input_grad[3]:
-            spikes = (mem[:-1] > params.threshold).to(mem.dtype)
-            grad_w = rec.weight_grad(grad_x[1:], spikes)
+            spikes = spikes_of(mem, params, ctx.v0)[:-1]
+            # dL/dI[t] pairs with S[t-1]: dL/dI[t] is grad_x[t], or grad_x[t-1] in stork's
+            # order, whose input x[t-1] enters I[t]
+            grad_i = grad_x[:-1] if params.convention == "stork" else grad_x[1:]
+            grad_w = rec.weight_grad(grad_i, spikes)
         return grad_x, grad_i0, grad_v0, grad_w, None, None, None, None
 
 
@@ -285,27 +290,53 @@ def _forward_torch(
     rec: Recurrence | None,
     params: LIFParams,
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """The pure-torch forward loop: ``(spikes, U)``; ``R S[t-1]`` is ``rec.apply``."""
-    bs, bm, g, th = params.beta_syn, params.beta_mem, params.gain, params.threshold
+    """The pure-torch forward loop: ``(spikes, U)``; ``R S[t-1]`` is ``rec.apply``.
+
+    The generic step of :mod:`spikeinit._kernels.rule` (every convention)."""
+    r = step_rule(params)
+    bs, bm, g, th = r.beta_syn, r.beta_mem, r.gain, r.threshold
     mem = torch.empty_like(x)
     spikes = torch.empty_like(x)
     i_state, v_state = i0, v0
     for t in range(x.shape[0]):
-        inp = x[t]
+        # stork's input arrives one step late: inp[t] = x[t-1] + R S[t-1]
+        inp: torch.Tensor | None = x[t] if not r.spike_first else (x[t - 1] if t > 0 else None)
         if rec is not None and t > 0:
+            assert inp is not None
             inp = rec.apply_add(inp, spikes[t - 1])
-        i_state = inp if bs == 0.0 else i_state * bs + inp
-        u = v_state * bm + i_state * g
-        mem[t] = u
         s = spikes[t]
-        s.copy_(u > th)
-        if params.reset == "zero":
-            v_state = u * (1.0 - s)
-        elif params.reset == "subtract":
-            v_state = u - th * s
-        else:
+        if r.spike_first:
+            s.copy_(v_state > th)
+            u = _reset(v_state * bm + i_state * g, s, r)
+            i_state = _synapse(i_state, inp, bs)
+            mem[t] = u
             v_state = u
+            continue
+        assert inp is not None
+        i_state = _synapse(i_state, inp, bs)
+        u = v_state * bm + i_state * g
+        if r.reset == RESET_DEFERRED and t > 0:
+            u = u - th * spikes[t - 1]
+        mem[t] = u
+        s.copy_(u > th)
+        v_state = u if r.reset == RESET_DEFERRED else _reset(u, s, r)
     return spikes, mem
+
+
+def _synapse(i_state: torch.Tensor, inp: torch.Tensor | None, bs: float) -> torch.Tensor:
+    """``beta_s I + inp`` (``inp`` alone for a delta synapse; ``None``: no input)."""
+    if inp is None:
+        return i_state * bs
+    return inp if bs == 0.0 else i_state * bs + inp
+
+
+def _reset(u: torch.Tensor, s: torch.Tensor, r: StepRule) -> torch.Tensor:
+    """``R(u, s)`` of :mod:`spikeinit._kernels.rule` (codes 0-2)."""
+    if r.reset == 0:
+        return u * (1.0 - s)
+    if r.reset == 1:
+        return u - r.threshold * s
+    return u
 
 
 def _backward_torch(
@@ -316,10 +347,17 @@ def _backward_torch(
     params: LIFParams,
     surrogate: Surrogate,
     detach_reset: bool,
+    v0: torch.Tensor | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """The pure-torch adjoint loop: ``(dL/dx, dL/dI0, dL/dV0)``; ``(dL/dI[t+1]) R`` is
-    ``rec.apply_transpose``. The weight gradient is left to the caller."""
-    bs, bm, g, th = params.beta_syn, params.beta_mem, params.gain, params.threshold
+    ``rec.apply_transpose``. The weight gradient is left to the caller. ``v0`` (the
+    initial membrane) is needed by stork's order only, whose first spike is
+    ``H(V0 - theta)``."""
+    r = step_rule(params)
+    if r.spike_first:
+        assert v0 is not None
+        return _backward_torch_spike_first(mem, g_spk, g_mem, rec, r, surrogate, detach_reset, v0)
+    bs, bm, g, th = r.beta_syn, r.beta_mem, r.gain, r.threshold
     steps = mem.shape[0]
     grad_x = torch.empty_like(mem)
     c_v = torch.zeros_like(mem[0])
@@ -330,18 +368,75 @@ def _backward_torch(
         if rec is not None and t < steps - 1:
             gs = rec.apply_transpose_add(gs, c_i)
         if not detach_reset:
-            if params.reset == "zero":
+            if r.reset == 0:
                 gs = gs - c_v * u
-            elif params.reset == "subtract":
-                gs = gs - th * c_v
+            elif r.reset != 2:  # subtract (decayed or not)
+                gs = gs - r.reset_grad * c_v
         g_u = gs * surrogate.grad(u - th)
-        g_u = g_u + (torch.where(u > th, 0.0, c_v) if params.reset == "zero" else c_v)
+        g_u = g_u + (torch.where(u > th, 0.0, c_v) if r.reset == 0 else c_v)
         if g_mem is not None:
             g_u = g_u + g_mem[t]
         c_i = g_u * g if bs == 0.0 else torch.add(g_u * g, c_i, alpha=bs)
         grad_x[t] = c_i
         c_v = g_u * bm
     return grad_x, c_i * bs, c_v
+
+
+def _backward_torch_spike_first(
+    mem: torch.Tensor,
+    g_spk: torch.Tensor | None,
+    g_mem: torch.Tensor | None,
+    rec: Recurrence | None,
+    r: StepRule,
+    surrogate: Surrogate,
+    detach_reset: bool,
+    v0: torch.Tensor,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """The adjoint of stork's order. With ``B[t] = beta_m U[t-1] + g I[t-1]`` (the
+    value before the reset) and carries ``c_b = dL/dB[t+1]``, ``c_s = dL/dS[t+1]``,
+    ``c_i = dL/dI[t+1]``, for ``t = T-1 .. 0``::
+
+        dL/dx[t] = c_i                                 (x[t] enters I[t+1])
+        dL/dS[t] = gS[t] + c_i R  [- theta dL/dU[t]  subtract reset, not detached]
+        dL/dU[t] = gU[t] + beta_m c_b + c_s sigma'(U[t] - theta)
+        dL/dB[t] = dL/dU[t] (1 - S[t])  (zero reset)  |  dL/dU[t]
+        dL/dI[t] = g c_b + beta_s c_i
+
+    and ``dL/dV0 = beta_m c_b + c_s sigma'(V0 - theta)``, ``dL/dI0 = g c_b + beta_s c_i``.
+    """
+    bs, bm, g, th = r.beta_syn, r.beta_mem, r.gain, r.threshold
+    steps = mem.shape[0]
+    grad_x = torch.empty_like(mem)
+    c_b = torch.zeros_like(mem[0])
+    c_s = torch.zeros_like(mem[0])
+    c_i = torch.zeros_like(mem[0])
+    for t in range(steps - 1, -1, -1):
+        u = mem[t]
+        grad_x[t] = c_i
+        gs = g_spk[t] if g_spk is not None else torch.zeros_like(u)
+        if rec is not None and t < steps - 1:
+            gs = rec.apply_transpose_add(gs, c_i)
+        g_u = torch.add(c_s * surrogate.grad(u - th), c_b, alpha=bm)
+        if g_mem is not None:
+            g_u = g_u + g_mem[t]
+        if not detach_reset and r.reset == 1:
+            gs = gs - th * g_u
+        u_prev = mem[t - 1] if t > 0 else v0
+        g_b = torch.where(u_prev > th, 0.0, g_u) if r.reset == 0 else g_u
+        c_i = c_b * g if bs == 0.0 else torch.add(c_b * g, c_i, alpha=bs)
+        c_b, c_s = g_b, gs
+    grad_v0 = torch.add(c_s * surrogate.grad(v0 - th), c_b, alpha=bm)
+    grad_i0 = c_b * g if bs == 0.0 else torch.add(c_b * g, c_i, alpha=bs)
+    return grad_x, grad_i0, grad_v0
+
+
+def spikes_of(mem: torch.Tensor, params: LIFParams, v0: torch.Tensor | None = None) -> torch.Tensor:
+    """The spikes ``S`` recomputed from the stored membrane ``U`` (``[T, B, ...]``):
+    ``U > theta``, or for stork's order ``U[t-1] > theta`` with ``U[-1] = v0``."""
+    if params.convention != "stork":
+        return (mem > params.threshold).to(mem.dtype)
+    first = (v0 if v0 is not None else torch.zeros_like(mem[0])).expand_as(mem[0])
+    return (torch.cat([first.unsqueeze(0), mem[:-1]]) > params.threshold).to(mem.dtype)
 
 
 class NonFiniteCurrentError(ValueError):
@@ -385,7 +480,8 @@ def lif_sequence(
         params: the neuron's :class:`LIFParams`.
         surrogate: surrogate name (see :mod:`spikeinit.surrogate`) or object.
         surrogate_scale: its steepness; ``None`` uses the surrogate's default.
-        detach_reset: if False, gradients also flow through the reset term.
+        detach_reset: if False, gradients also flow through the reset term (not
+            available for ``convention="stork"`` with ``reset="zero"``).
         recurrent_weight: optional ``[N, N]`` matrix ``R``; requires ``[T, B, N]``
             input and feeds ``R S[t-1]`` into ``I[t]``.
         recurrent_op: optional recurrent operator instead of ``recurrent_weight``
@@ -445,6 +541,11 @@ def lif_sequence(
             raise ValueError("initial_state contains NaN or inf")
     if rec is not None and not bool(torch.isfinite(rec.weight).all()):
         raise ValueError("the recurrent weight contains NaN or inf")
+    if params.convention == "stork" and params.reset == "zero" and not detach_reset:
+        raise ValueError(
+            "detach_reset=False is not supported with convention='stork' and reset='zero' "
+            "(stork's default, diff_reset=False, detaches it): use detach_reset=True"
+        )
     sg = as_surrogate(surrogate, surrogate_scale)
     w_rec = rec.weight if rec is not None else None
     spikes, mem = _LIFSequence.apply(

@@ -12,7 +12,19 @@ and SpikingJelly do)::
 
 With ``tau_syn=None`` (delta synapse) the input enters the membrane directly:
 ``U[t] = beta_m * V[t-1] + g * x[t]`` with default ``g = 1``; this is
-snnTorch's ``Leaky``.
+snnTorch's ``Leaky`` with the zero reset.
+
+``convention`` selects the update order of another framework (docs/science.md,
+section 'Neuron conventions')::
+
+    "spikeinit": as above (the reset is applied before the decay)
+    "snntorch":  U[t] = beta_m U[t-1] + g I[t] - theta S[t-1]   (subtract reset
+                 applied after the decay; zero and none as "spikeinit")
+    "stork":     S[t] = H(U[t-1] - theta)                        (spike from the previous membrane)
+                 U[t] = reset(beta_m U[t-1] + g I[t-1], S[t])     (previous current; the
+                                                                  reset also drops that drive)
+                 I[t] = beta_s I[t-1] + x[t-1]                   (input one step late, as
+                                                                  stork's connections deliver it)
 """
 
 from __future__ import annotations
@@ -23,6 +35,9 @@ from typing import Literal
 
 Reset = Literal["zero", "subtract", "none"]
 RESET_MODES: tuple[str, ...] = ("zero", "subtract", "none")
+Convention = Literal["spikeinit", "snntorch", "stork"]
+#: update orders of :class:`LIFParams` (docs/science.md, section 'Neuron conventions')
+CONVENTIONS: tuple[str, ...] = ("spikeinit", "snntorch", "stork")
 
 #: Longest PSP kernel (in steps) that :mod:`spikeinit.theory` builds. The
 #: default kernel spans ``10 * max(tau_mem, tau_syn)``, so :class:`LIFParams`
@@ -69,6 +84,12 @@ class LIFParams:
             membrane. ``None`` selects the reference convention: ``1 - beta_m``
             for a current synapse and ``1`` for a delta synapse. Other
             frameworks need other values (see the ``from_*`` constructors).
+        convention: the update order, ``"spikeinit"`` (default), ``"snntorch"``
+            (the subtract reset is not decayed) or ``"stork"`` (spike from the
+            previous membrane, input one step late, the reset drops that step's
+            drive); see the module docstring and docs/science.md, section
+            'Neuron conventions'. Sub-threshold dynamics (the PSP kernel) are the
+            same in all three, up to stork's delay of two steps.
     """
 
     tau_mem: float = 20e-3
@@ -77,6 +98,7 @@ class LIFParams:
     threshold: float = 1.0
     reset: Reset = "zero"
     input_scale: float | None = None
+    convention: Convention = "spikeinit"
 
     def __post_init__(self) -> None:
         _check_positive_finite("dt", self.dt)
@@ -96,6 +118,8 @@ class LIFParams:
             raise ValueError(f"reset must be one of {RESET_MODES}, got {self.reset!r}")
         if self.input_scale is not None:
             _check_positive_finite("input_scale", self.input_scale)
+        if self.convention not in CONVENTIONS:
+            raise ValueError(f"convention must be one of {CONVENTIONS}, got {self.convention!r}")
 
     # -- derived quantities -------------------------------------------------
     @property
@@ -132,6 +156,7 @@ class LIFParams:
         reset_mechanism: str = "subtract",
         alpha: float | None = None,
         dt: float = 1e-3,
+        convention: Convention = "snntorch",
     ) -> LIFParams:
         """snnTorch ``Leaky`` (``alpha=None``) or ``Synaptic`` (synaptic decay ``alpha``).
 
@@ -139,9 +164,11 @@ class LIFParams:
         input scale. The decays map to time constants through the chosen
         ``dt``: ``tau_mem = -dt / ln(beta)``, ``tau_syn = -dt / ln(alpha)``,
         and ``input_scale = 1``. ``reset_mechanism`` "subtract"/"zero"/"none"
-        maps one to one. One difference remains: snnTorch subtracts the reset
-        *after* the decay (the reset is not decayed), the reference neuron before.
-        Sub-threshold dynamics, and so the PSP kernel, are identical.
+        maps one to one. snnTorch subtracts the reset *after* the decay (the
+        reset is not decayed); ``convention="snntorch"`` (default) reproduces
+        that, spike for spike; ``convention="spikeinit"`` gives the reference
+        neuron's decayed reset instead (docs/science.md, section 'Neuron
+        conventions'). Sub-threshold dynamics, and so the PSP kernel, are identical.
         """
         for name, value in (("beta", beta), ("alpha", alpha)):
             if value is None and name == "alpha":
@@ -158,6 +185,37 @@ class LIFParams:
             threshold=threshold,
             reset=_reset_name(reset_mechanism),
             input_scale=1.0,
+            convention=convention,
+        )
+
+    @classmethod
+    def from_stork(
+        cls,
+        tau_mem: float = 10e-3,
+        tau_syn: float = 5e-3,
+        dt: float = 1e-3,
+        threshold: float = 1.0,
+    ) -> LIFParams:
+        """stork's ``LIFGroup`` (defaults are stork's; its threshold is fixed at 1).
+
+        stork (``fmi-basel/stork``, ``nodes/lif/base.py``), one call per step::
+
+            S[t] = H(U[t-1] - 1)
+            U[t] = (exp(-dt/tau_mem) U[t-1] + (1 - exp(-dt/tau_mem)) I[t-1]) (1 - S[t])
+            I[t] = exp(-dt/tau_syn) I[t-1] + x[t-1]
+
+        where ``x[t-1]`` is what its connections delivered after the previous
+        step. The decays and the gain ``1 - beta_m`` are spikeinit's reference
+        ones; only the order differs: ``convention="stork"`` with the zero
+        (multiplicative) reset (docs/science.md, section 'Neuron conventions').
+        """
+        return cls(
+            tau_mem=tau_mem,
+            tau_syn=tau_syn,
+            dt=dt,
+            threshold=threshold,
+            reset="zero",
+            convention="stork",
         )
 
     @classmethod

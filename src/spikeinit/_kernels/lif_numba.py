@@ -289,6 +289,7 @@ def backward(
     params: LIFParams,
     surrogate: Surrogate,
     detach_reset: bool,
+    v0: torch.Tensor | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """``dL/dx`` ``[T, B, ...]``, ``dL/dI0`` and ``dL/dV0`` (``[B, ...]``)."""
     bs, bm, g, th = _consts(params)

@@ -177,6 +177,7 @@ def backward(
     params: LIFParams,
     surrogate: Surrogate,
     detach_reset: bool,
+    v0: torch.Tensor | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """``dL/dx`` ``[T, B, ...]``, ``dL/dI0`` and ``dL/dV0`` (``[B, ...]``)."""
     if w_rec is not None:

@@ -15,9 +15,13 @@ synapse with decay ``1 - T/(RC)`` and input gain ``T/C``. ``Alpha`` drives the
 membrane with the difference of an excitatory and an inhibitory synaptic trace
 (decays ``alpha`` and ``beta``), a kernel that ``LIFParams`` cannot express:
 spikeinit sets its weights by measurement only (``has_params`` is False). The
-subtract reset is *not decayed* (the reference neuron's is); the adapter's
-:meth:`~SnnTorchLayer.run_current` runs snnTorch's own module, so spikes are
-snnTorch's. snnTorch has no ``dt``: the
+subtract reset is *not decayed* (the reference neuron's is): the mapped
+``LIFParams`` carry ``convention="snntorch"``, so spikeinit's own theory and
+kernels use snnTorch's neuron (docs/science.md, section 'Neuron conventions');
+the adapter's :meth:`~SnnTorchLayer.run_current` runs snnTorch's own module, so
+spikes are snnTorch's. ``Synaptic`` and ``Lapicque`` with the zero reset also drop
+the step's drive (``U[t] = (beta U[t-1] + I[t]) (1 - S[t-1])``), which no convention
+expresses; their ``LIFParams`` keep ``Leaky``'s zero reset. snnTorch has no ``dt``: the
 time constants and rates are in units of the ``dt`` given to
 :func:`~spikeinit.adapters.find_layers` (default 1 ms).
 """
@@ -102,6 +106,7 @@ def params_of(neuron: Any, dt: float, notes: list[str]) -> LIFParams | None:
             threshold=threshold,
             reset=LIFParams.from_snntorch(0.5, 1.0, str(neuron.reset_mechanism)).reset,
             input_scale=step / c,
+            convention="snntorch",
         )
     beta = scalar(neuron.beta, "snntorch beta", notes)
     alpha = scalar(neuron.alpha, "snntorch alpha", notes) if hasattr(neuron, "alpha") else None
@@ -118,8 +123,8 @@ def params_of(neuron: Any, dt: float, notes: list[str]) -> LIFParams | None:
     reset_name = str(neuron.reset_mechanism)
     if reset_name == "subtract":
         notes.append(
-            "snnTorch's subtract reset is not decayed (U = beta U + x - theta S[t-1]); "
-            "LIFParams' reference subtract reset is; simulate() runs snnTorch's own rule"
+            "snnTorch's subtract reset is not decayed (U = beta U + x - theta S[t-1]): "
+            "LIFParams(convention='snntorch'); simulate() runs snnTorch's own module"
         )
     return LIFParams.from_snntorch(beta, threshold, reset_name, alpha=alpha, dt=dt)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from ..catalog import DATASET_ALIASES
 from ._base import SpikeDataset
 from .dvs import dvs_gesture
 from .images import cifar10, digits, fashion_mnist, mnist, mnist5k
@@ -23,16 +24,7 @@ _REGISTRY: dict[str, Callable[..., SpikeDataset]] = {
     "shd": shd,
     "dvs_gesture": dvs_gesture,
 }
-_ALIASES = {
-    "fmnist": "fashion_mnist",
-    "fashion-mnist": "fashion_mnist",
-    "fashionmnist": "fashion_mnist",
-    "mnist_5k": "mnist5k",
-    "cifar-10": "cifar10",
-    "dvs": "dvs_gesture",
-    "dvsgesture": "dvs_gesture",
-    "dvs-gesture": "dvs_gesture",
-}
+_ALIASES = DATASET_ALIASES  # the torch-free catalog holds the names the CLI offers
 #: datasets available without network access
 OFFLINE = ("randman", "digits", "mnist5k")
 

@@ -50,19 +50,15 @@ from typing import Any
 
 import torch
 from scipy import stats
-from torch import nn
 
-from .. import initialize, theory
+from .. import theory
+from ..catalog import INIT_RULES, init_names
 from ..cli import add_common_arguments, resolve_device
 from ..init import functional as F
-from ..init.propagation_rules import (
-    balanced_normal_,
-    calibrate_profile_,
-    decorrelate_rows_,
-)
+from ..init import registry
+from ..init.registry import RuleContext
 from ..neuron import lif_sequence
-from ..nn import SpikingLinear
-from ..params import LIFParams
+from ..params import Convention, LIFParams
 from .common import (
     choice_list,
     float_in,
@@ -75,19 +71,9 @@ from .common import (
     write_results,
 )
 
-#: init names accepted by ``--inits``
-INITS: tuple[str, ...] = (
-    "default",
-    "kaiming",
-    "glorot",
-    "fluctuation",
-    "micheli",
-    "micheli_reset",
-    "micheli_finite",
-    "balanced",
-    "balanced_cal",
-)
-DATA_DEPENDENT = ("fluctuation", "balanced_cal")
+#: init names accepted by ``--inits``: every rule of the registry (spikeinit.init.registry)
+INITS: tuple[str, ...] = init_names(model_only=False)
+DATA_DEPENDENT = tuple(r.name for r in INIT_RULES if r.data_dependent)
 BAND = (0.5, 2.0)
 #: ``--input``: Micheli's static image (default), fresh Gaussian current, Bernoulli trains
 INPUTS: tuple[str, ...] = ("static", "gaussian", "poisson")
@@ -129,35 +115,16 @@ def _init_weight(
     gen: torch.Generator,
     form: F.ResetForm = "covariance",
 ) -> torch.Tensor:
-    theta = params.threshold
-    w = torch.empty(width, n_in)
-    if init == "default":
-        F.default_uniform_(w, generator=gen)
-    elif init == "kaiming":
-        F.kaiming_normal_(w, generator=gen)
-    elif init == "glorot":
-        F.glorot_normal_(w, generator=gen)
-    elif init == "micheli":
-        F.micheli_normal_(w, threshold=theta, generator=gen)
-    elif init == "micheli_reset":
-        F.micheli_reset_normal_(w, beta=beta, threshold=theta, form=form, generator=gen)
-    elif init == "micheli_finite":
-        F.micheli_finite_width_normal_(w, threshold=theta, generator=gen)
-    elif init == "balanced":
-        balanced_normal_(w, threshold=theta, generator=gen)
-    elif init == "balanced_cal":
-        assert presyn_cal is not None and target is not None
-        balanced_normal_(w, threshold=theta, generator=gen)
-        decorrelate_rows_(w, presyn_cal.cpu())
-        calibrate_profile_(w, presyn_cal.cpu(), params, target.cpu())
-    elif init == "fluctuation":
-        assert presyn_cal is not None
-        layer = SpikingLinear(n_in, width, params=params)
-        initialize(nn.Sequential(layer), presyn_cal.cpu(), method="fluctuation", generator=gen)
-        w = layer.weight.detach().clone()
-    else:  # pragma: no cover - validated by argparse
-        raise ValueError(f"unknown init {init!r}")
-    return w
+    ctx = RuleContext(
+        threshold=params.threshold,
+        beta=beta,
+        generator=gen,
+        params=params,
+        presyn=None if presyn_cal is None else presyn_cal.cpu(),
+        target=target,
+        form=form,
+    )
+    return registry.get(init).fn(torch.empty(width, n_in), ctx)
 
 
 def _layer_stats(spikes: torch.Tensor, mem: torch.Tensor) -> dict[str, list[float]]:
@@ -170,32 +137,11 @@ def _layer_stats(spikes: torch.Tensor, mem: torch.Tensor) -> dict[str, list[floa
     }
 
 
-def _lif(
-    current: torch.Tensor, params: LIFParams, neuron: str = "reference"
-) -> tuple[torch.Tensor, torch.Tensor]:
+def _lif(current: torch.Tensor, params: LIFParams) -> tuple[torch.Tensor, torch.Tensor]:
     """Spikes and membrane ``U`` (before reset) of one layer, ``[T, B, n]`` each."""
-    if neuron == "snntorch" and params.reset == "subtract":
-        return _snntorch_subtract(current, params)
     out = lif_sequence(current, params, return_mem=True)
     assert isinstance(out, tuple)
     return out
-
-
-def _snntorch_subtract(
-    current: torch.Tensor, params: LIFParams
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """snnTorch ``Leaky``'s update: ``U[t] = beta U[t-1] + I[t] - theta S[t-1]``,
-    ``S[t] = H(U[t] - theta)`` (the subtract reset is not decayed)."""
-    beta, theta = params.beta_mem, params.threshold
-    u = torch.zeros_like(current[0])
-    s = torch.zeros_like(current[0])
-    mem = torch.empty_like(current)
-    spikes = torch.empty_like(current)
-    for t in range(current.shape[0]):
-        u = beta * u + params.gain * current[t] - theta * s
-        s = (u > theta).to(current.dtype)
-        mem[t], spikes[t] = u, s
-    return spikes, mem
 
 
 def _default_bias(width: int, n_in: int, gen: torch.Generator) -> torch.Tensor:
@@ -250,7 +196,10 @@ def simulate(
         raise ValueError(f"input_width must be an integer >= 1, got {input_width!r}")
     if form not in ("covariance", "public"):
         raise ValueError(f"form must be 'covariance' or 'public', got {form!r}")
-    params = LIFParams.from_snntorch(beta=beta, threshold=threshold, reset_mechanism=reset)
+    convention: Convention = "snntorch" if neuron == "snntorch" else "spikeinit"
+    params = LIFParams.from_snntorch(
+        beta=beta, threshold=threshold, reset_mechanism=reset, convention=convention
+    )
     dev = torch.device(device)
     t_start = time.perf_counter()
     gen_w = torch.Generator().manual_seed(seed)
@@ -272,9 +221,9 @@ def simulate(
     weights: list[tuple[torch.Tensor, torch.Tensor | None]] = []
     with torch.no_grad():
         if input_kind != "poisson":
-            s_eval, u_eval = _lif(x_eval, params, neuron)
+            s_eval, u_eval = _lif(x_eval, params)
             layers.append({"depth": 1, **_layer_stats(s_eval, u_eval)})
-            s_cal = _lif(x_cal, params, neuron)[0] if x_cal is not None else None
+            s_cal = _lif(x_cal, params)[0] if x_cal is not None else None
             ref = torch.tensor(layers[0]["rate"], dtype=torch.float64)
             first = 2
         else:
@@ -291,10 +240,10 @@ def simulate(
             scales.append(float(w.pow(2).sum(dim=1).mean()))
             if return_weights:
                 weights.append((w, b))
-            s_eval, u_eval = _lif(torch.nn.functional.linear(s_eval, w, b), params, neuron)
+            s_eval, u_eval = _lif(torch.nn.functional.linear(s_eval, w, b), params)
             layers.append({"depth": d, **_layer_stats(s_eval, u_eval)})
             if s_cal is not None:
-                s_cal = _lif(torch.nn.functional.linear(s_cal, w, b), params, neuron)[0]
+                s_cal = _lif(torch.nn.functional.linear(s_cal, w, b), params)[0]
             n_in = width
     rates = torch.tensor([ly["rate"] for ly in layers], dtype=torch.float64)
     extra: dict[str, Any] = {"weights": weights, "x": x_eval} if return_weights else {}

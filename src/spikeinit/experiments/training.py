@@ -16,15 +16,18 @@ from typing import Any
 import torch
 
 from .. import models
+from ..catalog import init_aliases, init_names
+from ..catalog import resolve_init as _resolve_init
 from ..data import load as load_dataset
 from ..diagnostics import diagnose
-from ..init.model import METHODS, initialize
+from ..init.model import initialize
 from ..params import LIFParams
 from ..regularizers import ActivityRegularizer
 from ..train import TrainConfig, fit
 
-INIT_ALIASES = {"xavier": "glorot", "he": "kaiming", "micheli-reset": "micheli_reset"}
-INIT_NAMES = tuple(METHODS) + tuple(INIT_ALIASES)
+#: views of the registry of rules (spikeinit.catalog.INIT_RULES): aliases, and names + aliases
+INIT_ALIASES = init_aliases()
+INIT_NAMES = init_names(aliases=True)
 
 
 @dataclass(frozen=True)
@@ -101,10 +104,8 @@ _NORMAL_READOUT = ("recurrent_conv_shd", "dale_shd", "dvs_conv")
 
 
 def resolve_init(name: str) -> str:
-    method = INIT_ALIASES.get(name, name)
-    if method not in METHODS:
-        raise ValueError(f"--init must be one of {sorted(INIT_NAMES)}, got {name!r}")
-    return method
+    """The rule's canonical name for ``--init`` (an alias or a name)."""
+    return _resolve_init(name)
 
 
 def preset(dataset: str, **overrides: Any) -> RunSpec:

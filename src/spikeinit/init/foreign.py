@@ -65,6 +65,8 @@ from ..adapters.base import ForeignLayer
 from ..adapters.trace import NORM_TYPES, VIEWS, Site, Trace, capture_pass, shared_parameters
 from ..nn.base import WeightGroup
 from . import functional as F
+from . import registry
+from .registry import RuleContext
 from .report import GroupInit, InitReport, LayerInit, ModuleInit
 
 Forward = Callable[[nn.Module, Any], Any]
@@ -661,20 +663,8 @@ def apply_fixed_rule(
 ) -> None:
     """The data-independent rules on one weight tensor (fan-in from its own shape)."""
     p = layer.params
-    if method == "micheli":
-        F.micheli_normal_(w.weight, threshold=p.threshold, generator=gen)
-    elif method == "micheli_reset":
-        F.micheli_reset_normal_(w.weight, beta=p.beta_mem, threshold=p.threshold, generator=gen)
-    elif method == "micheli_finite":
-        F.micheli_finite_width_normal_(w.weight, threshold=p.threshold, generator=gen)
-    elif method == "kaiming":
-        F.kaiming_normal_(w.weight, generator=gen)
-    elif method == "glorot":
-        F.glorot_normal_(w.weight, generator=gen)
-    elif method == "default":
-        F.default_uniform_(w.weight, generator=gen)
-    else:  # pragma: no cover - validated by the caller
-        raise ValueError(method)
+    ctx = RuleContext(threshold=p.threshold, beta=p.beta_mem, generator=gen)
+    registry.get(method).fn(w.weight, ctx)
 
 
 # --------------------------------------------------------------------------- entry point

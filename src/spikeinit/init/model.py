@@ -52,24 +52,19 @@ from torch import nn
 
 from .. import theory
 from ..adapters.trace import shared_parameters
+from ..catalog import init_names
 from ..neuron import lif_sequence
 from ..nn.base import SpikingLayer, WeightGroup
+from ..nn.layers import SpikingLinear
 from ..params import LIFParams
 from . import functional as F
+from . import registry
 from .dale_rule import calibrate_dale_layer, init_dale_layer
 from .foreign import initialize_foreign, restored_on_failure
+from .registry import DATA_DEPENDENT, RuleContext
+from .registry import METHODS as METHODS  # re-exported: si.init.model.METHODS
 from .report import GroupInit, InitReport, LayerInit
 
-DATA_DEPENDENT = ("fluctuation",)
-METHODS = (
-    "fluctuation",
-    "micheli",
-    "micheli_reset",
-    "micheli_finite",
-    "kaiming",
-    "glorot",
-    "default",
-)
 STATS = ("filtered", "rate")
 #: targets beyond this many thresholds describe no useful regime (and overflow float32 weights)
 MAX_TARGET = 1e3
@@ -257,20 +252,8 @@ def _apply_fixed_rule(
     group: WeightGroup, method: str, threshold: float, beta: float, gen: torch.Generator | None
 ) -> GroupInit:
     w = group.weight
-    if method == "micheli":
-        F.micheli_normal_(w, threshold=threshold, generator=gen)
-    elif method == "micheli_reset":
-        F.micheli_reset_normal_(w, beta=beta, threshold=threshold, generator=gen)
-    elif method == "micheli_finite":
-        F.micheli_finite_width_normal_(w, threshold=threshold, generator=gen)
-    elif method == "kaiming":
-        F.kaiming_normal_(w, generator=gen)
-    elif method == "glorot":
-        F.glorot_normal_(w, generator=gen)
-    elif method == "default":
-        F.default_uniform_(w, generator=gen)
-    else:  # pragma: no cover - validated earlier
-        raise ValueError(method)
+    ctx = RuleContext(threshold=threshold, beta=beta, generator=gen)
+    registry.get(method).fn(w, ctx)
     with torch.no_grad():
         mu, sd = float(w.mean()), float(w.std()) if w.numel() > 1 else 0.0
     return GroupInit(group.name, group.kind, F._fan_in(w), method, mu_w=mu, sigma_w=sd)
@@ -519,7 +502,8 @@ def initialize(
         data: time-first input ``[T, B, ...]`` or a DataLoader of such batches.
             Required for ``"fluctuation"`` and for ``calibrate``; optional for the
             data-independent methods (then nothing is measured).
-        method: one of ``METHODS``.
+        method: one of ``METHODS`` (the rules of :mod:`spikeinit.init.registry`
+            that apply to a whole model; aliases are for the command line).
         sigma_u, mu_u: targets for the free membrane's temporal std and mean, in
             units of the threshold theta. Or give ``xi = (1 - mu_u) / sigma_u``.
         nu: one global input rate in Hz for every layer (stork's rule).
@@ -544,8 +528,9 @@ def initialize(
     Returns:
         An :class:`InitReport`.
     """
-    if method not in METHODS:
-        raise ValueError(f"method must be one of {list(METHODS)}, got {method!r}")
+    methods = init_names()  # the registry's rules for whole models, read at call time
+    if method not in methods:
+        raise ValueError(f"method must be one of {list(methods)}, got {method!r}")
     if stats not in STATS:
         raise ValueError(f"stats must be one of {list(STATS)}, got {stats!r}")
     if variance not in ("auto", "temporal", "total"):
@@ -830,3 +815,23 @@ def _predict(entry: LayerInit, layer: SpikingLayer) -> None:
         var_total += sd * sd
     entry.predicted_mu_u = mu_total
     entry.predicted_sigma_u = math.sqrt(var_total)
+
+
+# --------------------------------------------------------------------------- registry entry
+def fluctuation_rule(w: torch.Tensor, ctx: RuleContext) -> torch.Tensor:
+    """The ``fluctuation`` rule on one ``[out, in]`` weight matrix (the registry's entry).
+
+    ``w`` is set as :func:`initialize` sets a :class:`~spikeinit.nn.SpikingLinear`
+    of that shape fed ``ctx.presyn`` ``[T, B, in]`` (measured filtered statistics,
+    target ``sigma_U = theta``), with ``ctx.params`` and ``ctx.generator``.
+    """
+    if ctx.presyn is None or ctx.params is None:
+        raise ValueError("the fluctuation rule is data-dependent: give ctx.presyn and ctx.params")
+    if w.dim() != 2:
+        raise ValueError(f"the fluctuation rule sets an [out, in] matrix, got {tuple(w.shape)}")
+    layer = SpikingLinear(w.shape[1], w.shape[0], params=ctx.params)
+    gen = ctx.generator
+    initialize(nn.Sequential(layer), ctx.presyn.cpu(), method="fluctuation", generator=gen)
+    with torch.no_grad():
+        w.copy_(layer.weight)
+    return w

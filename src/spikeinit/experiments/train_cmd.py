@@ -27,6 +27,17 @@ def add_training_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--steps", type=positive_int(), help="time steps T (image datasets)")
     p.add_argument("--samples-per-class", type=positive_int(), help="Randman size")
     p.add_argument("--hidden", help="hidden widths for fc/recurrent, e.g. 128 or 128,128")
+    p.add_argument(
+        "--form",
+        choices=["covariance", "public"],
+        help="micheli_reset's form: covariance (default) or the public code's",
+    )
+    p.add_argument(
+        "--standardize",
+        action=argparse.BooleanOptionalAction,
+        help="standardise MNIST pixels (mnist5k preset: on; --no-standardize: Micheli's "
+        "[0, 1] pixels)",
+    )
 
 
 def spec_overrides(args: argparse.Namespace) -> dict[str, Any]:
@@ -58,6 +69,8 @@ def spec_overrides(args: argparse.Namespace) -> dict[str, Any]:
         "sigma_u": args.sigma_u,
         "hidden": hidden,
         "dataset_kw": dataset_kw or None,
+        "form": args.form,
+        "standardize": args.standardize,
     }
 
 

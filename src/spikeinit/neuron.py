@@ -20,6 +20,11 @@ and ``sigma'`` the surrogate)::
 Only ``U`` is stored for the backward pass; spikes are recomputed as
 ``U > theta``.
 
+``params.convention`` selects snnTorch's or stork's update order instead
+(docs/science.md, section 'Neuron conventions'); every backend runs the generic
+step of :mod:`spikeinit._kernels.rule`, and :func:`_backward_torch_spike_first`
+is the adjoint of stork's order.
+
 Recurrent operators: ``R`` is any linear map of the per-step state
 ``[B, ...]`` given by a :class:`Recurrence` -- a dense matrix
 (:class:`MatrixRecurrence`, ``R S = S W^T``) or a same-padded stride-1
@@ -42,16 +47,16 @@ pure-torch loop below runs. All give identical spikes. Select with
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, replace
-from types import ModuleType
 from typing import Any
 
 import torch
 from torch.nn import functional as F
 from torch.nn.grad import conv1d_weight, conv2d_weight
 
-from ._kernels import numba_backend, triton_backend
-from ._kernels.rule import RESET_DEFERRED, StepRule, step_rule
+from ._kernels import KernelBackend, numba_backend, triton_backend
+from ._kernels.rule import RESET_DEFERRED, StepRule, apply_reset, step_rule
 from .params import LIFParams
 from .surrogate import Surrogate, as_surrogate
 
@@ -86,7 +91,7 @@ def get_kernel_backend() -> str:
     return _backend
 
 
-def _fast_kernel(x: torch.Tensor, w_rec: torch.Tensor | None) -> ModuleType | None:
+def _fast_kernel(x: torch.Tensor, w_rec: torch.Tensor | None) -> KernelBackend | None:
     if _backend == "torch":
         return None
     loaders = {"auto": (triton_backend, numba_backend), "numba": (numba_backend,),
@@ -250,7 +255,7 @@ class _LIFSequence(torch.autograd.Function):
         ctx.rec = rec
         ctx.v0 = v0.detach() if params.convention == "stork" else None
         dense = rec is None or isinstance(rec, MatrixRecurrence)
-        fast = _fast_kernel(x, w_rec) if dense and params.convention == "spikeinit" else None
+        fast = _fast_kernel(x, w_rec) if dense else None
         ctx.fast = fast
         if fast is not None:
             spikes, mem = fast.forward(x, i0, v0, w_rec, params)
@@ -307,7 +312,7 @@ def _forward_torch(
         s = spikes[t]
         if r.spike_first:
             s.copy_(v_state > th)
-            u = _reset(v_state * bm + i_state * g, s, r)
+            u = apply_reset(v_state * bm + i_state * g, s, r)
             i_state = _synapse(i_state, inp, bs)
             mem[t] = u
             v_state = u
@@ -319,7 +324,7 @@ def _forward_torch(
             u = u - th * spikes[t - 1]
         mem[t] = u
         s.copy_(u > th)
-        v_state = u if r.reset == RESET_DEFERRED else _reset(u, s, r)
+        v_state = u if r.reset == RESET_DEFERRED else apply_reset(u, s, r)
     return spikes, mem
 
 
@@ -328,15 +333,6 @@ def _synapse(i_state: torch.Tensor, inp: torch.Tensor | None, bs: float) -> torc
     if inp is None:
         return i_state * bs
     return inp if bs == 0.0 else i_state * bs + inp
-
-
-def _reset(u: torch.Tensor, s: torch.Tensor, r: StepRule) -> torch.Tensor:
-    """``R(u, s)`` of :mod:`spikeinit._kernels.rule` (codes 0-2)."""
-    if r.reset == 0:
-        return u * (1.0 - s)
-    if r.reset == 1:
-        return u - r.threshold * s
-    return u
 
 
 def _backward_torch(
@@ -437,6 +433,41 @@ def spikes_of(mem: torch.Tensor, params: LIFParams, v0: torch.Tensor | None = No
         return (mem > params.threshold).to(mem.dtype)
     first = (v0 if v0 is not None else torch.zeros_like(mem[0])).expand_as(mem[0])
     return (torch.cat([first.unsqueeze(0), mem[:-1]]) > params.threshold).to(mem.dtype)
+
+
+def recurrent_presyn(spikes: torch.Tensor, params: LIFParams) -> torch.Tensor:
+    """The spikes whose recurrent input joins the layer's current at index ``t``:
+    ``S[t-1]`` (zeros at ``t = 0``), or ``S[t]`` in stork's order, whose current
+    ``x[t]`` itself enters one step late (docs/science.md, section 'Neuron conventions')."""
+    if params.convention == "stork":
+        return spikes
+    return torch.cat([torch.zeros_like(spikes[:1]), spikes[:-1]])
+
+
+def free_membrane(
+    current: torch.Tensor,
+    params: LIFParams,
+    spikes: torch.Tensor | None = None,
+    recurrent: Callable[[torch.Tensor], torch.Tensor] | None = None,
+) -> torch.Tensor:
+    """The free membrane ``U_free [T, B, ...]`` (docs/science.md, section 'What
+    sigma_U measures'): the neuron's linear filter (threshold and reset off) of the
+    feed-forward ``current`` plus, for a recurrent layer, ``recurrent(S)`` of its
+    actual ``spikes`` aligned as in the layer (:func:`recurrent_presyn`).
+
+    ``recurrent`` maps spikes ``[T', B, ...]`` to the recurrent current (e.g.
+    ``lambda s: s @ W.t()``); it is applied to the steps that reach the output only.
+    """
+    if recurrent is not None:
+        if spikes is None:
+            raise ValueError("free_membrane: a recurrent layer needs its spikes")
+        current = current.clone()
+        if params.convention == "stork":
+            current += recurrent(spikes)
+        elif current.shape[0] > 1:
+            current[1:] += recurrent(spikes[:-1])
+    _, mem = lif_sequence(current, params.replace(reset="none"), return_mem=True)
+    return mem  # type: ignore[return-value]
 
 
 class NonFiniteCurrentError(ValueError):

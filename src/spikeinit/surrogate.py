@@ -21,13 +21,29 @@ from dataclasses import dataclass
 
 import torch
 
-SURROGATES: dict[str, float] = {
-    "superspike": 20.0,
-    "fast_sigmoid": 25.0,
-    "atan": 2.0,
-    "sigmoid": 25.0,
-    "triangle": 1.0,
+
+@dataclass(frozen=True)
+class SurrogateSpec:
+    """One row of :data:`SURROGATE_TABLE`: the formula's ``code`` (every backend --
+    torch here, numba and Triton in :mod:`spikeinit._kernels` -- branches on it),
+    the default steepness and the formula in words."""
+
+    code: int
+    default_scale: float
+    formula: str
+
+
+#: The surrogate table (docs/science.md, section 'Surrogate gradients'): the one
+#: place that names the surrogates, their formula codes and default steepness.
+SURROGATE_TABLE: dict[str, SurrogateSpec] = {
+    "superspike": SurrogateSpec(0, 20.0, "1 / (k |x| + 1)^2"),
+    "fast_sigmoid": SurrogateSpec(0, 25.0, "1 / (k |x| + 1)^2"),
+    "atan": SurrogateSpec(1, 2.0, "(k/2) / (1 + (pi k x / 2)^2)"),
+    "sigmoid": SurrogateSpec(2, 25.0, "k s(k x) (1 - s(k x))"),
+    "triangle": SurrogateSpec(3, 1.0, "k max(0, 1 - k |x|)"),
 }
+#: name -> default steepness (read from :data:`SURROGATE_TABLE`)
+SURROGATES: dict[str, float] = {n: spec.default_scale for n, spec in SURROGATE_TABLE.items()}
 
 
 @dataclass(frozen=True)
@@ -50,14 +66,15 @@ class Surrogate:
     def grad(self, x: torch.Tensor) -> torch.Tensor:
         """The pseudo-derivative ``sigma'(x)`` evaluated at ``x = U - theta``."""
         k = self.steepness
-        if self.name in ("superspike", "fast_sigmoid"):
+        code = SURROGATE_TABLE[self.name].code
+        if code == 0:  # superspike / fast sigmoid
             return 1.0 / (k * x.abs() + 1.0) ** 2
-        if self.name == "atan":
+        if code == 1:  # atan
             return (k / 2.0) / (1.0 + (math.pi * k * x / 2.0) ** 2)
-        if self.name == "sigmoid":
+        if code == 2:  # sigmoid
             s = torch.sigmoid(k * x)
             return k * s * (1.0 - s)
-        return k * torch.clamp(1.0 - k * x.abs(), min=0.0)  # triangle
+        return k * torch.clamp(1.0 - k * x.abs(), min=0.0)  # code 3: triangle
 
 
 def as_surrogate(surrogate: str | Surrogate, scale: float | None = None) -> Surrogate:

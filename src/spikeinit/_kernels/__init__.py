@@ -2,21 +2,70 @@
 
 :mod:`spikeinit.neuron` dispatches here when a backend is available and the
 case is supported: Triton for float32 CUDA tensors (feed-forward), numba for
-float32 CPU tensors; otherwise it uses its pure-torch loop.
+float32 CPU tensors; otherwise it uses its pure-torch loop. Every backend
+implements :class:`KernelBackend` and runs the step of :mod:`spikeinit._kernels.rule`
+with the surrogates of :data:`spikeinit.surrogate.SURROGATE_TABLE`.
 """
 
 from __future__ import annotations
 
 from functools import lru_cache
 from types import ModuleType
+from typing import Protocol, runtime_checkable
 
-# integer codes the compiled kernels (numba and Triton) branch on
-RESET_CODES = {"zero": 0, "subtract": 1, "none": 2}
-SURROGATE_CODES = {"superspike": 0, "fast_sigmoid": 0, "atan": 1, "sigmoid": 2, "triangle": 3}
+import torch
+
+from ..params import LIFParams
+from ..surrogate import SURROGATE_TABLE, Surrogate
+from .rule import RESET_CODES
+
+__all__ = ["RESET_CODES", "SURROGATE_CODES", "KernelBackend"]
+
+#: formula codes the compiled kernels (numba and Triton) branch on, from the one table
+SURROGATE_CODES: dict[str, int] = {name: spec.code for name, spec in SURROGATE_TABLE.items()}
+
+
+@runtime_checkable
+class KernelBackend(Protocol):
+    """What a fused LIF backend module provides (``lif_numba``, ``lif_triton``).
+
+    The maths is the generic step of :mod:`spikeinit._kernels.rule` and its adjoint
+    (:func:`spikeinit.neuron._backward_torch`), which the tests check every backend
+    against. ``w_rec`` is a dense recurrent matrix or ``None``.
+    """
+
+    def supports(self, x: torch.Tensor, w_rec: torch.Tensor | None) -> bool:
+        """Whether this backend handles ``x`` (dtype, device) and ``w_rec``."""
+        ...
+
+    def forward(
+        self,
+        x: torch.Tensor,
+        i0: torch.Tensor,
+        v0: torch.Tensor,
+        w_rec: torch.Tensor | None,
+        params: LIFParams,
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Spikes and stored membrane ``U``, both ``[T, B, ...]``."""
+        ...
+
+    def backward(
+        self,
+        mem: torch.Tensor,
+        g_spk: torch.Tensor | None,
+        g_mem: torch.Tensor | None,
+        w_rec: torch.Tensor | None,
+        params: LIFParams,
+        surrogate: Surrogate,
+        detach_reset: bool,
+        v0: torch.Tensor | None = None,
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """``dL/dx [T, B, ...]``, ``dL/dI0`` and ``dL/dV0`` (``[B, ...]``)."""
+        ...
 
 
 @lru_cache(maxsize=1)
-def numba_backend() -> ModuleType | None:
+def numba_backend() -> KernelBackend | None:
     """The numba backend module, or ``None`` if numba cannot be imported."""
     try:
         from . import lif_numba
@@ -36,7 +85,7 @@ def sparse_backend() -> ModuleType | None:
 
 
 @lru_cache(maxsize=1)
-def triton_backend() -> ModuleType | None:
+def triton_backend() -> KernelBackend | None:
     """The Triton (CUDA) LIF backend, or ``None`` if triton cannot be imported."""
     try:
         from . import lif_triton

@@ -1,6 +1,7 @@
 """Fused LIF forward/backward loops over time, compiled with numba (float32, CPU).
 
-The maths is that of :mod:`spikeinit.neuron` (see its docstring), written so
+The maths is the generic step of :mod:`spikeinit._kernels.rule` (every neuron
+convention) and its adjoint in :mod:`spikeinit.neuron`, written so
 that the forward pass rounds exactly as the pure-torch loop does: every
 operation is a float32 operation, in the same order, with no fused
 multiply-add (numba does not contract ``a * b + c`` without ``fastmath``).
@@ -32,7 +33,8 @@ from numba import njit, prange
 
 from ..params import LIFParams
 from ..surrogate import Surrogate
-from . import RESET_CODES, SURROGATE_CODES
+from . import SURROGATE_CODES
+from .rule import RESET_DEFERRED, StepRule, step_rule
 from .threads import follow_torch_threads
 
 _F0 = np.float32(0.0)
@@ -56,8 +58,19 @@ def _surrogate(x, code, k):  # type: ignore[no-untyped-def]
     return k * y if y > _F0 else _F0  # triangle: k max(0, 1 - k|x|)
 
 
+@njit(cache=True, inline="always")
+def _reset(b, fired, th, reset):  # type: ignore[no-untyped-def]
+    """``R(b, s)`` of :mod:`spikeinit._kernels.rule`: 0 zero, 1 subtract, else none."""
+    if reset == 0:
+        return _F0 if fired else b
+    if reset == 1:
+        return b - th if fired else b
+    return b
+
+
 @njit(parallel=True, cache=True, nogil=True)
 def _forward_ff(x, i0, v0, bs, bm, g, th, reset, delta, chunk, mem, spk):  # type: ignore[no-untyped-def]
+    """Update-first order, reset codes 0-2 (spikeinit; snnTorch's zero reset)."""
     steps, m = x.shape
     nchunks = (m + chunk - 1) // chunk
     for c in prange(nchunks):
@@ -87,44 +100,109 @@ def _forward_ff(x, i0, v0, bs, bm, g, th, reset, delta, chunk, mem, spk):  # typ
                     vst[j] = u
 
 
+@njit(parallel=True, cache=True, nogil=True)
+def _forward_ff_late(x, i0, v0, bs, bm, g, th, reset, delta, chunk, mem, spk):  # type: ignore[no-untyped-def]
+    """Update-first order, reset code 3: snnTorch's theta S[t-1] after the decay.
+    (Its own function: a branch or a conditional load in ``_forward_ff``'s loop keeps
+    that loop from vectorising.)"""
+    steps, m = x.shape
+    nchunks = (m + chunk - 1) // chunk
+    for c in prange(nchunks):
+        lo = c * chunk
+        n = min(m, lo + chunk) - lo
+        ist = i0[lo : lo + n].copy()
+        vst = v0[lo : lo + n].copy()
+        none = np.zeros(n, np.float32)  # S[-1]
+        for t in range(steps):
+            xt = x[t, lo : lo + n]
+            mt = mem[t, lo : lo + n]
+            st = spk[t, lo : lo + n]
+            sp = spk[t - 1, lo : lo + n] if t > 0 else none
+            for j in range(n):
+                if delta:
+                    i = xt[j]
+                else:
+                    i = ist[j] * bs + xt[j]
+                    ist[j] = i
+                u = vst[j] * bm + i * g - th * sp[j]
+                mt[j] = u
+                st[j] = _F1 if u > th else _F0
+                vst[j] = u
+
+
+@njit(parallel=True, cache=True, nogil=True)
+def _forward_ff_sf(x, i0, v0, bs, bm, g, th, reset, delta, chunk, mem, spk):  # type: ignore[no-untyped-def]
+    """stork's order: spike from the previous membrane, input one step late."""
+    steps, m = x.shape
+    nchunks = (m + chunk - 1) // chunk
+    for c in prange(nchunks):
+        lo = c * chunk
+        n = min(m, lo + chunk) - lo
+        ist = i0[lo : lo + n].copy()
+        vst = v0[lo : lo + n].copy()
+        for t in range(steps):
+            mt = mem[t, lo : lo + n]
+            st = spk[t, lo : lo + n]
+            xp = x[max(t - 1, 0), lo : lo + n]
+            live = t > 0
+            for j in range(n):
+                v = vst[j]
+                fired = v > th
+                u = _reset(v * bm + ist[j] * g, fired, th, reset)
+                inp = xp[j] if live else _F0
+                ist[j] = inp if delta else ist[j] * bs + inp
+                mt[j] = u
+                st[j] = _F1 if fired else _F0
+                vst[j] = u
+
+
 @njit(cache=True, nogil=True)
-def _step_rec(xt, rec, ist, vst, bs, bm, g, th, reset, delta, mt, st):  # type: ignore[no-untyped-def]
-    """One forward step given the recurrent input ``rec = S[t-1] R^T`` from torch's GEMM."""
+def _step_rec(xt, rec, ist, vst, bs, bm, g, th, reset, order, delta, sp, mt, st):  # type: ignore[no-untyped-def]
+    """One forward step given the recurrent input ``rec = S[t-1] R^T`` from torch's GEMM
+    (``xt`` is ``x[t]``, or ``x[t-1]`` in stork's order; ``sp`` is ``S[t-1]``)."""
     for j in range(xt.shape[0]):
         inp = xt[j] + rec[j]
+        if order == 1:
+            v = vst[j]
+            fired = v > th
+            u = _reset(v * bm + ist[j] * g, fired, th, reset)
+            ist[j] = inp if delta else ist[j] * bs + inp
+            mt[j] = u
+            st[j] = _F1 if fired else _F0
+            vst[j] = u
+            continue
         if delta:
             i = inp
         else:
             i = ist[j] * bs + inp
             ist[j] = i
         u = vst[j] * bm + i * g
+        if reset == 3:
+            u = u - th if sp[j] > _F0 else u
         mt[j] = u
         fired = u > th
         st[j] = _F1 if fired else _F0
-        if reset == 0:
-            vst[j] = _F0 if fired else u
-        elif reset == 1:
-            vst[j] = u - th if fired else u
-        else:
-            vst[j] = u
+        vst[j] = _reset(u, fired, th, reset)
 
 
 @njit(cache=True, inline="always")
-def _cell(u, gs, cvj, th, reset, detach, scode, k):  # type: ignore[no-untyped-def]
-    """dL/dU[t] from dL/dS[t] (``gs``) and dL/dV[t] (``cvj``), without the g_mem term."""
+def _cell(u, gs, cvj, th, rg, reset, detach, scode, k):  # type: ignore[no-untyped-def]
+    """dL/dU[t] from dL/dS[t] (``gs``) and dL/dV[t] (``cvj``), without the g_mem term
+    (update-first order; ``rg`` is the rule's ``reset_grad``)."""
     if not detach:
         if reset == 0:
             gs = gs - cvj * u
-        elif reset == 1:
-            gs = gs - th * cvj
+        elif reset != 2:
+            gs = gs - rg * cvj
     gu = gs * _surrogate(u - th, scode, k)
     if reset == 0:
         return gu + (_F0 if u > th else cvj)
     return gu + cvj
 
 
-def _make_backward(scode: int, has_gs: bool, has_gm: bool, rec: bool):  # type: ignore[no-untyped-def]
-    """Compile the backward loop for one surrogate and one set of incoming gradients.
+def _make_backward(scode: int, has_gs: bool, has_gm: bool, rec: bool, order: int):  # type: ignore[no-untyped-def]
+    """Compile the backward loop for one surrogate, one set of incoming gradients and
+    one step order (:mod:`spikeinit._kernels.rule`).
 
     These are closure constants, so numba folds the branches away and the inner
     loop vectorises (a runtime switch with a non-vectorisable ``exp`` in one arm,
@@ -135,7 +213,7 @@ def _make_backward(scode: int, has_gs: bool, has_gm: bool, rec: bool):  # type: 
 
     @njit(parallel=True, cache=True, nogil=True)
     def backward_ff(  # type: ignore[no-untyped-def]
-        mem, gspk, gmem, bs, bm, g, th, reset, delta, detach, k, chunk, gx, gi0, gv0
+        mem, v0, gspk, gmem, bs, bm, g, th, rg, reset, delta, detach, k, chunk, gx, gi0, gv0
     ):
         steps, m = mem.shape
         nchunks = (m + chunk - 1) // chunk
@@ -152,7 +230,7 @@ def _make_backward(scode: int, has_gs: bool, has_gm: bool, rec: bool):  # type: 
                 for j in range(n):
                     u = mt[j]
                     gs = gst[lo + j] if has_gs else _F0
-                    gu = _cell(u, gs, cv[j], th, reset, detach, scode, k)
+                    gu = _cell(u, gs, cv[j], th, rg, reset, detach, scode, k)
                     if has_gm:
                         gu = gu + gmt[lo + j]
                     cij = gu * g if delta else gu * g + ci[j] * bs
@@ -165,7 +243,7 @@ def _make_backward(scode: int, has_gs: bool, has_gm: bool, rec: bool):  # type: 
 
     @njit(parallel=True, cache=True, nogil=True)
     def backward_rec(  # type: ignore[no-untyped-def]
-        mem, w, gspk, gmem, bs, bm, g, th, reset, delta, detach, k, gx, gi0, gv0
+        mem, v0, w, gspk, gmem, bs, bm, g, th, rg, reset, delta, detach, k, gx, gi0, gv0
     ):
         steps, batch, n = mem.shape
         for b in prange(batch):
@@ -189,7 +267,7 @@ def _make_backward(scode: int, has_gs: bool, has_gm: bool, rec: bool):  # type: 
                 for j in range(n):
                     u = mt[j]
                     gs = gst[j] + acc[j] if has_gs else acc[j]
-                    gu = _cell(u, gs, cv[j], th, reset, detach, scode, k)
+                    gu = _cell(u, gs, cv[j], th, rg, reset, detach, scode, k)
                     if has_gm:
                         gu = gu + gmt[j]
                     cij = gu * g if delta else gu * g + ci[j] * bs
@@ -200,14 +278,96 @@ def _make_backward(scode: int, has_gs: bool, has_gm: bool, rec: bool):  # type: 
                 gi0[b, j] = ci[j] * bs
                 gv0[b, j] = cv[j]
 
+    # stork's order: the adjoint of spikeinit.neuron._backward_torch_spike_first, with
+    # carries cb = dL/dB[t+1], cs = dL/dS[t+1], ci = dL/dI[t+1] and S[t] = U[t-1] > theta
+
+    @njit(parallel=True, cache=True, nogil=True)
+    def backward_ff_sf(  # type: ignore[no-untyped-def]
+        mem, v0, gspk, gmem, bs, bm, g, th, rg, reset, delta, detach, k, chunk, gx, gi0, gv0
+    ):
+        steps, m = mem.shape
+        nchunks = (m + chunk - 1) // chunk
+        for c in prange(nchunks):
+            lo = c * chunk
+            n = min(m, lo + chunk) - lo
+            ci = np.zeros(n, np.float32)
+            cb = np.zeros(n, np.float32)
+            cs = np.zeros(n, np.float32)
+            for t in range(steps - 1, -1, -1):
+                mt = mem[t, lo : lo + n]
+                pt = mem[t - 1, lo : lo + n] if t > 0 else v0[lo : lo + n]
+                gxt = gx[t, lo : lo + n]
+                gst = gspk[t if has_gs else 0]
+                gmt = gmem[t if has_gm else 0]
+                for j in range(n):
+                    u = mt[j]
+                    gxt[j] = ci[j]
+                    gs = gst[lo + j] if has_gs else _F0
+                    gu = cs[j] * _surrogate(u - th, scode, k) + cb[j] * bm
+                    if has_gm:
+                        gu = gu + gmt[lo + j]
+                    if not detach and reset == 1:
+                        gs = gs - th * gu
+                    gb = (_F0 if pt[j] > th else gu) if reset == 0 else gu
+                    ci[j] = cb[j] * g if delta else cb[j] * g + ci[j] * bs
+                    cb[j] = gb
+                    cs[j] = gs
+            for j in range(n):
+                gv0[lo + j] = cs[j] * _surrogate(v0[lo + j] - th, scode, k) + cb[j] * bm
+                gi0[lo + j] = cb[j] * g if delta else cb[j] * g + ci[j] * bs
+
+    @njit(parallel=True, cache=True, nogil=True)
+    def backward_rec_sf(  # type: ignore[no-untyped-def]
+        mem, v0, w, gspk, gmem, bs, bm, g, th, rg, reset, delta, detach, k, gx, gi0, gv0
+    ):
+        steps, batch, n = mem.shape
+        for b in prange(batch):
+            ci = np.zeros(n, np.float32)
+            cb = np.zeros(n, np.float32)
+            cs = np.zeros(n, np.float32)
+            acc = np.zeros(n, np.float32)
+            for t in range(steps - 1, -1, -1):
+                for j in range(n):
+                    acc[j] = _F0
+                if t < steps - 1:  # dL/dI[t+1] R
+                    for q in range(n):
+                        cq = ci[q]
+                        if cq != _F0:
+                            row = w[q]
+                            for j in range(n):
+                                acc[j] += cq * row[j]
+                mt = mem[t, b]
+                pt = mem[t - 1, b] if t > 0 else v0[b]
+                gxt = gx[t, b]
+                gst = gspk[t if has_gs else 0, b if has_gs else 0]
+                gmt = gmem[t if has_gm else 0, b if has_gm else 0]
+                for j in range(n):
+                    u = mt[j]
+                    gxt[j] = ci[j]
+                    gs = gst[j] + acc[j] if has_gs else acc[j]
+                    gu = cs[j] * _surrogate(u - th, scode, k) + cb[j] * bm
+                    if has_gm:
+                        gu = gu + gmt[j]
+                    if not detach and reset == 1:
+                        gs = gs - th * gu
+                    gb = (_F0 if pt[j] > th else gu) if reset == 0 else gu
+                    ci[j] = cb[j] * g if delta else cb[j] * g + ci[j] * bs
+                    cb[j] = gb
+                    cs[j] = gs
+            for j in range(n):
+                gv0[b, j] = cs[j] * _surrogate(v0[b, j] - th, scode, k) + cb[j] * bm
+                gi0[b, j] = cb[j] * g if delta else cb[j] * g + ci[j] * bs
+
+    if order == 1:
+        return backward_rec_sf if rec else backward_ff_sf
     return backward_rec if rec else backward_ff
 
 
-_BACKWARD: dict[tuple[int, bool, bool, bool], Any] = {}
+_BACKWARD: dict[tuple[int, bool, bool, bool, int], Any] = {}
 
 
-def _backward_kernel(scode: int, has_gs: bool, has_gm: bool, rec: bool) -> Any:
-    key = (scode, has_gs, has_gm, rec)
+def _backward_kernel(scode: int, has_gs: bool, has_gm: bool, rec: bool, order: int) -> Any:
+    key = (scode, has_gs, has_gm, rec, order)
     if key not in _BACKWARD:
         _BACKWARD[key] = _make_backward(*key)
     return _BACKWARD[key]
@@ -230,12 +390,12 @@ def _chunk(m: int) -> int:
     return int(min(4096, max(64, -(-per // 16) * 16)))
 
 
-def _consts(params: LIFParams) -> tuple[np.float32, np.float32, np.float32, np.float32]:
+def _consts(r: StepRule) -> tuple[np.float32, np.float32, np.float32, np.float32]:
     return (
-        np.float32(params.beta_syn),
-        np.float32(params.beta_mem),
-        np.float32(params.gain),
-        np.float32(params.threshold),
+        np.float32(r.beta_syn),
+        np.float32(r.beta_mem),
+        np.float32(r.gain),
+        np.float32(r.threshold),
     )
 
 
@@ -252,31 +412,37 @@ def forward(
     params: LIFParams,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Spikes and membrane ``U`` (both ``[T, B, ...]``) for contiguous float32 ``x``."""
-    bs, bm, g, th = _consts(params)
+    r = step_rule(params)
+    bs, bm, g, th = _consts(r)
     mem = torch.empty_like(x)
     spk = torch.empty_like(x)
-    reset, delta = RESET_CODES[params.reset], params.beta_syn == 0.0
+    codes = (r.reset, r.order, r.delta)
+    steps = x.shape[0]
     if w_rec is None:
-        steps = x.shape[0]
-        _forward_ff(
+        kernel = _forward_ff_sf if r.spike_first else _forward_ff
+        if r.reset == RESET_DEFERRED:
+            kernel = _forward_ff_late
+        kernel(
             _np(x).reshape(steps, -1), _np(i0).reshape(-1), _np(v0).reshape(-1),
-            bs, bm, g, th, reset, delta, _chunk(x[0].numel()),
+            bs, bm, g, th, r.reset, r.delta, _chunk(x[0].numel()),
             mem.numpy().reshape(steps, -1), spk.numpy().reshape(steps, -1),
         )  # fmt: skip
     else:
         # R S[t-1] is torch's own GEMM, as in the pure-torch loop and the reference, so
         # that U agrees to the last bit whatever order the BLAS sums in; the rest of the
         # step is one compiled call.
-        steps = x.shape[0]
         xs, ms, ss = _np(x).reshape(steps, -1), mem.numpy(), spk.numpy()
         ist, vst = _np(i0).reshape(-1).copy(), _np(v0).reshape(-1).copy()
         rec = torch.zeros_like(x[0])
         rec_np, wt = rec.numpy().reshape(-1), w_rec.detach().t()
         ms2, ss2 = ms.reshape(steps, -1), ss.reshape(steps, -1)
+        zeros = np.zeros_like(xs[0])
         for t in range(steps):
             if t > 0:
                 torch.mm(spk[t - 1], wt, out=rec)
-            _step_rec(xs[t], rec_np, ist, vst, bs, bm, g, th, reset, delta, ms2[t], ss2[t])
+            xt = xs[t] if not r.spike_first else (xs[t - 1] if t > 0 else zeros)
+            sp = ss2[t - 1] if t > 0 else zeros
+            _step_rec(xt, rec_np, ist, vst, bs, bm, g, th, *codes, sp, ms2[t], ss2[t])
     return spk, mem
 
 
@@ -291,28 +457,32 @@ def backward(
     detach_reset: bool,
     v0: torch.Tensor | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """``dL/dx`` ``[T, B, ...]``, ``dL/dI0`` and ``dL/dV0`` (``[B, ...]``)."""
-    bs, bm, g, th = _consts(params)
-    reset, delta = RESET_CODES[params.reset], params.beta_syn == 0.0
+    """``dL/dx`` ``[T, B, ...]``, ``dL/dI0`` and ``dL/dV0`` (``[B, ...]``); ``v0`` (the
+    initial membrane, broadcast to ``[B, ...]``) is read by stork's order only."""
+    r = step_rule(params)
+    bs, bm, g, th = _consts(r)
     scode, k = SURROGATE_CODES[surrogate.name], np.float32(surrogate.steepness)
     steps = mem.shape[0]
     gx = torch.empty_like(mem)
     gi0 = torch.empty_like(mem[0])
     gv0 = torch.empty_like(mem[0])
+    v0_np = _np(torch.zeros_like(mem[0]) if v0 is None else v0.to(mem.dtype).expand_as(mem[0]))
     dummy = np.zeros((1,) * mem.dim(), np.float32)
     gs_np = _np(g_spk.to(mem.dtype)) if g_spk is not None else dummy
     gm_np = _np(g_mem.to(mem.dtype)) if g_mem is not None else dummy
-    kernel = _backward_kernel(scode, g_spk is not None, g_mem is not None, w_rec is not None)
-    consts = (bs, bm, g, th, reset, delta, bool(detach_reset), k)
+    kernel = _backward_kernel(
+        scode, g_spk is not None, g_mem is not None, w_rec is not None, r.order
+    )
+    consts = (bs, bm, g, th, np.float32(r.reset_grad), r.reset, r.delta, bool(detach_reset), k)
     if w_rec is None:
         kernel(
-            mem.numpy().reshape(steps, -1), gs_np.reshape(gs_np.shape[0], -1),
+            mem.numpy().reshape(steps, -1), v0_np.reshape(-1), gs_np.reshape(gs_np.shape[0], -1),
             gm_np.reshape(gm_np.shape[0], -1), *consts, _chunk(mem[0].numel()),
             gx.numpy().reshape(steps, -1), gi0.numpy().reshape(-1), gv0.numpy().reshape(-1),
         )  # fmt: skip
     else:
         kernel(
-            mem.numpy(), _np(w_rec), gs_np, gm_np, *consts,
+            mem.numpy(), v0_np, _np(w_rec), gs_np, gm_np, *consts,
             gx.numpy(), gi0.numpy(), gv0.numpy(),
         )  # fmt: skip
     return gx, gi0, gv0

@@ -32,6 +32,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import torch
+
 from ..params import LIFParams
 
 #: reset codes of the generic step (see the module docstring)
@@ -79,3 +81,13 @@ def step_rule(params: LIFParams) -> StepRule:
         order=order,
         reset_grad=th / bm if reset == RESET_DEFERRED else th,
     )
+
+
+def apply_reset(b: torch.Tensor, s: torch.Tensor, rule: StepRule) -> torch.Tensor:
+    """``R(b, s)`` (codes 0-2; code 3 leaves ``b``), for the torch loop and the
+    autograd loops (``nn.dale``); the compiled kernels write the same three cases."""
+    if rule.reset == 0:
+        return b * (1.0 - s)
+    if rule.reset == 1:
+        return b - rule.threshold * s
+    return b

@@ -64,7 +64,7 @@ from typing import TYPE_CHECKING
 import torch
 
 from .. import theory
-from ..neuron import lif_sequence
+from ..neuron import lif_sequence, recurrent_presyn
 from ..nn.dale import DaleLinear, nonneg
 from ..params import LIFParams
 from . import functional as F
@@ -114,8 +114,8 @@ def _group_membranes(
         spikes, _ = layer._loop(current)
         ne = layer.n_exc
         s_e, s_i = spikes[..., :ne], spikes[..., ne:]
-        prev_e = torch.cat([torch.zeros_like(s_e[:1]), s_e[:-1]])
-        prev_i = torch.cat([torch.zeros_like(s_i[:1]), s_i[:-1]])
+        prev_e = recurrent_presyn(s_e, layer.params)
+        prev_i = recurrent_presyn(s_i, layer.params)
         steps, batch = prev_e.shape[:2]
 
         def through(pre: torch.Tensor, w: torch.Tensor) -> torch.Tensor:

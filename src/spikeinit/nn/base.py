@@ -20,7 +20,7 @@ from typing import Literal
 import torch
 from torch import nn
 
-from ..neuron import lif_sequence
+from ..neuron import free_membrane, lif_sequence
 from ..params import LIFParams
 from ..surrogate import Surrogate, as_surrogate
 
@@ -116,11 +116,9 @@ class SpikingLayer(nn.Module):
         )
         if not free:
             return spikes, mem
-        if rec is not None:
-            current = current.clone()
-            current[1:] += spikes[:-1] @ rec.t()
-        _, free_mem = lif_sequence(current, self.params.replace(reset="none"), return_mem=True)
-        return spikes, free_mem
+        w = rec
+        matrix = (lambda s: s @ w.t()) if w is not None else None
+        return spikes, free_membrane(current, self.params, spikes, matrix)
 
     def simulate(self, x: torch.Tensor, free: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
         """``(spikes, U)`` for input ``x``; ``free=True`` gives the free membrane."""

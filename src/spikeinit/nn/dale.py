@@ -12,6 +12,10 @@ has two synaptic currents: an excitatory one with time constant ``tau_exc``
     Ii[t] = exp(-dt/tau_inh) Ii[t-1] + x_inh[t]
     U[t]  = beta_m V[t-1] + (1 - beta_m) (Ie[t] - Ii[t])
 
+in the reference order; ``params.convention`` selects snnTorch's or stork's order
+instead (stork's ``ExcInhLIFGroup`` for ``"stork"``; docs/science.md, section
+'Neuron conventions').
+
 **Connections** (all weights non-negative; names as in stork)::
 
     x -> E  w_xe   "exc"   feed-forward        x -> I  w_xi   "exc"   feed-forward
@@ -43,7 +47,8 @@ from typing import Any
 import torch
 from torch import nn
 
-from ..neuron import check_finite_current, lif_sequence
+from .._kernels.rule import RESET_DEFERRED, apply_reset, step_rule
+from ..neuron import check_finite_current, free_membrane
 from ..params import LIFParams
 from ..surrogate import Surrogate, spike
 from .base import SpikingLayer, WeightGroup, check_sequence_input
@@ -183,6 +188,7 @@ class DaleLinear(SpikingLayer):
         n = self.n_exc + self.n_inh
         be, bi = self.params_exc.beta_syn, self.params_inh.beta_syn
         bm, g, th = self.params.beta_mem, self.params.gain, self.params.threshold
+        rule = step_rule(self.params)  # the generic step (spikeinit._kernels.rule)
         ie = torch.zeros_like(current[0])
         ii = torch.zeros_like(current[0])
         v = torch.zeros_like(current[0])
@@ -190,21 +196,30 @@ class DaleLinear(SpikingLayer):
         spikes: list[torch.Tensor] = []
         mems: list[torch.Tensor] = []
         for t in range(current.shape[0]):
-            if s_prev is None:
-                ie = current[t]
-            else:
-                rec = s_prev @ r_both.t()
-                ie = ie * be + current[t] + rec[:, :n]
-                ii = ii * bi + rec[:, n:]
-            u = v * bm + (ie - ii) * g
-            s = spike(u - th, self.surrogate)
-            s_r = s.detach() if self.detach_reset else s
-            if self.params.reset == "zero":
-                v = u * (1.0 - s_r)
-            elif self.params.reset == "subtract":
-                v = u - th * s_r
-            else:
+            if rule.spike_first:  # stork's ExcInhLIFGroup: input one step late
+                s = spike(v - th, self.surrogate)
+                s_r = s.detach() if self.detach_reset else s
+                u = apply_reset(v * bm + (ie - ii) * g, s_r, rule)
+                if s_prev is not None:
+                    rec = s_prev @ r_both.t()
+                    ie = ie * be + (current[t - 1] + rec[:, :n])
+                    ii = ii * bi + rec[:, n:]
+                else:
+                    ie, ii = ie * be, ii * bi
                 v = u
+            else:
+                if s_prev is None:
+                    ie = current[t]
+                else:
+                    rec = s_prev @ r_both.t()
+                    ie = ie * be + current[t] + rec[:, :n]
+                    ii = ii * bi + rec[:, n:]
+                u = v * bm + (ie - ii) * g
+                if rule.reset == RESET_DEFERRED and s_prev is not None:
+                    u = u - th * (s_prev.detach() if self.detach_reset else s_prev)
+                s = spike(u - th, self.surrogate)
+                s_r = s.detach() if self.detach_reset else s
+                v = u if rule.reset == RESET_DEFERRED else apply_reset(u, s_r, rule)
             spikes.append(s)
             mems.append(u)
             s_prev = s
@@ -224,13 +239,11 @@ class DaleLinear(SpikingLayer):
 
     def _free_membrane(self, current: torch.Tensor, spikes: torch.Tensor) -> torch.Tensor:
         r_exc, r_inh = self._rec_matrices()
-        x_exc = current.clone()
-        x_inh = torch.zeros_like(current)
-        x_exc[1:] += spikes[:-1] @ r_exc.t()
-        x_inh[1:] += spikes[:-1] @ r_inh.t()
-        _, u_exc = lif_sequence(x_exc, self.params_exc.replace(reset="none"), return_mem=True)
-        _, u_inh = lif_sequence(x_inh, self.params_inh.replace(reset="none"), return_mem=True)
-        return u_exc - u_inh  # type: ignore[operator]
+        u_exc = free_membrane(current, self.params_exc, spikes, lambda s: s @ r_exc.t())
+        u_inh = free_membrane(
+            torch.zeros_like(current), self.params_inh, spikes, lambda s: s @ r_inh.t()
+        )
+        return u_exc - u_inh
 
     def run_current(
         self, current: torch.Tensor, free: bool = False

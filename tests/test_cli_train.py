@@ -5,6 +5,7 @@ import json
 import pytest
 
 from spikeinit.cli import main
+from spikeinit.init import micheli_reset_variance
 
 
 @pytest.fixture(autouse=True)
@@ -130,3 +131,25 @@ def test_absurd_lr_exits_2_with_one_line(tmp_path, capsys, optimizer, message):
     assert message in err
     assert "Traceback" not in err and len(err.splitlines()) == 1
     assert not (tmp_path / "x" / "results.json").exists()
+
+
+@pytest.mark.parametrize("form", ["covariance", "public"])
+def test_train_and_compare_take_micheli_reset_form(tmp_path, form):
+    """--form reaches si.initialize: the hidden layer's sigma_W is the reset-aware rule's
+    for the model's own beta and theta (form written out in test_initialize.py)."""
+    out = tmp_path / "t"
+    argv = ["train", *TINY, "--epochs", "1", "--init", "micheli_reset", "--form", form]
+    assert main([*argv, "--out", str(out)]) == 0
+    res = json.loads((out / "results.json").read_text())
+    assert res["config"]["form"] == form
+    hidden = res["init"]["layers"][0]
+    group = hidden["groups"][0]
+    beta = 0.9048374180359595  # the randman preset: exp(-dt / tau_mem), dt 2 ms, tau 20 ms
+    expected = micheli_reset_variance(group["fan_in"], beta, hidden["threshold"], form) ** 0.5
+    assert group["sigma_w"] == pytest.approx(expected, rel=0.1)
+    cmp_out = tmp_path / "c"
+    cargv = ["compare", *TINY, "--epochs", "1", "--seeds", "1", "--inits", "micheli_reset"]
+    assert main([*cargv, "--form", form, "--out", str(cmp_out)]) == 0
+    cres = json.loads((cmp_out / "results.json").read_text())
+    assert cres["config"]["form"] == form
+    assert f"--form {form}" in (cmp_out / "report.md").read_text()

@@ -273,16 +273,57 @@ def test_micheli_reset_forms() -> None:
         init.micheli_reset_variance(1, 1.5)
 
 
+def _expected_finite_gain(n: int, theta: float, margin_divisor: float, r: int = 1000) -> float:
+    """E[n Var[w]] of the finite-width rule from the binomial law of the tail count.
+
+    The tail count ``k`` of ``n`` standard-normal draws is Binomial(n, Q(theta)); the
+    bootstrap mean of the resampled tail fractions is ``k / n`` and their standard
+    deviation ``sqrt(f (1 - f) / n)`` (up to O(1/sqrt(R)) noise), so
+    ``n Var[w] = 1 / (f - 1.96 sqrt(f (1 - f) / n) / margin_divisor)``.
+    """
+    k = torch.arange(0, n + 1, dtype=torch.float64)
+    pmf = torch.from_numpy(stats.binom.pmf(k.numpy(), n, stats.norm.sf(theta)))
+    f = k / n
+    p = (f - 1.96 * (f * (1 - f) / n).sqrt() / margin_divisor).clamp_min(0.5 / n)
+    return float((pmf / p).sum())
+
+
+def test_micheli_finite_width_public_rule_matches_the_binomial_expectation() -> None:
+    """The public code subtracts 1.96 * sd / sqrt(R): n Var averages 6.79 at n = 100
+    (6.37 at n = 1000); the one-resample margin (1.96 * sd) gives 13.3 (7.40)."""
+    n, r = 100, 1000
+    public = _expected_finite_gain(n, 1.0, math.sqrt(r))
+    resample = _expected_finite_gain(n, 1.0, 1.0)
+    assert public == pytest.approx(6.79, abs=0.01) and resample == pytest.approx(13.3, abs=0.1)
+    for margin, expected in (("mean", public), ("resample", resample)):
+        g = _gen(3)
+        fw = init.micheli_finite_width_variance
+        var = [fw(n, generator=g, margin=margin) for _ in range(400)]
+        draws = n * torch.tensor(var)
+        se = float(draws.std()) / 20
+        assert float(draws.mean()) == pytest.approx(expected, abs=4 * se)
+    # n = 1000: public 6.37 (6.33 at the true tail probability), one-resample 7.40
+    g = _gen(4)
+    draws = torch.tensor(
+        [1000 * init.micheli_finite_width_variance(1000, generator=g) for _ in range(60)]
+    )
+    expected = _expected_finite_gain(1000, 1.0, math.sqrt(r))
+    assert expected == pytest.approx(6.37, abs=0.01)
+    assert float(draws.mean()) == pytest.approx(expected, abs=4 * float(draws.std()) / 60**0.5)
+
+
 def test_micheli_finite_width() -> None:
     n = 1000
-    w = init.micheli_finite_width_normal_(torch.empty(50, n), generator=_gen(2))
-    # p_hat is near 1 - Phi(1) minus about 1.96 bootstrap standard errors
+    w = init.micheli_finite_width_normal_(torch.empty(200, n), generator=_gen(2))
+    # p_hat is the empirical tail fraction of n draws (less a margin of ~0.0007)
     se = math.sqrt(stats.norm.sf(1.0) * stats.norm.cdf(1.0) / n)
     p_hat = 1.0 / (n * float(w.var()))
-    assert p_hat == pytest.approx(stats.norm.sf(1.0) - 1.96 * se, abs=4 * se)
+    assert p_hat == pytest.approx(stats.norm.sf(1.0), abs=4 * se)
     # tiny fan-in, high threshold: the tail fraction is 0 and the floor 0.5 / n applies
     w = init.micheli_finite_width_normal_(torch.empty(2000, 4), threshold=5.0, generator=_gen())
     assert float(w.var()) == pytest.approx(1.0 / (4 * 0.5 / 4), rel=0.05)
+    with pytest.raises(ValueError, match="margin"):
+        init.micheli_finite_width_normal_(torch.empty(3, 3), margin="other")  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="n_bootstrap"):
         init.micheli_finite_width_normal_(torch.empty(3, 3), n_bootstrap=1)
     with pytest.raises(ValueError, match="threshold"):

@@ -144,6 +144,34 @@ def test_data_independent_methods_set_the_documented_variance(method, n_var):
     assert report.layers[0].groups[0].rule == method
 
 
+def _reset_aware_gain(beta: float, theta: float, cross: str) -> float:
+    """n Var[w] of the reset-aware rule, written out from its formula:
+    (1 - beta^2 - theta^2 p (1 - p) + 2 beta theta E) / p with p = Q(theta) and
+    E = phi(theta) / p (the public code's) or phi(theta) (covariance form)."""
+    p = 0.5 * math.erfc(theta / math.sqrt(2))
+    phi = math.exp(-theta * theta / 2) / math.sqrt(2 * math.pi)
+    e = phi / p if cross == "public" else phi
+    return (1 - beta**2 - theta**2 * p * (1 - p) + 2 * beta * theta * e) / p
+
+
+@pytest.mark.parametrize("form,expected", [("covariance", 5.41), ("public", 13.50)])
+def test_micheli_reset_form_reaches_native_and_snntorch_models(form, expected):
+    assert _reset_aware_gain(0.5, 1.0, form) == pytest.approx(expected, abs=0.01)
+    p = si.LIFParams.from_snntorch(beta=0.5, threshold=1.0)
+    model = torch.nn.Sequential(si.nn.SpikingLinear(1000, 400, params=p))
+    report = si.initialize(model, None, method="micheli_reset", form=form, seed=0)
+    assert model[0].weight.var().item() * 1000 == pytest.approx(expected, rel=0.03)
+    assert report.layers[0].groups[0].rule == "micheli_reset"
+    snn = pytest.importorskip("snntorch")
+    net = torch.nn.Sequential(
+        torch.nn.Linear(1000, 400), snn.Leaky(beta=0.5, init_hidden=True, output=False)
+    )
+    si.initialize(net, torch.rand(4, 2, 1000), method="micheli_reset", form=form, seed=0)
+    assert net[0].weight.var().item() * 1000 == pytest.approx(expected, rel=0.03)
+    with pytest.raises(ValueError, match="form"):
+        si.initialize(model, None, method="micheli_reset", form="other", seed=0)
+
+
 def test_report_is_json_safe_and_printable(shd_like):
     model = torch.nn.Sequential(si.nn.SpikingLinear(700, 32, params=P))
     report = si.initialize(model, shd_like[:100, :4], seed=0)

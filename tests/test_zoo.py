@@ -67,3 +67,31 @@ def test_sigma_u_per_layer(name: str, calibrate: bool) -> None:
             continue
         assert entry.measured_sigma_u is not None
         assert abs(entry.measured_sigma_u - 1.0) <= tol * 1.0 + 1e-6, f"{name}\n{rep}"
+
+
+@pytest.mark.parametrize("name", ["micheli_mlp", "micheli_cnn"])
+def test_micheli_models_keep_pytorch_default_bias(name: str) -> None:
+    """As in Micheli's public code: every Linear/Conv has nn.Linear's default bias
+    U(-1/sqrt(fan_in), 1/sqrt(fan_in)), and the Micheli rule leaves it alone."""
+    torch.manual_seed(0)
+    model = si.models.build(name, SHAPES[name], 10)
+    weighted = [m for m in model.modules() if isinstance(m, si.nn.SpikingLayer)]
+    weighted = [m for m in weighted if m.weight_groups()]
+    assert weighted
+    before = []
+    for layer in weighted:
+        b = layer.conv.bias if hasattr(layer, "conv") else layer.bias
+        assert b is not None
+        b = b.detach()
+        bound = 1.0 / layer.fan_in**0.5
+        assert float(b.abs().max()) <= bound and float(b.abs().max()) > 0.5 * bound
+        before.append(b.detach().clone())
+    si.initialize(model, method="micheli", seed=0)
+    after = [(m.conv.bias if hasattr(m, "conv") else m.bias).detach() for m in weighted]
+    assert all(torch.equal(a, b) for a, b in zip(after, before, strict=True))
+    plain = si.models.build(name, SHAPES[name], 10, bias=False)
+    assert all(
+        (m.conv.bias if hasattr(m, "conv") else m.bias) is None
+        for m in plain.modules()
+        if isinstance(m, si.nn.SpikingLayer) and m.weight_groups()
+    )

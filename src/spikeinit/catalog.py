@@ -27,8 +27,13 @@ __all__ = [
     "DATASET_ALIASES",
     "INIT_RULES",
     "LOSSES",
+    "MICHELI_INPUT_WIDTH",
     "MODELS",
     "OPTIMIZERS",
+    "PROPAGATION_BIASES",
+    "PROPAGATION_INPUTS",
+    "PROPAGATION_NEURONS",
+    "RESET_FORMS",
     "SCHEDULES",
     "RuleEntry",
     "init_aliases",
@@ -142,3 +147,13 @@ OPTIMIZERS: tuple[str, ...] = ("adam", "adamw", "smorms3")
 SCHEDULES: tuple[str, ...] = ("none", "cosine", "cosine_batch")
 #: the keys of :data:`spikeinit.losses.LOSSES`, in the order the commands list them
 LOSSES: tuple[str, ...] = ("max", "mean", "sum", "count")
+#: forms of the reset-aware Micheli rule: the covariance form (5.41) or the public code's
+RESET_FORMS: tuple[str, ...] = ("covariance", "public")
+#: ``spikeinit propagation --input``: Micheli's static image, fresh Gaussian current, Bernoulli
+PROPAGATION_INPUTS: tuple[str, ...] = ("static", "gaussian", "poisson")
+#: ``--neuron``: snnTorch's Leaky (undecayed subtract reset, Micheli's) or spikeinit's
+PROPAGATION_NEURONS: tuple[str, ...] = ("snntorch", "reference")
+#: ``--bias``: PyTorch's nn.Linear default bias U(+-1/sqrt(n)) (Micheli's) or none
+PROPAGATION_BIASES: tuple[str, ...] = ("default", "none")
+#: width of Micheli's input LIF layer (MNIST's 784 pixels)
+MICHELI_INPUT_WIDTH = 784

@@ -15,7 +15,18 @@ import math
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from .catalog import DATASETS, LOSSES, MODELS, OPTIMIZERS, init_names
+from .catalog import (
+    DATASETS,
+    LOSSES,
+    MICHELI_INPUT_WIDTH,
+    MODELS,
+    OPTIMIZERS,
+    PROPAGATION_BIASES,
+    PROPAGATION_INPUTS,
+    PROPAGATION_NEURONS,
+    RESET_FORMS,
+    init_names,
+)
 
 __all__ = [
     "COMMANDS",
@@ -24,6 +35,7 @@ __all__ = [
     "UserError",
     "add_common_arguments",
     "add_engine_arguments",
+    "add_micheli_arguments",
     "add_training_arguments",
     "choice_list",
     "float_in",
@@ -136,6 +148,21 @@ def add_training_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--hidden", help="hidden widths for fc/recurrent, e.g. 128 or 128,128")
 
 
+def add_micheli_arguments(p: argparse.ArgumentParser) -> None:
+    """``--form`` and ``--standardize`` of ``train`` and ``compare`` (Micheli's set-up)."""
+    p.add_argument(
+        "--form",
+        choices=RESET_FORMS,
+        help="micheli_reset's form: covariance (default) or the public code's",
+    )
+    p.add_argument(
+        "--standardize",
+        action=argparse.BooleanOptionalAction,
+        help="standardise MNIST pixels (mnist5k preset: on; --no-standardize: Micheli's "
+        "[0, 1] pixels)",
+    )
+
+
 #: the engines of ``spikeinit sweep`` and ``compare``
 ENGINES: tuple[str, ...] = ("ray", "inprocess")
 #: what ``spikeinit sweep --grid`` sweeps (the keys of ``experiments.sweep.PARAMETERS``)
@@ -237,7 +264,38 @@ def add_propagation(sub: Any) -> None:
         default=["default", "kaiming", "micheli"],
         help=f"comma list from {', '.join(inits)} (default: default,kaiming,micheli)",
     )
-    p.add_argument("--input", choices=("gaussian", "poisson"), default="gaussian")
+    p.add_argument(
+        "--input",
+        choices=PROPAGATION_INPUTS,
+        default="static",
+        help="static: Micheli's static N(0,1) image into a 784-wide input LIF layer (default); "
+        "gaussian: fresh N(0,1) current each step; poisson: Bernoulli trains",
+    )
+    p.add_argument(
+        "--input-width",
+        type=positive_int(100_000),
+        default=MICHELI_INPUT_WIDTH,
+        help="width of the input LIF layer with --input static (default: %(default)s)",
+    )
+    p.add_argument(
+        "--neuron",
+        choices=PROPAGATION_NEURONS,
+        default="snntorch",
+        help="snntorch: snnTorch Leaky, undecayed subtract reset (Micheli's, default); "
+        "reference: spikeinit's LIF, decayed subtract reset",
+    )
+    p.add_argument(
+        "--bias",
+        choices=PROPAGATION_BIASES,
+        default="default",
+        help="default: nn.Linear's default bias U(+-1/sqrt(n)) (Micheli's); none: no bias",
+    )
+    p.add_argument(
+        "--form",
+        choices=RESET_FORMS,
+        default="covariance",
+        help="micheli_reset's form: covariance (default) or the public code's",
+    )
     p.add_argument("--reset", choices=("subtract", "zero"), default="subtract")
     p.add_argument("--beta", type=float_in(0.0, 0.999, lo_open=True), default=0.5)
     p.add_argument("--threshold", type=float_in(0.0, 10.0, lo_open=True), default=1.0)
@@ -275,6 +333,7 @@ def add_train(sub: Any) -> None:
     p = sub.add_parser("train", help="train one model with one initialisation")
     add_common_arguments(p, "runs/train")
     add_training_arguments(p)
+    add_micheli_arguments(p)
     p.add_argument("--init", default="fluctuation", choices=sorted(init_names(aliases=True)))
     p.add_argument("--resume", action="store_true", help="continue from --out/last.pt")
     _command(p, "train_cmd")
@@ -284,6 +343,7 @@ def add_compare(sub: Any) -> None:
     p = sub.add_parser("compare", help="compare initialisations over seeds")
     add_common_arguments(p, "runs/compare")
     add_training_arguments(p)
+    add_micheli_arguments(p)
     p.add_argument(
         "--inits",
         type=choice_list(sorted(init_names(aliases=True))),

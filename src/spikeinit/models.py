@@ -11,6 +11,7 @@ import math
 from collections.abc import Callable, Sequence
 from typing import Any
 
+import torch
 from torch import nn
 
 from .nn import (
@@ -151,20 +152,34 @@ def micheli_mlp(
     width: int = 100,
     hidden_layers: int = 8,
     surrogate: str = "atan",
+    bias: bool = True,
 ) -> nn.Module:
     """Micheli et al.'s MLP ("10 layers"): an input LIF layer fed raw pixels as current,
     ``hidden_layers`` Linear+LIF layers of ``width``, and an ``n_classes`` LIF output layer.
     Output: spikes; train with the spike-count loss. The surrogate defaults to
-    snnTorch's (and so Micheli's) arctan with alpha = 2."""
+    snnTorch's (and so Micheli's) arctan with alpha = 2. As in the public code, every
+    Linear has PyTorch's default bias ``U(-1/sqrt(n), 1/sqrt(n))`` (``bias=False``: none),
+    which the initialisers leave alone."""
     p = params or MICHELI_PARAMS
     n = _flat(input_shape)
     layers: list[nn.Module] = [Flatten()] if len(input_shape) > 1 else []
     layers.append(LIF(p, surrogate=surrogate))
     for _ in range(hidden_layers):
-        layers.append(SpikingLinear(n, width, params=p, surrogate=surrogate))
+        layers.append(_with_torch_bias(SpikingLinear(n, width, p, bias=bias, surrogate=surrogate)))
         n = width
-    layers.append(SpikingLinear(n, n_classes, params=p, surrogate=surrogate))
+    layers.append(_with_torch_bias(SpikingLinear(n, n_classes, p, bias=bias, surrogate=surrogate)))
     return nn.Sequential(*layers)
+
+
+def _with_torch_bias(layer: SpikingLinear | SpikingConv2d) -> SpikingLinear | SpikingConv2d:
+    """Draw the layer's bias (if any) as PyTorch's ``nn.Linear`` / ``nn.Conv2d`` default,
+    ``U(-1/sqrt(fan_in), 1/sqrt(fan_in))``, from the global generator."""
+    b = layer.conv.bias if isinstance(layer, SpikingConv2d) else layer.bias
+    if b is not None:
+        bound = 1.0 / math.sqrt(layer.fan_in)
+        with torch.no_grad():
+            b.uniform_(-bound, bound)
+    return layer
 
 
 @register("micheli_cnn", output="spikes")
@@ -175,9 +190,12 @@ def micheli_cnn(
     channels: int = 64,
     n_conv: int = 2,
     surrogate: str = "atan",
+    bias: bool = True,
 ) -> nn.Module:
     """Micheli et al.'s CNN: input LIF layer, ``n_conv`` x (3x3 conv pad 1 + LIF, 2x2 max-pool),
-    then a LIF output layer of ``n_classes``. Output: spikes (spike-count loss)."""
+    then a LIF output layer of ``n_classes``. Output: spikes (spike-count loss). Convolutions
+    and the output Linear have PyTorch's default bias, as in the public code (``bias=False``:
+    none)."""
     p = params or MICHELI_PARAMS
     shape = _image_shape(input_shape)
     layers: list[nn.Module] = []
@@ -186,9 +204,11 @@ def micheli_cnn(
     c, h, w = shape
     layers.append(LIF(p, surrogate=surrogate))
     for _ in range(n_conv):
-        layers += [SpikingConv2d(c, channels, 3, params=p, padding=1), TimeFold(nn.MaxPool2d(2))]
+        conv = SpikingConv2d(c, channels, 3, params=p, padding=1, bias=bias, surrogate=surrogate)
+        layers += [_with_torch_bias(conv), TimeFold(nn.MaxPool2d(2))]
         c, h, w = channels, h // 2, w // 2
-    layers += [Flatten(), SpikingLinear(c * h * w, n_classes, params=p, surrogate=surrogate)]
+    out = SpikingLinear(c * h * w, n_classes, params=p, bias=bias, surrogate=surrogate)
+    layers += [Flatten(), _with_torch_bias(out)]
     return nn.Sequential(*layers)
 
 

@@ -150,6 +150,7 @@ def run(args: argparse.Namespace) -> int:
             ("model", args.model),
             ("hidden", args.hidden),
             ("lr", args.lr),
+            ("form", args.form),
             ("seed", args.seed or None),
         )
         if value is not None
@@ -157,6 +158,7 @@ def run(args: argparse.Namespace) -> int:
     cmd = (
         f"spikeinit compare --dataset {args.dataset} --inits {','.join(args.inits)} "
         f"--seeds {args.seeds} --epochs {specs[0].epochs}{extra}"
+        + {None: "", True: " --standardize", False: " --no-standardize"}[args.standardize]
     )
     write_report(
         args.out,

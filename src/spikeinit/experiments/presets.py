@@ -55,6 +55,7 @@ class RunSpec:
     standardize: bool = False
     init_samples: int = 256
     readout: str = "auto"
+    form: str = "covariance"
 
 
 PRESETS: dict[str, RunSpec] = {
@@ -70,7 +71,10 @@ PRESETS: dict[str, RunSpec] = {
         dataset_kw={"encoding": "poisson", "n_steps": 50},
         regularize=False,
     ),
-    # Micheli et al.'s MLP on real MNIST images: pixels (standardised) as current, T = 1
+    # Micheli et al.'s MLP on real MNIST images (models.micheli_mlp: snnTorch's Leaky with
+    # its undecayed subtract reset, nn.Linear's default bias), the image as a static current
+    # at every step, T = 1; pixels standardised (with Micheli's [0, 1] pixels and theta = 1
+    # the input layer cannot fire at t = 0, so at T = 1 no input reaches the network)
     "mnist5k": RunSpec(
         dataset="mnist5k",
         model="micheli_mlp",
@@ -194,7 +198,7 @@ def build_initialized(
         x_init = standardize_mnist(x_init)
     report = initialize(
         model, x_init, method=method, sigma_u=spec.sigma_u, mu_u=spec.mu_u, seed=spec.seed,
-        readout=readout or readout_rule(spec),
+        readout=readout or readout_rule(spec), form=spec.form,  # type: ignore[arg-type]
     )  # fmt: skip
     return model, ds, x_init, report
 

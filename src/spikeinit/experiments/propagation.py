@@ -1,23 +1,38 @@
 """``spikeinit propagation``: Micheli et al.'s deep activity-propagation experiment.
 
 Set-up (docs/science.md, section 'The propagation experiment'). A deep
-feed-forward stack of ``depth`` LIF
-layers of ``width`` neurons, snnTorch-``Leaky``-like neurons
-(``LIFParams.from_snntorch(beta, threshold, reset)``: delta synapse, input
-scale 1), run for ``steps`` time steps from zero state, no gradient.
+feed-forward stack of ``depth`` LIF layers run for ``steps`` time steps from
+zero state, no gradient. By default it is **Micheli et al.'s own set-up** (their
+public code, AuroraMicheli/Weight-Initialization-SNN):
 
-* **Layer numbering.** ``depth`` counts LIF layers. With ``--input gaussian``
-  (default) *layer 1 is a LIF layer whose input current is i.i.d. N(0, 1)* per
-  neuron, sample and step (no weights), so ``Var[U_1] = 1`` at t = 0 and its
-  rate is ``1 - Phi(theta)`` there; layers 2..depth receive ``W_l s_{l-1}`` with
-  ``W_l`` (``width x width``) drawn by the chosen init. With ``--input poisson``
-  layer 1 also has weights and is fed i.i.d. Bernoulli spike trains at
-  ``p0 = 1 - Phi(theta)`` per step (Micheli's fixed-point rate).
+* **Neuron** (``--neuron snntorch``, default): snnTorch's ``Leaky``, delta
+  synapse, input scale 1, and with ``--reset subtract`` snnTorch's *undecayed*
+  subtract reset ``U[t] = beta U[t-1] + I[t] - theta S[t-1]``.
+  ``--neuron reference`` is spikeinit's reference neuron, whose subtract reset is
+  decayed with the membrane, ``U[t] = beta (U[t-1] - theta S[t-1]) + I[t]``. The
+  zero reset is the same in both.
+* **Input** (``--input static``, default): layer 1 is a LIF layer of
+  ``input_width`` (784) neurons fed a static "image", one i.i.d. N(0, 1) vector
+  per sample, as a current that is the same at every step; layer 2 maps 784 to
+  ``width``. ``--input gaussian``: layer 1 has ``width`` neurons and fresh
+  i.i.d. N(0, 1) current per neuron, sample and step. ``--input poisson``: layer
+  1 also has weights and is fed i.i.d. Bernoulli spike trains at
+  ``p0 = 1 - Phi(theta)`` per step (Micheli's fixed-point rate). In every case
+  ``Var[U_1] = 1`` at t = 0 (no weights before layer 1 for static/gaussian).
+* **Bias** (``--bias default``): every weighted layer is an ``nn.Linear`` with
+  PyTorch's default bias ``U(-1/sqrt(n), 1/sqrt(n))`` (n = fan-in), which the
+  inits leave alone, as in the public code. ``--bias none``: no bias.
+
+``depth`` counts LIF layers, layer 1 included (as the public code counts its
+"10-layer" MLP). Layers 2..depth receive ``W_l s_{l-1} (+ b_l)`` with ``W_l``
+drawn by the chosen init.
+
 * **Recorded** per layer and step: the firing rate (spikes per neuron per step,
   averaged over batch and neurons), ``Var[U]`` and ``E[U]`` of the membrane
   *before* reset (population statistics over batch and neurons at that step).
 * **Reference profile** for the band criterion: the per-step rate of the first
-  spiking population (layer 1 for gaussian input, the input trains for poisson).
+  spiking population (layer 1 for static/gaussian input, the input trains for
+  poisson).
 * **Data-dependent inits** (``fluctuation``, ``balanced_cal``) are fitted on a
   separate calibration batch of the same size and input distribution; all
   reported numbers come from the evaluation batch.
@@ -25,10 +40,6 @@ scale 1), run for ``steps`` time steps from zero state, no gradient.
 Beyond the paper: ``balanced`` and ``balanced_cal`` (see
 :func:`spikeinit.init.propagation_rules.balanced_normal_` and
 :func:`spikeinit.init.propagation_rules.calibrate_profile_`).
-
-The neuron's subtract reset is the reference one (``V = U - theta S`` before
-the next decay); snnTorch subtracts after the decay. This only matters after the
-first spike, never at t = 0.
 """
 
 from __future__ import annotations
@@ -41,13 +52,20 @@ import torch
 from scipy import stats
 
 from .. import theory
-from ..catalog import INIT_RULES, init_names
+from ..catalog import (
+    INIT_RULES,
+    MICHELI_INPUT_WIDTH,
+    PROPAGATION_BIASES,
+    PROPAGATION_INPUTS,
+    PROPAGATION_NEURONS,
+    init_names,
+)
 from ..cli_run import resolve_device
 from ..init import functional as F
 from ..init import registry
 from ..init.registry import RuleContext
 from ..neuron import lif_sequence
-from ..params import LIFParams
+from ..params import Convention, LIFParams
 from .common import (
     new_figure,
     progress,
@@ -60,16 +78,23 @@ from .common import (
 INITS: tuple[str, ...] = init_names(model_only=False)
 DATA_DEPENDENT = tuple(r.name for r in INIT_RULES if r.data_dependent)
 BAND = (0.5, 2.0)
+#: ``--input``, ``--neuron``, ``--bias`` (spikeinit.catalog, which the parser reads)
+INPUTS = PROPAGATION_INPUTS
+NEURONS = PROPAGATION_NEURONS
+BIASES = PROPAGATION_BIASES
+INPUT_WIDTH = MICHELI_INPUT_WIDTH
 
 
 # -- the experiment -----------------------------------------------------------------------
-def init_gain(init: str, width: int, threshold: float, beta: float) -> float | None:
+def init_gain(
+    init: str, width: int, threshold: float, beta: float, form: F.ResetForm = "covariance"
+) -> float | None:
     """``c = n Var[w]`` of a data-independent, i.i.d. zero-mean init (None otherwise)."""
     p = float(stats.norm.sf(threshold))
     if init == "micheli":
         return 1.0 / p
     if init == "micheli_reset":
-        return F.micheli_reset_variance(width, beta, threshold) * width
+        return F.micheli_reset_variance(width, beta, threshold, form) * width
     if init == "kaiming":
         return 2.0
     if init == "glorot":
@@ -88,6 +113,7 @@ def _init_weight(
     presyn_cal: torch.Tensor | None,
     target: torch.Tensor | None,
     gen: torch.Generator,
+    form: F.ResetForm = "covariance",
 ) -> torch.Tensor:
     ctx = RuleContext(
         threshold=params.threshold,
@@ -96,6 +122,7 @@ def _init_weight(
         params=params,
         presyn=None if presyn_cal is None else presyn_cal.cpu(),
         target=target,
+        form=form,
     )
     return registry.get(init).fn(torch.empty(width, n_in), ctx)
 
@@ -111,9 +138,16 @@ def _layer_stats(spikes: torch.Tensor, mem: torch.Tensor) -> dict[str, list[floa
 
 
 def _lif(current: torch.Tensor, params: LIFParams) -> tuple[torch.Tensor, torch.Tensor]:
+    """Spikes and membrane ``U`` (before reset) of one layer, ``[T, B, n]`` each."""
     out = lif_sequence(current, params, return_mem=True)
     assert isinstance(out, tuple)
     return out
+
+
+def _default_bias(width: int, n_in: int, gen: torch.Generator) -> torch.Tensor:
+    """PyTorch's ``nn.Linear`` default bias, ``U(-1/sqrt(n_in), 1/sqrt(n_in))``."""
+    bound = 1.0 / n_in**0.5
+    return torch.empty(width).uniform_(-bound, bound, generator=gen)
 
 
 def simulate(
@@ -126,23 +160,46 @@ def simulate(
     beta: float = 0.5,
     threshold: float = 1.0,
     reset: str = "subtract",
-    input_kind: str = "gaussian",
+    input_kind: str = "static",
     seed: int = 0,
     device: torch.device | str = "cpu",
+    neuron: str = "snntorch",
+    bias: str = "default",
+    input_width: int = INPUT_WIDTH,
+    form: F.ResetForm = "covariance",
+    return_weights: bool = False,
 ) -> dict[str, Any]:
     """One propagation run; returns ``{"init", "width", "layers", "summary", ...}``.
 
+    The defaults are Micheli et al.'s set-up (module docstring): snnTorch's
+    neuron, a static N(0, 1) image into an ``input_width``-wide input LIF layer,
+    PyTorch's default bias. ``form`` is the reset-aware rule's form
+    (:func:`spikeinit.init.micheli_reset_normal_`).
+
     ``layers[d-1]`` is ``{"depth": d, "rate": [...], "var_u": [...], "mean_u": [...]}``
-    with one entry per time step. Weights are drawn on the CPU from a generator
-    seeded with ``seed`` (the same for every init, so normal inits share their
-    standard-normal draws); inputs from ``seed + 1`` (evaluation) and ``seed + 2``
-    (calibration batch for data-dependent inits).
+    with one entry per time step. Weights (then the layer's bias) are drawn on the
+    CPU from a generator seeded with ``seed`` (the same for every init, so normal
+    inits share their standard-normal draws); inputs from ``seed + 1``
+    (evaluation) and ``seed + 2`` (calibration batch for data-dependent inits).
+    With ``return_weights`` the result also holds ``"weights"``, the ``(W, b)`` of
+    layers 2..depth (``b`` None without bias), and ``"x"`` the evaluation input.
     """
     if init not in INITS:
         raise ValueError(f"init must be one of {', '.join(INITS)}, got {init!r}")
-    if input_kind not in ("gaussian", "poisson"):
-        raise ValueError(f"input must be 'gaussian' or 'poisson', got {input_kind!r}")
-    params = LIFParams.from_snntorch(beta=beta, threshold=threshold, reset_mechanism=reset)
+    if input_kind not in INPUTS:
+        raise ValueError(f"input must be one of {', '.join(INPUTS)}, got {input_kind!r}")
+    if neuron not in NEURONS:
+        raise ValueError(f"neuron must be one of {', '.join(NEURONS)}, got {neuron!r}")
+    if bias not in BIASES:
+        raise ValueError(f"bias must be one of {', '.join(BIASES)}, got {bias!r}")
+    if isinstance(input_width, bool) or not isinstance(input_width, int) or input_width < 1:
+        raise ValueError(f"input_width must be an integer >= 1, got {input_width!r}")
+    if form not in ("covariance", "public"):
+        raise ValueError(f"form must be 'covariance' or 'public', got {form!r}")
+    convention: Convention = "snntorch" if neuron == "snntorch" else "spikeinit"
+    params = LIFParams.from_snntorch(
+        beta=beta, threshold=threshold, reset_mechanism=reset, convention=convention
+    )
     dev = torch.device(device)
     t_start = time.perf_counter()
     gen_w = torch.Generator().manual_seed(seed)
@@ -151,6 +208,8 @@ def simulate(
 
     def draw_input(s: int) -> torch.Tensor:
         g = torch.Generator().manual_seed(s)
+        if input_kind == "static":
+            return torch.randn(1, batch, input_width, generator=g).repeat(steps, 1, 1)
         if input_kind == "gaussian":
             return torch.randn(steps, batch, width, generator=g)
         return (torch.rand(steps, batch, width, generator=g) < p0).float()
@@ -159,8 +218,9 @@ def simulate(
     x_cal = draw_input(seed + 2).to(dev) if needs_cal else None
     layers: list[dict[str, Any]] = []
     scales: list[float] = []
+    weights: list[tuple[torch.Tensor, torch.Tensor | None]] = []
     with torch.no_grad():
-        if input_kind == "gaussian":
+        if input_kind != "poisson":
             s_eval, u_eval = _lif(x_eval, params)
             layers.append({"depth": 1, **_layer_stats(s_eval, u_eval)})
             s_cal = _lif(x_cal, params)[0] if x_cal is not None else None
@@ -173,21 +233,32 @@ def simulate(
         target = s_cal.mean(dim=(1, 2)).double() if s_cal is not None else None
         if input_kind == "poisson" and target is not None:
             target = torch.full((steps,), p0, dtype=torch.float64)
+        n_in = s_eval.shape[-1]
         for d in range(first, depth + 1):
-            w = _init_weight(init, width, width, params, beta, s_cal, target, gen_w).to(dev)
+            w = _init_weight(init, width, n_in, params, beta, s_cal, target, gen_w, form).to(dev)
+            b = _default_bias(width, n_in, gen_w).to(dev) if bias == "default" else None
             scales.append(float(w.pow(2).sum(dim=1).mean()))
-            s_eval, u_eval = _lif(torch.nn.functional.linear(s_eval, w), params)
+            if return_weights:
+                weights.append((w, b))
+            s_eval, u_eval = _lif(torch.nn.functional.linear(s_eval, w, b), params)
             layers.append({"depth": d, **_layer_stats(s_eval, u_eval)})
             if s_cal is not None:
-                s_cal = _lif(torch.nn.functional.linear(s_cal, w), params)[0]
+                s_cal = _lif(torch.nn.functional.linear(s_cal, w, b), params)[0]
+            n_in = width
     rates = torch.tensor([ly["rate"] for ly in layers], dtype=torch.float64)
+    extra: dict[str, Any] = {"weights": weights, "x": x_eval} if return_weights else {}
     return {
+        **extra,
         "init": init,
         "width": width,
         "depth": depth,
         "layers": layers,
         "gain_per_layer": scales,
-        "theory_var_t0": _theory_var_t0(init, width, depth, threshold, beta, layers, first),
+        "neuron": neuron,
+        "input": input_kind,
+        "bias": bias,
+        "form": form,
+        "theory_var_t0": _theory_var_t0(init, width, depth, threshold, beta, layers, first, form),
         "summary": _summary(rates, ref, threshold),
         "seconds": time.perf_counter() - t_start,
     }
@@ -201,9 +272,11 @@ def _theory_var_t0(
     beta: float,
     layers: list[dict[str, Any]],
     first: int,
+    form: F.ResetForm = "covariance",
 ) -> list[float] | None:
-    """Infinite-width t = 0 map ``Var_{l+1} = c Q(theta / sqrt(Var_l))`` from layer 1's Var."""
-    c = init_gain(init, width, threshold, beta)
+    """Infinite-width t = 0 map ``Var_{l+1} = c Q(theta / sqrt(Var_l))`` from layer 1's Var
+    (the bias's variance ``1/(3n)`` is left out)."""
+    c = init_gain(init, width, threshold, beta, form)
     if c is None:
         return None
     v = layers[0]["var_u"][0] if first == 2 else c * float(stats.norm.sf(threshold))
@@ -284,6 +357,17 @@ def _figures(runs: list[dict[str, Any]], out: str, threshold: float) -> list[str
     return names
 
 
+NEURON_TEXT = {
+    "snntorch": "snnTorch Leaky (U[t] = beta U[t-1] + I[t] - theta S[t-1])",
+    "reference": "spikeinit's reference LIF (the subtract reset decays with U)",
+}
+INPUT_TEXT = {
+    "static": "has {n} LIF neurons fed a static i.i.d. N(0, 1) image, the same current every step.",
+    "gaussian": "receives fresh i.i.d. N(0, 1) current at every step.",
+    "poisson": "receives W s from Bernoulli trains at p0 = {p:.4f} per step.",
+}
+
+
 def _fmt(x: float | None, digits: int = 3) -> str:
     return "-" if x is None else f"{x:.{digits}g}"
 
@@ -297,13 +381,14 @@ def _report(config: dict[str, Any], runs: list[dict[str, Any]], figures: list[st
         "",
         f"Command: `{config['argv']}`",
         "",
-        f"Neurons: snnTorch-Leaky-like, beta = {config['beta']}, theta = {theta}, "
-        f"{config['reset']} reset; input {config['input']}; T = {config['steps']} steps, "
-        f"batch {config['batch']}, seed {config['seed']}. Layer 1 "
+        f"Neurons: {NEURON_TEXT[config['neuron']]}, beta = {config['beta']}, theta = {theta}, "
+        f"{config['reset']} reset; input {config['input']}; bias {config['bias']}; "
+        f"T = {config['steps']} steps, batch {config['batch']}, seed {config['seed']}. Layer 1 "
+        + INPUT_TEXT[config["input"]].format(p=p, n=config["input_width"])
         + (
-            "receives i.i.d. N(0, 1) current directly; layers 2.. receive W s."
-            if config["input"] == "gaussian"
-            else f"receives W s from Bernoulli trains at p0 = {p:.4f} per step."
+            " Layers 2.. receive W s + b, b ~ U(+-1/sqrt(fan-in))."
+            if config["bias"] == "default"
+            else " Layers 2.. receive W s (no bias)."
         ),
         "",
         f"Theory: 1 - Phi(theta) = {p:.4f}; Micheli gain c = 1/(1 - Phi(theta)) = {1 / p:.3f}; "
@@ -312,7 +397,7 @@ def _report(config: dict[str, Any], runs: list[dict[str, Any]], figures: list[st
         f"(stable below theta = {theory.micheli_stability_bound():.3f}).",
         "",
         "Rate = spikes per neuron per step. `ratio` = rate / reference rate at the same step "
-        f"(reference: {'layer 1' if config['input'] == 'gaussian' else 'input trains'}); "
+        f"(reference: {'input trains' if config['input'] == 'poisson' else 'layer 1'}); "
         f"band = [{BAND[0]}, {BAND[1]}] over every layer and step.",
         "",
     ]
@@ -328,7 +413,7 @@ def _report(config: dict[str, Any], runs: list[dict[str, Any]], figures: list[st
     ]
     for run in runs:
         s = run["summary"]
-        c = init_gain(run["init"], run["width"], theta, config["beta"])
+        c = init_gain(run["init"], run["width"], theta, config["beta"], config["form"])
         if run["init"] in ("balanced", "balanced_cal", "fluctuation", "micheli_finite"):
             c = sum(run["gain_per_layer"]) / max(1, len(run["gain_per_layer"]))
         t0 = " | ".join(_fmt(run["layers"][d - 1]["rate"][0]) for d in probe)
@@ -364,6 +449,10 @@ def run(args: argparse.Namespace) -> int:
         "steps": args.steps,
         "inits": args.inits,
         "input": args.input,
+        "input_width": args.input_width,
+        "neuron": args.neuron,
+        "bias": args.bias,
+        "form": args.form,
         "reset": args.reset,
         "beta": args.beta,
         "threshold": args.threshold,
@@ -373,6 +462,8 @@ def run(args: argparse.Namespace) -> int:
     config["argv"] = (
         f"spikeinit propagation --depth {args.depth} --width {','.join(map(str, args.width))} "
         f"--steps {args.steps} --inits {','.join(args.inits)} --input {args.input} "
+        f"--input-width {args.input_width} --neuron {args.neuron} --bias {args.bias} "
+        f"--form {args.form} "
         f"--reset {args.reset} --beta {args.beta} --threshold {args.threshold} "
         f"--batch {args.batch} --seed {args.seed} --out {args.out}"
     )
@@ -392,6 +483,10 @@ def run(args: argparse.Namespace) -> int:
                 input_kind=args.input,
                 seed=args.seed,
                 device=device,
+                neuron=args.neuron,
+                bias=args.bias,
+                input_width=args.input_width,
+                form=args.form,
             )
         )
     figures = _figures(runs, args.out, args.threshold)

@@ -41,6 +41,8 @@ def spec_overrides(args: argparse.Namespace) -> dict[str, Any]:
         "sigma_u": args.sigma_u,
         "hidden": hidden,
         "dataset_kw": dataset_kw or None,
+        "form": args.form,
+        "standardize": args.standardize,
     }
 
 

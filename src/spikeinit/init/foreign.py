@@ -66,6 +66,7 @@ from ..adapters.trace import NORM_TYPES, VIEWS, Site, Trace, capture_pass, share
 from ..nn.base import WeightGroup
 from . import functional as F
 from . import registry
+from .functional import ResetForm
 from .registry import RuleContext
 from .report import GroupInit, InitReport, LayerInit, ModuleInit
 
@@ -659,11 +660,16 @@ def set_running_stats(
 
 
 def apply_fixed_rule(
-    w: WeightGroup, method: str, layer: ForeignLayer, gen: torch.Generator | None
+    w: WeightGroup,
+    method: str,
+    layer: ForeignLayer,
+    gen: torch.Generator | None,
+    form: ResetForm = "covariance",
 ) -> None:
-    """The data-independent rules on one weight tensor (fan-in from its own shape)."""
+    """The data-independent rules on one weight tensor (fan-in from its own shape);
+    ``form`` is ``micheli_reset``'s."""
     p = layer.params
-    ctx = RuleContext(threshold=p.threshold, beta=p.beta_mem, generator=gen)
+    ctx = RuleContext(threshold=p.threshold, beta=p.beta_mem, generator=gen, form=form)
     registry.get(method).fn(w.weight, ctx)
 
 
@@ -764,6 +770,7 @@ def initialize_foreign(
     forward: Forward | None,
     generator: torch.Generator | None,
     dt: float = 1e-3,
+    form: ResetForm = "covariance",
 ) -> InitReport:
     """:func:`spikeinit.initialize` for snnTorch / Norse / SpikingJelly models (module docstring).
 
@@ -782,7 +789,7 @@ def initialize_foreign(
                 entry = LayerInit(index, layer.layer_name, type(layer.neuron).__name__, [])
                 entry.notes.extend(layer.notes)
                 for g in layer.weight_groups():
-                    apply_fixed_rule(g, method, layer, gen)
+                    apply_fixed_rule(g, method, layer, gen, form)
                     entry.groups.append(GroupInit(g.name, g.kind, fan_in_of(g.weight), method))
                     set_by[_owner(g.weight, _owner_names(model))] = method
                 report.layers.append(entry)
@@ -843,7 +850,7 @@ def initialize_foreign(
                     if is_readout:
                         _normal_(g.weight, fan_in_of(g.weight) ** -0.5, gen)
                     else:
-                        apply_fixed_rule(g, method, layer, gen)
+                        apply_fixed_rule(g, method, layer, gen, form)
                     set_by[_owner(g.weight, owner_names)] = rule
                 continue
             recurrent = site.recurrent or any(g.kind == "rec" for g in layer.weight_groups())

@@ -615,38 +615,78 @@ def micheli_reset_normal_(
     return _normal_(w, 0.0, math.sqrt(var), generator)
 
 
+FiniteMargin = Literal["mean", "resample"]
+
+
 def micheli_finite_width_normal_(
     w: torch.Tensor,
     threshold: float = 1.0,
     n_bootstrap: int = 1000,
     generator: torch.Generator | None = None,
     p_floor: float | None = None,
+    margin: FiniteMargin = "mean",
 ) -> torch.Tensor:
     """Finite-width Micheli init [B]: ``Var[w] = 1 / (n p_hat)``.
 
-    As in the public code, ``p`` is a bootstrap estimate of the tail fraction
-    ``P(z > theta)`` from ``n`` (the fan-in) standard-normal samples: draw the
-    samples, resample them ``n_bootstrap`` times, and take the mean tail fraction
-    minus 1.96 bootstrap standard errors. This is a random empirical tail fraction
-    rather than a true confidence bound, and it can reach 0 (small ``n``, large
-    ``theta``). It is therefore clamped to ``p_floor`` (default ``0.5 / n``, half a
-    sample), which keeps the variance finite. Draws use ``generator``.
+    ``p_hat`` replaces the tail probability ``1 - Phi(theta)`` by a bootstrap
+    estimate from ``n`` (the fan-in) standard-normal samples ``z``: resample ``z``
+    ``R = n_bootstrap`` times, let ``f_r`` be the tail fraction ``mean(z > theta)``
+    of resample ``r``, ``m`` and ``s`` the mean and (population) standard
+    deviation of the ``f_r``, and::
+
+        margin="mean"     (default, the public code's rule):  p_hat = m - 1.96 s / sqrt(R)
+        margin="resample" (spikeinit's earlier variant):      p_hat = m - 1.96 s
+
+    ``"mean"`` subtracts the 95 % margin of the bootstrap *mean*, which shrinks
+    with ``R``, so ``p_hat`` is essentially the empirical tail fraction of the
+    ``n`` draws: ``n Var[w]`` averages 6.37 at ``n = 1000`` and 6.79 at
+    ``n = 100`` (theta = 1; ``1 / (p - 1.96 sqrt(p (1 - p) / n) / sqrt(R))`` at the
+    true ``p`` is 6.33 and 6.39; the plain rule 6.30). ``"resample"`` subtracts
+    the margin of one resample, a 95 % lower bound on the tail fraction:
+    7.40 and 13.3. docs/science.md, section 'Variants in the public code', has
+    the derivation of these numbers and the simulated rates of both forms.
+
+    ``p_hat`` is random and can reach 0 (small ``n``, large ``theta``); it is
+    clamped to ``p_floor`` (default ``0.5 / n``, half a sample), which keeps the
+    variance finite. Draws use ``generator``.
     """
     w = _check_tensor(w)
+    var = micheli_finite_width_variance(
+        _fan_in(w), threshold, n_bootstrap, generator, p_floor=p_floor, margin=margin
+    )
+    return _normal_(w, 0.0, math.sqrt(var), generator)
+
+
+def micheli_finite_width_variance(
+    fan_in: int,
+    threshold: float = 1.0,
+    n_bootstrap: int = 1000,
+    generator: torch.Generator | None = None,
+    p_floor: float | None = None,
+    margin: FiniteMargin = "mean",
+) -> float:
+    """One random draw of the finite-width ``Var[w] = 1 / (n p_hat)`` [B]; see
+    :func:`micheli_finite_width_normal_` (same arguments, ``fan_in`` = ``n``)."""
+    if isinstance(fan_in, bool) or not isinstance(fan_in, int) or fan_in < 1:
+        raise ValueError(f"fan_in must be an integer >= 1, got {fan_in!r}")
     _check_generator(generator)
     theta = _threshold(threshold)
     if isinstance(n_bootstrap, bool) or not isinstance(n_bootstrap, int) or n_bootstrap < 2:
         raise ValueError(f"n_bootstrap must be an integer >= 2, got {n_bootstrap!r}")
-    n = _fan_in(w)
+    if margin not in ("mean", "resample"):
+        raise ValueError(f"margin must be 'mean' (the public code's) or 'resample', got {margin!r}")
+    n = fan_in
     floor = 0.5 / n if p_floor is None else _positive("p_floor", p_floor)
     if floor >= 1:
         raise ValueError(f"p_floor must be < 1, got {p_floor!r}")
     z = torch.randn(n, generator=generator, dtype=torch.float64)
     idx = torch.randint(0, n, (n_bootstrap, n), generator=generator)
     frac = (z[idx] > theta).double().mean(dim=1)
-    p = float(frac.mean() - 1.96 * frac.std())
-    p = max(p, floor)
-    return _normal_(w, 0.0, math.sqrt(1.0 / (n * p)), generator)
+    spread = float(frac.std(unbiased=False))
+    if margin == "mean":
+        spread /= math.sqrt(n_bootstrap)
+    p = max(float(frac.mean()) - 1.96 * spread, floor)
+    return 1.0 / (n * p)
 
 
 # -- baselines ------------------------------------------------------------------------------

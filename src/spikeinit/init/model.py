@@ -253,10 +253,15 @@ def _set_normal(w: torch.Tensor, mu: float, sigma: float, gen: torch.Generator |
 
 
 def _apply_fixed_rule(
-    group: WeightGroup, method: str, threshold: float, beta: float, gen: torch.Generator | None
+    group: WeightGroup,
+    method: str,
+    threshold: float,
+    beta: float,
+    gen: torch.Generator | None,
+    form: F.ResetForm = "covariance",
 ) -> GroupInit:
     w = group.weight
-    ctx = RuleContext(threshold=threshold, beta=beta, generator=gen)
+    ctx = RuleContext(threshold=threshold, beta=beta, generator=gen, form=form)
     registry.get(method).fn(w, ctx)
     with torch.no_grad():
         mu, sd = float(w.mean()), float(w.std()) if w.numel() > 1 else 0.0
@@ -502,6 +507,7 @@ def initialize(
     generator: torch.Generator | None = None,
     seed: int | None = None,
     batch_first: bool | None = None,
+    form: F.ResetForm = "covariance",
 ) -> InitReport:
     """Initialise every spiking layer of ``model`` in place, layer by layer.
 
@@ -539,6 +545,10 @@ def initialize(
             dimension of ``x`` with ``len(y)`` entries) and refuses to guess when
             that is ambiguous; ``True`` / ``False`` say it. Foreign models take the
             data exactly as their own forward does, so this does not apply to them.
+        form: the form of ``method="micheli_reset"``: ``"covariance"`` (default) or
+            ``"public"``, the public code's (n Var[w] = 5.41 and 13.50 at beta 0.5,
+            theta 1; :func:`spikeinit.init.micheli_reset_normal_`, docs/science.md,
+            section 'Variants in the public code'). Other methods ignore it.
 
     Returns:
         An :class:`InitReport`.
@@ -582,6 +592,8 @@ def initialize(
         raise TypeError(f"generator must be a torch.Generator, got {type(generator).__name__}")
     if batch_first not in (None, True, False):
         raise TypeError(f"batch_first must be None, True or False, got {batch_first!r}")
+    if form not in ("covariance", "public"):
+        raise ValueError(f"form must be 'covariance' or 'public', got {form!r}")
     needs_data = method in DATA_DEPENDENT or calibrate
     if data is None and needs_data:
         raise ValueError(f"method={method!r} (or calibrate=True) needs data to measure")
@@ -626,6 +638,7 @@ def initialize(
             max_samples=max_samples,
             forward=forward,
             generator=generator,
+            form=form,
         )
     _check_native_sharing(model)
     if data is not None:
@@ -652,6 +665,7 @@ def initialize(
             forward,
             generator,
             mean_split,
+            form,
         )
 
 
@@ -676,6 +690,7 @@ def _initialize_native(
     forward: Callable[[nn.Module, torch.Tensor], Any] | None,
     generator: torch.Generator | None,
     mean_split: str = "alpha",
+    form: F.ResetForm = "covariance",
 ) -> InitReport:
     x = data
     native = True
@@ -726,7 +741,7 @@ def _initialize_native(
                 with torch.no_grad():
                     h = module(h)
         inp = layer_input(layer, h) if x is not None else None
-        entry = _init_layer(index, name, layer, inp, method, targets, readout, generator)
+        entry = _init_layer(index, name, layer, inp, method, targets, readout, generator, form)
         if inp is not None:
             theta = layer.params.threshold
             sigma_target = theta * (
@@ -761,6 +776,7 @@ def _init_layer(
     targets: _Targets,
     readout: str,
     gen: torch.Generator | None,
+    form: F.ResetForm = "covariance",
 ) -> LayerInit:
     groups = layer.weight_groups()
     entry = LayerInit(index, name, type(layer).__name__, [])
@@ -781,7 +797,9 @@ def _init_layer(
     if method not in DATA_DEPENDENT:
         beta = layer.params.beta_mem
         for g in groups:
-            entry.groups.append(_apply_fixed_rule(g, method, layer.params.threshold, beta, gen))
+            entry.groups.append(
+                _apply_fixed_rule(g, method, layer.params.threshold, beta, gen, form)
+            )
         if inp is not None and not is_readout and entry.groups:
             _, _, rate = _input_stats(inp, layer, targets)
             entry.groups[0].rate_hz = rate

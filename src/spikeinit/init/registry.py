@@ -48,6 +48,8 @@ class RuleContext:
         params: that layer's :class:`~spikeinit.params.LIFParams` (data-dependent rules).
         presyn: presynaptic activity ``[T, B, in]`` (data-dependent rules).
         target: per-step target rate profile ``[T]`` (``balanced_cal``).
+        form: ``micheli_reset``'s form, ``"covariance"`` (default) or ``"public"``
+            (:func:`~.functional.micheli_reset_normal_`).
     """
 
     threshold: float = 1.0
@@ -56,6 +58,7 @@ class RuleContext:
     params: LIFParams | None = None
     presyn: torch.Tensor | None = None
     target: torch.Tensor | None = None
+    form: F.ResetForm = "covariance"
 
 
 RuleFn = Callable[[torch.Tensor, RuleContext], torch.Tensor]
@@ -124,9 +127,9 @@ def micheli(w: torch.Tensor, ctx: RuleContext) -> torch.Tensor:
 
 
 def micheli_reset(w: torch.Tensor, ctx: RuleContext) -> torch.Tensor:
-    """:func:`~.functional.micheli_reset_normal_` with the layer's ``beta``."""
+    """:func:`~.functional.micheli_reset_normal_` with the layer's ``beta`` and ``ctx.form``."""
     return F.micheli_reset_normal_(
-        w, beta=ctx.beta, threshold=ctx.threshold, generator=ctx.generator
+        w, beta=ctx.beta, threshold=ctx.threshold, form=ctx.form, generator=ctx.generator
     )
 
 

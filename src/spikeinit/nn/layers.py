@@ -194,7 +194,9 @@ class Readout(SpikingLinear):
         return torch.zeros_like(mem), mem
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.run_current(self.input_current(x))[1]
+        # the trace alone: no all-zero spike tensor as run_current returns
+        _, mem = lif_sequence(self.input_current(x), self.params, return_mem=True)
+        return mem
 
 
 def _check_size(name: str, value: int) -> None:

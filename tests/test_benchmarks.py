@@ -24,3 +24,20 @@ def test_open_neuromorphic_spike_check_passes_for_same_maths() -> None:
     check = onm.check_same_spikes(64)
     assert check["snntorch"]["agreement"] == 1.0
     assert check["norse"]["agreement"] >= 0.999
+
+
+def test_epoch_profile_categories_and_missing_stork(tmp_path, monkeypatch, capsys):
+    from benchmarks import epoch
+
+    assert epoch._category("#data loading") == "data loading"
+    assert epoch._category("Optimizer.step#SMORMS3.step") == "optimiser (step, zero_grad)"
+    name = "autograd::engine::evaluate_function: _LIFSequenceBackward"
+    assert epoch._category(name) == "kernel backward"
+    name = "autograd::engine::evaluate_function: _ScanLinearBackward"
+    assert epoch._category(name) == "input products backward"
+    name = "autograd::engine::evaluate_function: NllLossBackward0"
+    assert epoch._category(name) == "loss / regulariser / readout backward"
+    monkeypatch.delenv("STORK_PYTHON", raising=False)
+    assert epoch.stork_python(None) is None
+    assert epoch.stork_python(str(tmp_path / "absent" / "python")) is None
+    assert "does not exist" in capsys.readouterr().out

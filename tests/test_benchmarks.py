@@ -40,3 +40,20 @@ def test_module_table_finds_cycles_and_skips_type_checking_imports() -> None:
         "if TYPE_CHECKING:\n    import x\nif typing.TYPE_CHECKING:\n    pass\nif y:\n    pass\n"
     )
     assert [_type_checking_only(n) for n in tree.body] == [True, True, False]
+
+
+def test_epoch_profile_categories_and_missing_stork(tmp_path, monkeypatch, capsys):
+    from benchmarks import epoch
+
+    assert epoch._category("#data loading") == "data loading"
+    assert epoch._category("Optimizer.step#SMORMS3.step") == "optimiser (step, zero_grad)"
+    name = "autograd::engine::evaluate_function: _LIFSequenceBackward"
+    assert epoch._category(name) == "kernel backward"
+    name = "autograd::engine::evaluate_function: _ScanLinearBackward"
+    assert epoch._category(name) == "input products backward"
+    name = "autograd::engine::evaluate_function: NllLossBackward0"
+    assert epoch._category(name) == "loss / regulariser / readout backward"
+    monkeypatch.delenv("STORK_PYTHON", raising=False)
+    assert epoch.stork_python(None) is None
+    assert epoch.stork_python(str(tmp_path / "absent" / "python")) is None
+    assert "does not exist" in capsys.readouterr().out

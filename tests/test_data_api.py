@@ -71,6 +71,11 @@ def test_event_store_roundtrip_and_validation():
     assert counts[0][1, 0] == 2  # without binary, events are counted
     sub = store.subset(torch.tensor([2, 0]))
     assert torch.equal(sub[torch.arange(2)], store[torch.tensor([2, 0])])
+    # the time-first batch (written in place) is the sample-first one transposed,
+    # counts included, for any order and repeated indices
+    for s_, idx in ((store, [2, 0, 1, 2]), (counts, [0, 0])):
+        i = torch.tensor(idx)
+        assert torch.equal(s_.time_first(i), s_[i].transpose(0, 1))
     with pytest.raises(ValueError, match="keys"):
         sd.EventStore(torch.tensor([6]), torch.tensor([0, 1]), 1, (6,))
     with pytest.raises(ValueError, match="offsets"):

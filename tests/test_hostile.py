@@ -84,6 +84,18 @@ def test_non_finite_current_raises_in_every_backend(backend, bad, tau_syn):
         si.lif_sequence(x, LIFParams(tau_syn=tau_syn))
 
 
+def test_finite_current_whose_sum_overflows_is_accepted():
+    """The finiteness check sums the current first; finite entries whose sum overflows
+    float32 (and +inf meeting -inf, whose sum is NaN) still get the exact test."""
+    x = torch.full((4, 2, 3), 3.0e38)
+    assert not torch.isfinite(x.sum())
+    spikes = si.lif_sequence(x, LIFParams())
+    assert spikes.shape == x.shape
+    x[2, 1, 0], x[3, 0, 1] = math.inf, -math.inf
+    with pytest.raises(ValueError, match="first at time step 2"):
+        si.lif_sequence(x, LIFParams())
+
+
 def test_non_finite_state_and_recurrent_weight_raise(backend):
     x = torch.rand(5, 2, 3)
     with pytest.raises(ValueError, match="initial_state"):

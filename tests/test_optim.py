@@ -149,3 +149,37 @@ def test_schedules():
         ValueError, match=r"schedule must be one of \['none', 'cosine', 'cosine_batch'\]"
     ):
         make_scheduler("step", opt, epochs=3)
+
+
+@pytest.mark.parametrize("weight_decay", [0.0, 0.01])
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_smorms3_foreach_equals_the_per_parameter_loop(weight_decay, dtype):
+    """The foreach update does the per-parameter loop's arithmetic: equal to float precision
+    (bitwise here) over many steps on a small network with several parameter shapes."""
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(
+        torch.nn.Linear(7, 16), torch.nn.Tanh(), torch.nn.Linear(16, 3, bias=False)
+    ).to(dtype)
+    nets = [copy.deepcopy(net) for _ in range(2)]
+    opts = [
+        SMORMS3(m.parameters(), lr=0.02, weight_decay=weight_decay, foreach=f)
+        for m, f in zip(nets, (True, False), strict=True)
+    ]
+    x = torch.randn(32, 7, dtype=dtype)
+    y = torch.randn(32, 3, dtype=dtype)
+    for _ in range(25):
+        for m, o in zip(nets, opts, strict=True):
+            o.zero_grad()
+            ((m(x) - y) ** 2).mean().backward()
+            o.step()
+    for a, b in zip(nets[0].parameters(), nets[1].parameters(), strict=True):
+        torch.testing.assert_close(a, b, rtol=0, atol=0)
+    for a, b in zip(nets[0].parameters(), nets[1].parameters(), strict=True):
+        sa, sb = opts[0].state[a], opts[1].state[b]
+        for key in ("step", "mem", "g", "g2"):
+            torch.testing.assert_close(sa[key], sb[key], rtol=0, atol=0)
+
+
+def test_smorms3_foreach_must_be_bool():
+    with pytest.raises(TypeError, match="foreach must be a bool"):
+        SMORMS3([torch.nn.Parameter(torch.zeros(2))], foreach="yes")

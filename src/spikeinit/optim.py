@@ -52,6 +52,10 @@ class SMORMS3(torch.optim.Optimizer):
         lr: maximal step size, > 0.
         eps: regulariser of the divisions, >= 0 (default 1e-16).
         weight_decay: L2 penalty added to the gradient, >= 0.
+        foreach: apply the update with ``torch._foreach_*`` ops (one call per
+            operation for all parameters of a group, rather than one per
+            parameter); ``False`` runs the per-parameter loop. Both do the same
+            arithmetic in the same order (tests/test_optim.py checks them equal).
     """
 
     def __init__(
@@ -60,8 +64,12 @@ class SMORMS3(torch.optim.Optimizer):
         lr: float = 1e-3,
         eps: float = 1e-16,
         weight_decay: float = 0.0,
+        foreach: bool = True,
     ) -> None:
         _check_lr(lr)
+        if not isinstance(foreach, bool):
+            raise TypeError(f"foreach must be a bool, got {type(foreach).__name__}")
+        self.foreach = foreach
         if not math.isfinite(eps) or eps < 0:
             raise ValueError(f"eps must be a finite number >= 0, got {eps!r}")
         if not math.isfinite(weight_decay) or weight_decay < 0:
@@ -75,30 +83,92 @@ class SMORMS3(torch.optim.Optimizer):
             with torch.enable_grad():
                 loss = closure()
         for group in self.param_groups:
-            lr, eps, wd = group["lr"], group["eps"], group["weight_decay"]
-            for p in group["params"]:
-                if p.grad is None:
-                    continue
-                grad = p.grad
-                if grad.is_sparse:
-                    raise RuntimeError("SMORMS3 does not support sparse gradients")
-                if wd != 0:
-                    grad = grad.add(p, alpha=wd)
+            params = [p for p in group["params"] if p.grad is not None]
+            if not params:
+                continue
+            grads = [p.grad for p in params]
+            if any(g.is_sparse for g in grads):
+                raise RuntimeError("SMORMS3 does not support sparse gradients")
+            for p in params:
                 state = self.state[p]
                 if not state:
                     state["step"] = torch.zeros((), dtype=torch.float32)
                     state["mem"] = torch.ones_like(p, memory_format=torch.preserve_format)
                     state["g"] = torch.zeros_like(p, memory_format=torch.preserve_format)
                     state["g2"] = torch.zeros_like(p, memory_format=torch.preserve_format)
-                mem, g, g2 = state["mem"], state["g"], state["g2"]
-                state["step"] += 1
-                r = 1.0 / (mem + 1.0)
-                g.mul_(1.0 - r).addcmul_(r, grad)
-                g2.mul_(1.0 - r).addcmul_(r, grad * grad)
-                x = g * g / (g2 + eps)
-                p.sub_(grad * torch.clamp(x, max=lr) / (g2.sqrt() + eps))
-                mem.mul_(1.0 - x).add_(1.0)
+            same = len({(p.device, p.dtype) for p in params}) == 1
+            update = _smorms3_foreach if same and self.foreach else _smorms3_single
+            update(
+                params,
+                grads,  # type: ignore[arg-type]
+                [self.state[p] for p in params],
+                group["lr"],
+                group["eps"],
+                group["weight_decay"],
+            )
         return loss
+
+
+def _smorms3_single(
+    params: list[torch.Tensor],
+    grads: list[torch.Tensor],
+    states: list[dict[str, torch.Tensor]],
+    lr: float,
+    eps: float,
+    wd: float,
+) -> None:
+    """SMORMS3's update, one parameter at a time (see :class:`SMORMS3`)."""
+    for p, grad, state in zip(params, grads, states, strict=True):
+        if wd != 0:
+            grad = grad.add(p, alpha=wd)
+        mem, g, g2 = state["mem"], state["g"], state["g2"]
+        state["step"] += 1
+        r = 1.0 / (mem + 1.0)
+        g.mul_(1.0 - r).addcmul_(r, grad)
+        g2.mul_(1.0 - r).addcmul_(r, grad * grad)
+        x = g * g / (g2 + eps)
+        p.sub_(grad * torch.clamp(x, max=lr) / (g2.sqrt() + eps))
+        mem.mul_(1.0 - x).add_(1.0)
+
+
+def _smorms3_foreach(
+    params: list[torch.Tensor],
+    grads: list[torch.Tensor],
+    states: list[dict[str, torch.Tensor]],
+    lr: float,
+    eps: float,
+    wd: float,
+) -> None:
+    """:func:`_smorms3_single` with ``torch._foreach_*`` ops, the same roundings:
+    ``1 - r`` is formed as ``(-r) + 1`` (negation is exact)."""
+    if wd != 0:
+        grads = list(torch._foreach_add(grads, params, alpha=wd))
+    mems = [s["mem"] for s in states]
+    gs = [s["g"] for s in states]
+    g2s = [s["g2"] for s in states]
+    torch._foreach_add_([s["step"] for s in states], 1)
+    r = torch._foreach_add(mems, 1.0)
+    torch._foreach_reciprocal_(r)
+    keep = torch._foreach_neg(r)
+    torch._foreach_add_(keep, 1.0)  # 1 - r
+    torch._foreach_mul_(gs, keep)
+    torch._foreach_addcmul_(gs, r, grads)
+    sq = torch._foreach_mul(grads, grads)
+    torch._foreach_mul_(g2s, keep)
+    torch._foreach_addcmul_(g2s, r, sq)
+    x = torch._foreach_mul(gs, gs)
+    den = torch._foreach_add(g2s, eps)
+    torch._foreach_div_(x, den)
+    step = torch._foreach_clamp_max(x, lr)
+    step = torch._foreach_mul(grads, step)
+    den = torch._foreach_sqrt(g2s)
+    torch._foreach_add_(den, eps)
+    torch._foreach_div_(step, den)
+    torch._foreach_sub_(params, step)
+    torch._foreach_neg_(x)
+    torch._foreach_add_(x, 1.0)  # 1 - x
+    torch._foreach_mul_(mems, x)
+    torch._foreach_add_(mems, 1.0)
 
 
 def make_optimizer(

@@ -34,6 +34,14 @@ Bound = Literal["lower", "upper"]
 BOUNDS: tuple[str, ...] = ("lower", "upper")
 
 
+def _spike_counts(spikes: torch.Tensor) -> torch.Tensor:
+    """``sum_t S[t]`` (``[B, *units]``) of spikes ``[T, B, *units]``."""
+    if not isinstance(spikes, torch.Tensor) or spikes.dim() < 3:
+        shape = tuple(spikes.shape) if isinstance(spikes, torch.Tensor) else type(spikes)
+        raise ValueError(f"spikes must have shape [T, B, ...units], got {shape}")
+    return spikes.sum(dim=0)
+
+
 @dataclass(frozen=True)
 class ActivityRegularizer:
     """A quadratic lower or upper bound on spike counts per trial.
@@ -91,10 +99,10 @@ class ActivityRegularizer:
 
     def counts(self, spikes: torch.Tensor) -> torch.Tensor:
         """The counts the penalty compares with ``threshold`` (see the class doc)."""
-        if not isinstance(spikes, torch.Tensor) or spikes.dim() < 3:
-            shape = tuple(spikes.shape) if isinstance(spikes, torch.Tensor) else type(spikes)
-            raise ValueError(f"spikes must have shape [T, B, ...units], got {shape}")
-        count = spikes.sum(dim=0)  # [B, *units]
+        return self._reduce(_spike_counts(spikes))
+
+    def _reduce(self, count: torch.Tensor) -> torch.Tensor:
+        """The counts of :meth:`counts` from the per-neuron counts ``[B, *units]``."""
         if self.per_neuron:
             return count
         if self.dims is None:
@@ -108,7 +116,15 @@ class ActivityRegularizer:
         return any(index == (i % n_layers if i < 0 else i) for i in self.layers)
 
     def __call__(self, spikes: torch.Tensor) -> torch.Tensor:
-        count = self.counts(spikes)
+        return self._penalty(self.counts(spikes))
+
+    def penalty_from_counts(self, neuron_counts: torch.Tensor) -> torch.Tensor:
+        """The penalty from per-neuron spike counts ``sum_t S[t]`` (``[B, *units]``),
+        for callers that already have them (:func:`activity_penalty` sums each
+        layer's spikes once for all its regularisers)."""
+        return self._penalty(self._reduce(neuron_counts))
+
+    def _penalty(self, count: torch.Tensor) -> torch.Tensor:
         if self.bound == "lower":
             excess = torch.relu(self.threshold - count)
         else:
@@ -159,12 +175,18 @@ def activity_penalty(
     regularizers: tuple[ActivityRegularizer, ...] | list[ActivityRegularizer],
     hidden_spikes: list[torch.Tensor],
 ) -> torch.Tensor | None:
-    """Sum of every regulariser over the hidden layers it applies to (``None`` if none)."""
+    """Sum of every regulariser over the hidden layers it applies to (``None`` if none).
+
+    Each layer's spikes are summed over time once, however many regularisers use them.
+    """
     total: torch.Tensor | None = None
     n = len(hidden_spikes)
+    counts: dict[int, torch.Tensor] = {}
     for reg in regularizers:
         for i, spikes in enumerate(hidden_spikes):
             if reg.applies_to(i, n):
-                term = reg(spikes)
+                if i not in counts:
+                    counts[i] = _spike_counts(spikes)
+                term = reg.penalty_from_counts(counts[i])
                 total = term if total is None else total + term
     return total

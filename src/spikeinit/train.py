@@ -905,9 +905,12 @@ class Trainer:
         params = [p for p in self.model.parameters() if p.grad is not None]
         if not params:
             return
-        ok = torch.stack([torch.isfinite(p.grad).all() for p in params])  # type: ignore[arg-type]
-        if bool(ok.all()):
+        # one reduction per gradient (max |g|, which a NaN or an inf propagates to) and one
+        # sync; the per-tensor isfinite below only runs to name the bad ones
+        peaks = torch._foreach_norm([p.grad for p in params], math.inf)  # type: ignore[misc]
+        if bool(torch.isfinite(torch.stack(peaks)).all()):
             return
+        ok = torch.stack([torch.isfinite(p.grad).all() for p in params])  # type: ignore[arg-type]
         bad = [
             self._names.get(p, "?") for p, good in zip(params, ok.tolist(), strict=True) if not good
         ]

@@ -198,6 +198,22 @@ class EventStore:
             )
         return out.view(b, self.n_steps, *self.feature_shape)
 
+    def time_first(self, index: Tensor) -> Tensor:
+        """``self[index]`` time-first, ``[n_steps, B, *feature_shape]``, written in place
+        (no transposed copy): the batch :class:`Split` yields for stored events."""
+        idx = torch.as_tensor(index, dtype=torch.int64).reshape(-1)
+        b = idx.numel()
+        out = torch.zeros(self.n_steps * b * self.n_features, dtype=torch.float32)
+        length = self.offsets[idx + 1] - self.offsets[idx]
+        if int(length.sum()):
+            ev = self._event_index(idx)
+            row = torch.repeat_interleave(torch.arange(b), length)
+            key = self.keys[ev].to(torch.int64)
+            step = torch.div(key, self.n_features, rounding_mode="floor")
+            flat = (step * b + row) * self.n_features + (key - step * self.n_features)
+            out.index_put_((flat,), torch.ones(flat.numel(), dtype=torch.float32), accumulate=True)
+        return out.view(self.n_steps, b, *self.feature_shape)
+
 
 def transpose_time_first(raw: Tensor, generator: torch.Generator) -> Tensor:
     """Encoder for data stored as ``[B, T, ...]``: returns ``[T, B, ...]``."""
@@ -261,6 +277,8 @@ class Split(torch.utils.data.Dataset[tuple[Tensor, Tensor]]):
         """Time-first batch ``(x [T, B, ...], y [B])`` for the given sample indices."""
         idx = torch.as_tensor(index, dtype=torch.int64).reshape(-1)
         g = generator if generator is not None else torch.Generator().manual_seed(self.seed)
+        if self.encode is transpose_time_first and isinstance(self.data, EventStore):
+            return self.data.time_first(idx), self.labels[idx]  # the same, without a copy
         x = self.encode(self.data[idx], g)
         return x, self.labels[idx]
 

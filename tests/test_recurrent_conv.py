@@ -323,3 +323,19 @@ def test_time_constant_dropout() -> None:
     assert 0.3 < float((y[0] == 0).float().mean()) < 0.7
     drop.eval()
     assert torch.equal(drop(x), x)
+
+
+@pytest.mark.parametrize("convention", ["spikeinit", "snntorch", "stork"])
+def test_free_membrane_is_the_membrane_without_reset_in_every_convention(convention) -> None:
+    """With no reset, a recurrent conv layer's actual membrane is its free membrane (the
+    recurrent input from its own spikes, threshold and reset off), whatever the update
+    order: an independent check of the alignment of the recurrent input."""
+    torch.manual_seed(2)
+    params = LIFParams(tau_mem=20e-3, tau_syn=10e-3, dt=1e-3, reset="none", convention=convention)
+    layer = RecurrentSpikingConv1d(2, 3, 3, params=params, padding=1, rec_kernel_size=3).double()
+    _strong(layer)
+    x = (torch.rand(30, 2, 2, 8, dtype=torch.float64) < 0.3).double()
+    spikes, mem = layer.simulate(x)
+    assert 0 < float(spikes.mean()) < 1  # spikes reach the recurrent convolution
+    _, free = layer.simulate(x, free=True)
+    torch.testing.assert_close(free, mem)

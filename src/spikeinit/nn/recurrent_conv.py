@@ -27,7 +27,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from ..neuron import ConvRecurrence, lif_sequence
+from ..neuron import ConvRecurrence, free_membrane, lif_sequence
 from ..params import LIFParams
 from ..surrogate import Surrogate
 from .base import WeightGroup
@@ -74,8 +74,9 @@ class _RecurrentConvMixin(_SpikingConv):
         self, current: torch.Tensor, free: bool = False
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """``(spikes, U)``; ``free=True``: recurrent input from the actual spikes, then
-        the linear filter with threshold and reset off (as ``SpikingLayer.run_current``):
-        ``U_free`` is the membrane for ``x[t] + (W_rec * S)[t-1]`` with ``reset="none"``."""
+        the linear filter with threshold and reset off (:func:`spikeinit.neuron.free_membrane`,
+        aligned with the layer's convention): ``U_free`` is the membrane for
+        ``x[t] + (W_rec * S)[t-1]`` with ``reset="none"``."""
         spikes, mem = lif_sequence(
             current,
             self.params,
@@ -86,12 +87,12 @@ class _RecurrentConvMixin(_SpikingConv):
         )
         if not free:
             return spikes, mem
-        steps, batch = spikes.shape[:2]
-        rec_in = self.recurrent(spikes[:-1].reshape(-1, *spikes.shape[2:]))
-        current = current.clone()
-        current[1:] += rec_in.reshape(steps - 1, batch, *rec_in.shape[1:])
-        _, free_mem = lif_sequence(current, self.params.replace(reset="none"), return_mem=True)
-        return spikes, free_mem  # type: ignore[return-value]
+        return spikes, free_membrane(current, self.params, spikes, self._rec_sequence)
+
+    def _rec_sequence(self, s: torch.Tensor) -> torch.Tensor:
+        """The recurrent convolution of spikes ``[T', B, C, L]``, step by step."""
+        out = self.recurrent(s.reshape(-1, *s.shape[2:]))
+        return out.reshape(*s.shape[:2], *out.shape[1:])
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.run_current(self.input_current(x))[0]

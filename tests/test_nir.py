@@ -77,3 +77,12 @@ def test_subtract_reset_warns_and_recurrent_refused() -> None:
         export_nir(torch.nn.Sequential(si.nn.SpikingLinear(3, 2, params=p)))
     with pytest.raises(ValueError, match="recurrent"):
         export_nir(torch.nn.Sequential(si.nn.SpikingLinear(3, 2, params=p, recurrent=True)))
+
+
+@pytest.mark.parametrize("convention", ["snntorch", "stork"])
+def test_other_update_orders_warn_and_are_kept_in_the_metadata(convention) -> None:
+    p = si.LIFParams(dt=DT, tau_mem=2e-3, tau_syn=None, convention=convention)
+    with pytest.warns(UserWarning, match=f"{convention!r} convention"):
+        graph = export_nir(torch.nn.Sequential(si.nn.SpikingLinear(3, 2, params=p)))
+    metas = [getattr(node, "metadata", {}) or {} for node in graph.nodes.values()]
+    assert any(m.get("convention") == convention for m in metas)

@@ -72,6 +72,14 @@ def _neuron_node(layer: SpikingLinear, index: int) -> tuple[Any, float, dict[str
         meta["tau_syn"] = p.tau_syn
     tau_m = _euler_tau(p.beta_mem, p.dt)
     readout = isinstance(layer, Readout)
+    if p.convention != "spikeinit":
+        meta["convention"] = p.convention
+        warnings.warn(
+            f"layer {index}: NIR's LIF has no update order; the {p.convention!r} convention "
+            "(docs/science.md, section 'Neuron conventions') is exported as spikeinit's own "
+            "and kept in the node's metadata",
+            stacklevel=3,
+        )
     if not readout and p.reset == "subtract":
         warnings.warn(
             f"layer {index}: NIR has no subtract reset; exported with v_reset = 0",

@@ -81,6 +81,38 @@ def test_mean_target_and_dataloader_input():
     assert layer.groups[0].mu_w > 0
 
 
+@pytest.mark.parametrize("layer_kind", ["linear", "conv"])
+def test_fluctuation_zeroes_a_native_bias(layer_kind):
+    """A biased native layer (micheli_mlp's Linear bias, a Conv bias): the fluctuation rule
+    sets the mean through mu_W, so the bias is zeroed (with a note) and the layer ends as
+    the same layer built without a bias; the micheli rule keeps the bias."""
+
+    def build(bias):
+        torch.manual_seed(0)
+        if layer_kind == "linear":
+            return si.nn.SpikingLinear(300, 100, params=P, bias=bias)
+        return si.nn.SpikingConv2d(4, 16, 3, params=P, padding=1, bias=bias)
+
+    x = poisson(300, 8, 300, seed=4)
+    if layer_kind == "conv":
+        x = poisson(300, 8, 4 * 6 * 6, seed=4).reshape(300, 8, 4, 6, 6)
+    layer, plain = build(True), build(False)
+    (bias,) = layer.bias_parameters()
+    with torch.no_grad():
+        bias.fill_(5.0)  # alone, this bias would put the mean far above threshold
+    report = si.initialize(torch.nn.Sequential(layer), x, sigma_u=0.5, mu_u=0.0, seed=0)
+    plain_report = si.initialize(torch.nn.Sequential(plain), x, sigma_u=0.5, mu_u=0.0, seed=0)
+    assert float(bias.abs().max()) == 0.0
+    assert any("bias set to 0" in n for n in report.layers[0].notes)
+    torch.testing.assert_close(layer.weight, plain.weight)
+    torch.testing.assert_close(layer.simulate(x, free=True)[1], plain.simulate(x, free=True)[1])
+    assert report.layers[0].measured_mu_u == pytest.approx(plain_report.layers[0].measured_mu_u)
+    with torch.no_grad():
+        bias.fill_(0.25)
+    si.initialize(torch.nn.Sequential(layer), x, method="micheli", seed=0)
+    assert float(bias.min()) == 0.25
+
+
 def test_recurrent_layer_alpha_split_and_readout():
     x = poisson(400, 16, 200, seed=4)
     model = torch.nn.Sequential(

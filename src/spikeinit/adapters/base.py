@@ -153,15 +153,8 @@ class ForeignLayer(SpikingLayer):
         rec = [g.weight for g in self.weight_groups() if g.kind == "rec"]
         return rec[0] if rec else None
 
-    def biases(self) -> list[torch.Tensor]:
+    def bias_parameters(self) -> list[torch.Tensor]:
         return list(self.bias_tensors)
-
-    def zero_bias_(self) -> bool:
-        """Set the biases to 0; True if there were any."""
-        with torch.no_grad():
-            for b in self.bias_tensors:
-                b.zero_()
-        return bool(self.bias_tensors)
 
     @property
     def fan_in(self) -> int:

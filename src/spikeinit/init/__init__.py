@@ -1,5 +1,6 @@
 """Initialisers. Tensor-level, in place, ``torch.nn.init`` style: :mod:`.functional`
-and :mod:`.propagation_rules` (our rules beyond Micheli et al. 2024)."""
+and :mod:`.propagation_rules` (our rules beyond Micheli et al. 2024); model level:
+:func:`initialize` (:mod:`.model`), whose report is an :class:`InitReport`."""
 
 from .functional import (
     DaleLambdas,
@@ -18,15 +19,18 @@ from .functional import (
     recurrent_shares,
     stork_mean_share,
 )
+from .model import initialize
 from .propagation_rules import (
     balanced_gain,
     balanced_normal_,
     calibrate_profile_,
     decorrelate_rows_,
 )
+from .report import InitReport
 
 __all__ = [
     "DaleLambdas",
+    "InitReport",
     "balanced_gain",
     "balanced_normal_",
     "calibrate_profile_",
@@ -36,6 +40,7 @@ __all__ = [
     "fluctuation_moments",
     "fluctuation_normal_",
     "glorot_normal_",
+    "initialize",
     "kaiming_normal_",
     "micheli_finite_width_normal_",
     "micheli_finite_width_variance",

@@ -344,7 +344,7 @@ def init_site(
         return SiteResult("none", 1.0, 0.0, "temporal", True, notes, norms, list(site.behind))
     per_channel = bool(norms)
     knob_tensors = gammas if norms else [g.weight for g in groups]
-    shift_tensors = betas if norms else layer.biases()
+    shift_tensors = betas if norms else layer.bias_parameters()
     # a neuron with its own input weights takes the input through them: no fixed part
     own = layer.has_own_input_weights()
     fixed = [] if own else [s for s in site.fixed_sources if s != site.name]

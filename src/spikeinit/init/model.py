@@ -805,8 +805,7 @@ def _init_layer(
             entry.groups[0].rate_hz = rate
         return entry
     assert inp is not None
-    zero_bias = getattr(layer, "zero_bias_", None)  # adapters: the user's Linear/Conv bias
-    if callable(zero_bias) and zero_bias():
+    if layer.zero_bias_():
         entry.notes.append("bias set to 0: the fluctuation rule sets the mean through mu_W")
     if method != "fluctuation" and not is_readout:  # another data-dependent rule
         return _init_by_rule(entry, name, layer, inp, method, gen, targets.rule_rate)

@@ -97,6 +97,20 @@ class SpikingLayer(nn.Module):
     def input_current(self, x: torch.Tensor) -> torch.Tensor:
         raise NotImplementedError
 
+    def bias_parameters(self) -> list[torch.Tensor]:
+        """The biases added to the layer's input current (none by default)."""
+        return []
+
+    def zero_bias_(self) -> bool:
+        """Set the input biases to 0, as the fluctuation rule assumes (it sets the mean
+        through mu_W, docs/science.md, section 'Fluctuation-driven initialisation');
+        True if the layer had any."""
+        biases = self.bias_parameters()
+        with torch.no_grad():
+            for b in biases:
+                b.zero_()
+        return bool(biases)
+
     def recurrent_matrix(self) -> torch.Tensor | None:
         return None
 

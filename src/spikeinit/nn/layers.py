@@ -64,6 +64,9 @@ class SpikingLinear(SpikingLayer):
         )
         self.reset_parameters()
 
+    def bias_parameters(self) -> list[torch.Tensor]:
+        return [self.bias] if self.bias is not None else []
+
     def reset_parameters(self) -> None:
         _default_uniform_(self.weight, self.in_features)
         if self.recurrent_weight is not None:
@@ -124,6 +127,9 @@ class _SpikingConv(SpikingLayer):
         )
         self.in_channels, self.out_channels = in_channels, out_channels
         self.reset_parameters()
+
+    def bias_parameters(self) -> list[torch.Tensor]:
+        return [self.conv.bias] if self.conv.bias is not None else []
 
     def reset_parameters(self) -> None:
         _default_uniform_(self.conv.weight, self.fan_in)

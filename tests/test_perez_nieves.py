@@ -42,7 +42,9 @@ def test_threshold_formula_against_quadrature() -> None:
 def test_threshold_estimate_in_micheli_neuron_matches_simulation() -> None:
     """In the delta-synapse, beta = 0.5 neuron (auto -> threshold) on fresh input: the free
     membrane (threshold and reset off) is above theta a fraction p of the time after the
-    transient (within 10 %); the subtract reset lowers the real rate, by less than 40 %."""
+    transient (within 10 %); the subtract reset lowers the real rate: by less than 40 % in
+    spikeinit's neuron (decayed reset), by more in snnTorch's (the reset is not decayed, so
+    it subtracts more), but by less than half."""
     assert choose_approx(MICHELI) == "threshold" and choose_approx(SYN) == "diffusion"
     p = 0.15
     x = _bernoulli(40, 64, 500, p, seed=1)
@@ -52,9 +54,11 @@ def test_threshold_estimate_in_micheli_neuron_matches_simulation() -> None:
     out = lif_sequence(cur, MICHELI.replace(reset="none", threshold=1e30), return_mem=True)
     assert isinstance(out, tuple)
     assert float((out[1][10:] > 1.0).double().mean()) == pytest.approx(p, rel=0.10)
-    spikes = lif_sequence(cur, MICHELI)
-    assert isinstance(spikes, torch.Tensor)
-    assert 0.6 * p <= float(spikes[10:].mean()) <= p
+    spikes = lif_sequence(cur, MICHELI)  # snnTorch's convention (from_snntorch)
+    ours = lif_sequence(cur, MICHELI.replace(convention="spikeinit"))
+    assert isinstance(spikes, torch.Tensor) and isinstance(ours, torch.Tensor)
+    assert 0.6 * p <= float(ours[10:].mean()) <= p
+    assert 0.5 * p <= float(spikes[10:].mean()) < float(ours[10:].mean())
 
 
 def test_diffusion_estimate_root_and_simulation() -> None:

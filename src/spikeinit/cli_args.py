@@ -359,6 +359,7 @@ def add_sweep(sub: Any) -> None:
     p = sub.add_parser("sweep", help="grid / random search of training runs on Ray Tune")
     add_common_arguments(p, "runs/sweep")
     add_training_arguments(p)
+    add_micheli_arguments(p)
     p.add_argument("--init", choices=sorted(init_names(aliases=True)), help="default: fluctuation")
     p.add_argument(
         "--grid",

@@ -16,13 +16,11 @@ from typing import Protocol, runtime_checkable
 import torch
 
 from ..params import LIFParams
-from ..surrogate import SURROGATE_TABLE, Surrogate
-from .rule import RESET_CODES
+from ..surrogate import Surrogate
+from .rule import RESET_CODES, SURROGATE_CODES
 
 __all__ = ["RESET_CODES", "SURROGATE_CODES", "KernelBackend"]
 
-#: formula codes the compiled kernels (numba and Triton) branch on, from the one table
-SURROGATE_CODES: dict[str, int] = {name: spec.code for name, spec in SURROGATE_TABLE.items()}
 
 
 @runtime_checkable

@@ -33,8 +33,7 @@ from numba import njit, prange
 
 from ..params import LIFParams
 from ..surrogate import Surrogate
-from . import SURROGATE_CODES
-from .rule import RESET_DEFERRED, StepRule, step_rule
+from .rule import RESET_DEFERRED, SURROGATE_CODES, StepRule, step_rule
 from .threads import follow_torch_threads
 
 _F0 = np.float32(0.0)

@@ -41,8 +41,7 @@ import triton.language as tl
 
 from ..params import LIFParams
 from ..surrogate import Surrogate
-from . import SURROGATE_CODES
-from .rule import step_rule
+from .rule import SURROGATE_CODES, step_rule
 
 INTERPRET = os.environ.get("TRITON_INTERPRET", "0") == "1"
 BLOCK = 128

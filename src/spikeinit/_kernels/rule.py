@@ -35,7 +35,10 @@ from dataclasses import dataclass
 import torch
 
 from ..params import LIFParams
+from ..surrogate import SURROGATE_TABLE
 
+#: formula codes the compiled kernels (numba and Triton) branch on, from the one table
+SURROGATE_CODES: dict[str, int] = {name: spec.code for name, spec in SURROGATE_TABLE.items()}
 #: reset codes of the generic step (see the module docstring)
 RESET_CODES: dict[str, int] = {"zero": 0, "subtract": 1, "none": 2}
 RESET_DEFERRED = 3  # snnTorch's subtract reset: theta S[t-1] subtracted after the decay

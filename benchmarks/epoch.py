@@ -47,7 +47,7 @@ from torch import nn
 
 import spikeinit.nn.base as si_base
 import spikeinit.train as si_train
-from spikeinit.experiments.training import _regularizers, build_initialized, preset
+from spikeinit.experiments.presets import _regularizers, build_initialized, preset
 from spikeinit.nn import Readout, SpikingLinear
 from spikeinit.optim import SMORMS3
 from spikeinit.train import TrainConfig, Trainer

@@ -38,33 +38,47 @@ groups by ``s`` with::
     a = -(m_ff + m_rec) / m_inh             -> mean  m_ff + m_rec + a m_inh = 0
     s = sigma / sqrt(c^T C c), c = (1,1,a)  -> std   sigma (common factor: mean stays 0)
 
-The spikes change with the weights, so this is iterated (I population damped,
-then E; see :func:`balance_dale_`). Without recurrent excitation the E step is
-exact (the E weights do not affect the I spikes). With it, the network's chaos
-leaves a few percent of jitter, and the best measured state is kept.
-``calibrate=True`` runs the same procedure to ``tol`` (2 %) on both
-``|sigma_U - target|`` and ``|mu_U|`` (:func:`calibrate_dale_layer`).
-**The I population** (:func:`balance_inh_`) cannot use the closed-form step:
-its own spikes feed back through I->I, so scaling ``w_ii`` changes the I rate
-and with it ``m_ii`` (a full step overshoots, a damped one stalled at -0.1 to
--0.6 theta). Its mean is instead a measured, monotone function of the factor
-``a`` on ``w_ii`` (more self-inhibition, lower mean, every other group fixed),
-so a 1-D root search in ``log a`` (bracketing, then Brent's method, each point
-one re-simulation of the layer) zeroes it; then all I groups get a common
-factor ``sigma / sigma_I`` and the root search is repeated (``I_SWEEPS`` = 4
-alternations at most, stopping within ``I_MU_TOL`` = 0.02 theta and
-``I_SD_TOL`` = 5 %). The I spikes drive the E population through ``w_ie``, so
-each round balances I first and then takes the E step.
+The spikes change with the weights, so this step is exact only for fixed spikes.
 
-Measured at stork's SHD sizes (700 Poisson inputs at 15.8 Hz, T = 200, batch 4,
-128 E + 32 I) and at 300 inputs, T = 150: without recurrent excitation both populations
-are balanced, E sigma_U = 1.000, mean 0.000, I |mean| <= 0.01 theta, sigma_I
-within 3 % (before the root search the I mean was -0.08 to -0.40 theta; see
-tests/test_dale.py::test_inhibitory_population_balanced). With recurrent
-excitation the alternation of I root search and E step does not converge
-(each moves the other's spikes through E->I and I->E, in a chaotic network), so
-recurrent layers keep the damped I step: E sigma_U within a few percent and
-|mean| <= 0.07 theta, the I population's mean -0.15 to -0.60 theta (open).
+**Without recurrent excitation** (no ``w_ee``) the E weights do not affect the
+I spikes, so the E step is exact. **The I population** (:func:`balance_inh_`)
+cannot use the closed-form step: its own spikes feed back through I->I, so
+scaling ``w_ii`` changes the I rate and with it ``m_ii`` (a full step
+overshoots, a damped one stalled at -0.1 to -0.6 theta). Its mean is instead a
+measured, monotone function of the factor ``a`` on ``w_ii`` (more
+self-inhibition, lower mean, every other group fixed), so a 1-D root search in
+``log a`` (bracketing, then Brent's method, each point one re-simulation of the
+layer) zeroes it; then all I groups get a common factor ``sigma / sigma_I`` and
+the root search is repeated (``I_SWEEPS`` = 4 alternations at most, stopping
+within ``I_MU_TOL`` = 0.02 theta and ``I_SD_TOL`` = 5 %). Each round balances I
+first and then takes the E step.
+
+**With recurrent excitation** each population's spikes drive the other (E->I,
+I->E) and itself (E->E, I->I), and alternating the two 1-D steps did not
+converge (E off by up to 0.5 theta after 12 rounds). Both populations are
+therefore solved together (:func:`balance_joint_`): four log scales (a common
+one per population and an extra one on its inhibitory group), and the
+closed-form step above, computed from one re-simulation, as the residual
+``g(p)`` that vanishes exactly at the balanced state. The fixed point
+``g(p) = 0`` is found by Anderson acceleration of the damped iteration
+``p <- p + g(p) / 2`` (Anderson 1965; Walker & Ni 2011), which uses the last
+three steps as secant information instead of a finite-difference Jacobian (one
+simulation per step; the plain damped iteration oscillates). It stops within
+``BALANCE_TOL`` on both populations or after ``JOINT_SIMS`` = 60 simulations,
+keeps the best measured state, and warns (``RuntimeWarning``) if that state
+misses the target by more than 0.05 theta in a mean or 10 % in a std.
+docs/science.md, section "Dale's law".
+
+Measured at stork's SHD sizes (``python -m benchmarks.dale_balance
+--feedforward``: 128 E + 32 I, Poisson input at 15.8 Hz, batch 4, 700 inputs
+with T = 200 and 350, 300 inputs with T = 150 and 250, 6 seeds each): see the
+table in docs/science.md. Without recurrent excitation the I population is
+within 0.01 theta and 3 % (before the root search its mean was -0.08 to -0.40
+theta; tests/test_dale.py::test_inhibitory_population_balanced); with it, both
+populations are within the tolerance on the init batch (before: I mean -0.15
+to -0.60 theta; tests/test_dale.py::test_recurrent_dale_both_populations_balanced).
+The recurrent network is chaotic, so on a fresh batch of the same statistics
+the means scatter by a few hundredths of theta (more with a batch of 4).
 
 ``stats="rate"`` uses measured rates in the Poisson formula and ``nu=...`` one
 global rate everywhere (stork). ``mu_u != 0`` is not supported (the rule is
@@ -74,8 +88,11 @@ balanced by construction).
 from __future__ import annotations
 
 import math
+import time
+import warnings
 from typing import TYPE_CHECKING
 
+import numpy as np
 import torch
 from scipy import optimize
 
@@ -92,12 +109,14 @@ if TYPE_CHECKING:
 REFINE = 1
 BALANCE = 6
 BALANCE_TOL = 0.03
-I_DAMP = 0.5  # recurrent layers: damped closed-form I step (log scale)
-I_ROUNDS = 2
 I_SWEEPS = 4
 I_MU_TOL = 0.02  # mean of the I population, in units of sigma
 I_SD_TOL = 0.05  # std of the I population, relative
-E_DAMP = 0.5  # E step with recurrent excitation (E->E feedback)
+JOINT_SIMS = 60  # recurrent layers: simulations at most in the joint balance
+JOINT_BETA = 0.5  # damping of the fixed-point step (Anderson mixing parameter)
+JOINT_MEMORY = 3  # Anderson acceleration: past steps used
+JOINT_MAX_STEP = 0.5  # largest change of one log scale per step
+ISSUE_MU, ISSUE_SD = 0.05, 0.10  # beyond these (units of sigma) the balance warns
 
 
 def _stats(
@@ -289,6 +308,144 @@ def balance_inh_(
     return mu, sd
 
 
+_JOINT_GROUPS = {  # (population, is its inhibitory group) for each weight group
+    "w_xe": (0, False), "w_ee": (0, False), "w_ie": (0, True),
+    "w_xi": (1, False), "w_ei": (1, False), "w_ii": (1, True),
+}  # fmt: skip
+
+
+def _closed_form_log(
+    u: dict[str, dict[str, torch.Tensor]], sigma: float, variance: str
+) -> np.ndarray | None:
+    """Frozen-spike closed-form step in log scales ``(log s_E, log a_E, log s_I, log a_I)``.
+
+    For each population, :func:`_solve_balance` gives the common factor ``s`` of
+    its groups and the extra factor ``a`` of its inhibitory group that would zero
+    its mean and set its std to ``sigma`` if the spikes did not change. All four
+    are 0 exactly when both populations are on target. ``None`` if a population
+    has no inhibitory or no excitatory contribution.
+    """
+    out = np.zeros(4)
+    for k, (pop, ff, inh) in enumerate((("exc", "w_xe", "w_ie"), ("inh", "w_xi", "w_ii"))):
+        sol = _solve_balance(*_moments(u[pop], variance), inh, sigma)
+        if sol is None:
+            return None
+        out[2 * k] = math.log(sol[0][ff])
+        out[2 * k + 1] = math.log(sol[0][inh]) - math.log(sol[0][ff])
+    return out
+
+
+def balance_joint_(
+    layer: DaleLinear,
+    x: torch.Tensor,
+    sigma: float,
+    tol: float = BALANCE_TOL,
+    tol_inh: float | None = None,
+    max_sims: int = JOINT_SIMS,
+    variance: str = "temporal",
+) -> dict[str, float]:
+    """Balance both populations of a recurrent Dale layer together, by re-simulation.
+
+    Unknowns: four log scales ``p = (log s_E, log a_E, log s_I, log a_I)``;
+    population E's groups (``w_xe``, ``w_ee``, ``w_ie``) are multiplied by
+    ``s_E`` and ``w_ie`` also by ``a_E``; likewise ``w_xi``, ``w_ei``, ``w_ii`` by
+    ``s_I`` and ``w_ii`` by ``a_I``. Each evaluation runs the layer
+    (:func:`_group_membranes`) and gives both populations' free-membrane mean and
+    std and the frozen-spike closed-form step ``g(p)`` (:func:`_closed_form_log`),
+    which is zero exactly at the balanced state. The fixed point ``g(p) = 0`` is
+    found by Anderson acceleration (Walker & Ni 2011) of the damped iteration
+    ``p <- p + beta g(p)`` (``beta`` = ``JOINT_BETA``, memory ``JOINT_MEMORY``,
+    each step at most ``JOINT_MAX_STEP`` per scale): with ``dG``, ``dP`` the
+    differences of the last iterates,
+    ``gamma = argmin |g - dG gamma|`` and ``p <- p + beta g - (dP + beta dG) gamma``.
+    The plain damped iteration oscillates (E->I and I->E move each other's
+    spikes); the secant information in the history removes that. Error of a
+    state: ``max(|mu_E|, |sd_E - sigma|) / (tol sigma)`` and
+    ``max(|mu_I|, |sd_I - sigma| / 2) / (tol_inh sigma)``; it stops at error <= 1
+    or after ``max_sims`` simulations, and the best measured state is kept.
+    If that state is more than 0.05 sigma off in a mean or 10 % in a std
+    (issue 15's criterion), a ``RuntimeWarning`` says so (never silent). The
+    factors are positive: weights stay non-negative and exponential.
+    docs/science.md, section "Dale's law". Returns the final measured
+    ``{"mu_exc", "sd_exc", "mu_inh", "sd_inh"}`` (units of theta), ``"sims"``,
+    ``"seconds"`` and ``"converged"`` (1.0 or 0.0).
+    """
+    t0 = time.perf_counter()
+    tol_i = max(tol, BALANCE_TOL) if tol_inh is None else tol_inh
+    base = {g.name: g.weight.detach().clone() for g in layer.weight_groups()}
+
+    def set_scales(p: np.ndarray) -> None:
+        with torch.no_grad():
+            for g in layer.weight_groups():
+                pop, inh = _JOINT_GROUPS[g.name]
+                g.weight.copy_(
+                    base[g.name] * math.exp(p[2 * pop] + (p[2 * pop + 1] if inh else 0.0))
+                )
+
+    best: tuple[float, np.ndarray, tuple[float, float, float, float]] | None = None
+    sims = 0
+
+    def evaluate(p: np.ndarray) -> np.ndarray | None:
+        nonlocal best, sims
+        set_scales(p)
+        u, _ = _group_membranes(layer, x)
+        sims += 1
+        mu_e, sd_e = _pop_error(u["exc"], sigma, variance)
+        mu_i, sd_i = _pop_error(u["inh"], sigma, variance)
+        err = max(
+            max(abs(mu_e), abs(sd_e - sigma)) / (tol * sigma),
+            max(abs(mu_i), abs(sd_i - sigma) / 2) / (tol_i * sigma),
+        )
+        if best is None or err < best[0]:
+            best = (err, p.copy(), (mu_e, sd_e, mu_i, sd_i))
+        return _closed_form_log(u, sigma, variance)
+
+    p = np.zeros(4)
+    hist_p: list[np.ndarray] = []
+    hist_g: list[np.ndarray] = []
+    while sims < max_sims:
+        g = evaluate(p)
+        assert best is not None
+        if best[0] <= 1.0 or g is None:
+            break
+        hist_p = (hist_p + [p.copy()])[-(JOINT_MEMORY + 1) :]
+        hist_g = (hist_g + [g])[-(JOINT_MEMORY + 1) :]
+        step = JOINT_BETA * g
+        if len(hist_p) > 1:
+            d_g = np.diff(np.array(hist_g), axis=0).T
+            d_p = np.diff(np.array(hist_p), axis=0).T
+            gamma = np.linalg.lstsq(d_g, g, rcond=None)[0]
+            step = step - (d_p + JOINT_BETA * d_g) @ gamma
+        largest = float(np.abs(step).max())
+        if not math.isfinite(largest):
+            break
+        if largest > JOINT_MAX_STEP:
+            step *= JOINT_MAX_STEP / largest
+        p = p + step
+    assert best is not None
+    set_scales(best[1])
+    mu_e, sd_e, mu_i, sd_i = best[2]
+    out = {
+        "mu_exc": mu_e, "sd_exc": sd_e, "mu_inh": mu_i, "sd_inh": sd_i,
+        "sims": float(sims), "seconds": time.perf_counter() - t0,
+        "converged": float(best[0] <= 1.0),
+    }  # fmt: skip
+    off = [
+        f"{pop} mean {m / sigma:+.3f} sigma, std {s / sigma:.3f} sigma"
+        for pop, m, s in (("E", mu_e, sd_e), ("I", mu_i, sd_i))
+        if abs(m) > ISSUE_MU * sigma or abs(s - sigma) > ISSUE_SD * sigma
+    ]
+    if off:
+        warnings.warn(
+            f"Dale balance of a recurrent layer: target (mean 0, std {sigma:g}) not reached "
+            f"within {sims} simulations ({'; '.join(off)}); the best measured state is kept. "
+            "A larger or longer init batch makes the measurement less noisy.",
+            RuntimeWarning,
+            stacklevel=2,
+        )
+    return out
+
+
 def balance_dale_(
     layer: DaleLinear,
     x: torch.Tensor,
@@ -312,61 +469,55 @@ def balance_dale_(
     The factors are positive, so the weights stay non-negative and each group
     keeps its exponential shape (only its lambda changes).
 
-    Each round measures the current weights. The error is the E population's
-    ``max(|sd - sigma|, |mu|) / sigma``; without recurrent excitation also the I
-    population's ``max(|mu|, |sd - sigma| / 2) / sigma`` (within ``tol`` = 0.03:
-    ``|mu_I| <= 0.03 sigma`` and ``sigma_I`` within 6 %). It stops if that is within
-    ``tol``; otherwise, if the I population is off, it is balanced by the measured
-    root search of :func:`balance_inh_` (its spikes feed back through I->I, so the
-    closed-form step does not apply), and then the full closed-form step is
-    applied to the E population. With recurrent excitation the root search does
-    not converge (each I step moves the E spikes, which drive I through E->I;
-    measured: E mean off by up to 0.5 theta after 12 rounds), so there the I
-    population gets ``I_ROUNDS`` = 2 damped closed-form steps (``f -> f^I_DAMP``)
-    and only the E population is held to ``tol``. Without recurrent excitation the E weights do not
-    change the I spikes, so that step is exact (error ~1e-6). With recurrent
-    excitation the E spikes change and, through E->E and E->I, so do the inputs:
-    the network is chaotic (a 0.1 % change of one group reshuffles almost every
-    spike), which leaves a jitter of a few percent in sigma_U and a few hundredths
-    of theta in the mean (less with more data); the E step is then damped
-    (``E_DAMP``). After ``rounds`` steps (or at ``tol``) the best measured state
-    is kept: the result is never worse than any measured one.
-    Returns ``(rounds used, notes)``.
+    **With recurrent excitation** both populations are balanced together by
+    :func:`balance_joint_` (Anderson-accelerated fixed point of this step, each
+    evaluation one re-simulation; at most ``max(JOINT_SIMS, 3 rounds)``
+    simulations, a ``RuntimeWarning`` if the best state misses the target).
+
+    **Without** it, each round measures the current weights. The error is
+    ``max(|sd - sigma|, |mu|) / sigma`` for E and ``max(|mu|, |sd - sigma| / 2) / sigma``
+    for I (within ``tol`` = 0.03: ``|mu_I| <= 0.03 sigma`` and ``sigma_I``
+    within 6 %). It stops if both are within ``tol``; otherwise, if the I
+    population is off, it is balanced by the measured root search of
+    :func:`balance_inh_` (its spikes feed back through I->I, so the closed-form
+    step does not apply to it), and then the full closed-form step is applied to
+    the E population, which is exact here (the E weights do not change the I
+    spikes; error ~1e-6). After ``rounds`` steps (or at ``tol``) the best measured
+    state is kept. Returns ``(rounds or simulations used, notes)``.
     """
     notes: list[str] = []
-    best: tuple[float, list[torch.Tensor]] | None = None
     stop = BALANCE_TOL if tol is None else tol
-    recurrent = layer.w_ee is not None
+    if layer.w_ee is not None:
+        res = balance_joint_(
+            layer, x, sigma, tol=stop, max_sims=max(JOINT_SIMS, 3 * rounds), variance=variance
+        )
+        notes.append(
+            "measured balance (recurrent, joint E/I, Anderson-accelerated): "
+            f"{res['sims']:.0f} simulations, {res['seconds']:.1f} s; E mean "
+            f"{res['mu_exc'] / sigma:+.3f}, std {res['sd_exc'] / sigma:.3f}; I mean "
+            f"{res['mu_inh'] / sigma:+.3f}, std {res['sd_inh'] / sigma:.3f} (units of sigma)"
+            + ("" if res["converged"] else f"; not within tol {stop:g}")
+        )
+        return int(res["sims"]), notes
+    best: tuple[float, list[torch.Tensor]] | None = None
     err = math.inf
     for round_ in range(rounds + 1):
         u, _ = _group_membranes(layer, x)
         mu, sd = _pop_error(u["exc"], sigma, variance)
         mu_i, sd_i = _pop_error(u["inh"], sigma, variance)
         err_i = max(abs(mu_i), abs(sd_i - sigma) / 2) / sigma
-        err = max(abs(sd - sigma) / sigma, abs(mu) / sigma)
-        if not recurrent:
-            err = max(err, err_i)
+        err = max(abs(sd - sigma) / sigma, abs(mu) / sigma, err_i)
         if best is None or err < best[0]:
             best = (err, [g.weight.detach().clone() for g in layer.weight_groups()])
         if (tol is not None and err <= tol) or round_ == rounds:
             break
-        sol_i = _solve_balance(*_moments(u["inh"], variance), "w_ii", sigma)
-        if sol_i is None:
+        if _solve_balance(*_moments(u["inh"], variance), "w_ii", sigma) is None:
             notes.append(
                 f"measured balance, round {round_ + 1}: I population not balanced "
                 "(silent I population or constant membrane)"
             )
-        elif not recurrent and err_i > stop:
+        elif err_i > stop:
             balance_inh_(layer, x, sigma, variance)
-            err = math.inf  # the measured state is gone
-            u, _ = _group_membranes(layer, x)
-        elif (
-            recurrent
-            and round_ < I_ROUNDS
-            and (abs(sol_i[1]) > 0.1 * sigma or abs(sol_i[2] - sigma) > 0.1 * sigma)
-        ):
-            _apply(layer, {g: f**I_DAMP for g, f in sol_i[0].items()})
-            err = math.inf
             u, _ = _group_membranes(layer, x)
         sol = _solve_balance(*_moments(u["exc"], variance), "w_ie", sigma)
         if sol is None:
@@ -375,8 +526,7 @@ def balance_dale_(
                 "(silent I population or constant membrane)"
             )
             break
-        damp = E_DAMP if layer.w_ee is not None else 1.0
-        _apply(layer, {g: f**damp for g, f in sol[0].items()})
+        _apply(layer, sol[0])
         err = math.inf
     assert best is not None
     if best[0] < err:  # the last measured state is not the best one: go back to the best
@@ -519,7 +669,7 @@ def init_dale_layer(
     if balance > 0:
         factors = ", ".join(f"{k} x{final[k] / analytic[k]:.3f}" for k in final if analytic[k] > 0)
         notes.append(
-            f"Dale rule: {balance} rounds of measured balance (zero mean, sigma_U on target, "
+            "Dale rule: measured balance of both populations (zero mean, sigma_U on target, "
             f"E/I correlations included); factors on the analytic weights: {factors}"
         )
     rule = "dale_exponential(" + ("global nu" if targets.nu is not None else targets.stats) + ")"

@@ -36,7 +36,7 @@ _F1 = np.float32(1.0)
 
 
 @njit(parallel=True, cache=True, nogil=True)
-def _forward(x, wt, bias, has_bias, bs, bm, g, th, reset, delta, chunks, mem, spk, bad):  # type: ignore[no-untyped-def]
+def _forward(x, wt, bias, has_bias, bs, bm, g, th, reset, delta, chunks, mem, spk):  # type: ignore[no-untyped-def]
     steps, batch, k_in = x.shape
     width = wt.shape[1]
     for c in prange(chunks):
@@ -46,7 +46,6 @@ def _forward(x, wt, bias, has_bias, bs, bm, g, th, reset, delta, chunks, mem, sp
         vst = np.zeros((hi - lo, width), np.float32)
         cur = np.empty(width, np.float32)
         idx = np.empty(k_in, np.int64)
-        chk = np.zeros(width, np.float32)  # NaN/inf in a current turns this NaN
         for t in range(steps):
             for b in range(lo, hi):
                 xrow = x[t, b]
@@ -66,7 +65,6 @@ def _forward(x, wt, bias, has_bias, bs, bm, g, th, reset, delta, chunks, mem, sp
                 mt = mem[t, b]
                 st = spk[t, b]
                 for n in range(width):
-                    chk[n] += cur[n] * _F0
                     if delta:
                         i = cur[n]
                     else:
@@ -82,9 +80,6 @@ def _forward(x, wt, bias, has_bias, bs, bm, g, th, reset, delta, chunks, mem, sp
                         vb[n] = u - th if fired else u
                     else:
                         vb[n] = u
-        for n in range(width):
-            if chk[n] != _F0:
-                bad[c] = True
 
 
 def _make_backward(scode: int, has_gs: bool, has_gm: bool):  # type: ignore[no-untyped-def]
@@ -166,24 +161,22 @@ def forward(
     wt: np.ndarray,
     bias: np.ndarray | None,
     consts: tuple[Any, ...],
-) -> tuple[np.ndarray, np.ndarray, bool]:
-    """``(U, spikes, finite)`` for input ``x [T, B, K]``, ``wt = W^T [K, N]``, ``bias [N]``
-    (float32, C-contiguous) and ``consts = (beta_s, beta_m, g, theta, reset code)``;
-    ``finite`` is False if any current was NaN or infinite."""
+) -> tuple[np.ndarray, np.ndarray]:
+    """``(U, spikes)`` for input ``x [T, B, K]``, ``wt = W^T [K, N]``, ``bias [N]``
+    (float32, C-contiguous) and ``consts = (beta_s, beta_m, g, theta, reset code)``.
+    A NaN or an infinite current makes ``U`` non-finite at its step (``g != 0``)."""
     steps, batch, _ = x.shape
     width = wt.shape[1]
     mem = np.empty((steps, batch, width), np.float32)
     spk = np.empty((steps, batch, width), np.float32)
     b = np.zeros(width, np.float32) if bias is None else bias
     bs, bm, g, th, reset = consts
-    chunks = _chunks(batch)
-    bad = np.zeros(chunks, np.bool_)
     f32 = np.float32
     _forward(
         x, wt, b, bias is not None, f32(bs), f32(bm), f32(g), f32(th), reset, bs == 0.0,
-        chunks, mem, spk, bad,
+        _chunks(batch), mem, spk,
     )  # fmt: skip
-    return mem, spk, not bool(bad.any())
+    return mem, spk
 
 
 @follow_torch_threads

@@ -50,14 +50,16 @@ class _FusedLinearLIF(torch.autograd.Function):
         xs = x.detach().contiguous()
         wt = weight.detach().t().contiguous().numpy()
         b = None if bias is None else bias.detach().contiguous().numpy()
-        mem, spk, finite = kernels.forward(xs.numpy(), wt, b, consts)
-        if not finite:  # the unfused path names the NaN or the infinity
+        mem, spk = kernels.forward(xs.numpy(), wt, b, consts)
+        mem_t = torch.from_numpy(mem)
+        if not bool(torch.isfinite(mem_t.sum())):
+            # a NaN or an infinite current makes U non-finite at its step (g != 0): the
+            # unfused path names it (a U that overflowed from finite currents passes)
             check_finite_current(layer.input_current(x.detach()))
         ctx.consts = consts
         ctx.surrogate, ctx.detach_reset = layer.surrogate, layer.detach_reset
         ctx.reset_grad = step_rule(layer.params).reset_grad
         ctx.has_bias = bias is not None
-        mem_t = torch.from_numpy(mem)
         ctx.save_for_backward(mem_t, xs, weight)
         return torch.from_numpy(spk)
 
@@ -162,7 +164,7 @@ class SpikingLinear(SpikingLayer):
         if get_kernel_backend() not in ("auto", "numba") or linear_lif_backend() is None:
             return None
         r = step_rule(self.params)
-        if r.spike_first or r.reset not in (0, 1, 2):
+        if r.spike_first or r.reset not in (0, 1, 2) or r.gain == 0.0:
             return None
         if self.surrogate.name not in SURROGATE_CODES:
             return None

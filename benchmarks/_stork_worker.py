@@ -16,7 +16,7 @@ libraries train on the same 8000 samples.
     python -m benchmarks._stork_worker THREADS DATA.pt
 
 Protocol: prints one JSON line ``{"ready": ...}`` after set-up; then for every
-line ``epoch`` on stdin trains one epoch and prints ``{"seconds": s, "loss": l}``;
+line ``epoch`` on stdin trains one epoch and prints ``{"seconds": s, "cpu_seconds": c, "loss": l}``;
 ``quit`` ends it.
 """
 
@@ -85,10 +85,10 @@ def main() -> None:
             break
         if cmd != "epoch":
             continue
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         metrics = model.train_epoch(ds_train)
-        seconds = time.perf_counter() - t0
-        print(json.dumps({"seconds": seconds, "loss": float(metrics[0])}))
+        seconds, cpu = time.perf_counter() - t0, time.process_time() - c0
+        print(json.dumps({"seconds": seconds, "cpu_seconds": cpu, "loss": float(metrics[0])}))
         sys.stdout.flush()
 
 

@@ -21,38 +21,49 @@ homeostasis, SMORMS3 lr 5e-3, 2 threads.
   SMORMS3, as torch has none).
 
 The three run interleaved (one epoch of each per repetition) and the medians
-and ratios come from the same run. ``--profile`` adds a breakdown of one
-spikeinit epoch (torch.profiler): kernel forward / backward, input products,
-readout, loss, regularisers, optimiser, data loading, the trainer's checks and
-metrics, and the Python time outside any torch op.
+and ratios come from the same run; the CPU time of each epoch (all threads of
+its process, ``time.process_time``) is reported next to the wall time.
+``--profile`` adds a breakdown of one spikeinit epoch (torch.profiler): the
+hidden layer (fused input product + LIF kernel) and the readout forward and
+backward, loss, regularisers, optimiser, data loading, the trainer's checks
+and metrics, and the Python time outside any torch op.
 
     python -m benchmarks.epoch --reps 5 --stork-python /path/to/stork-venv/bin/python --profile
+
+Run as its own module, it sets ``OMP_WAIT_POLICY=PASSIVE`` (unless the
+environment sets it) before torch loads, for all three libraries alike (the
+stork worker inherits it): with the default spin-waiting, a 2-thread OpenMP
+region on a machine shared with other jobs waits for a descheduled thread at
+every barrier. The policy is recorded in the output.
 """
 
 from __future__ import annotations
 
-import json
-import math
 import os
-import statistics
-import subprocess
-import tempfile
-import time
-from collections.abc import Callable, Iterator
-from pathlib import Path
-from typing import Any
 
-import torch
-from torch import nn
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # before torch loads (module doc)
 
-import spikeinit.nn.base as si_base
-import spikeinit.train as si_train
-from spikeinit.experiments.presets import _regularizers, build_initialized, preset
-from spikeinit.nn import Readout, SpikingLinear
-from spikeinit.optim import SMORMS3
-from spikeinit.train import TrainConfig, Trainer
+import json  # noqa: E402
+import math  # noqa: E402
+import statistics  # noqa: E402
+import subprocess  # noqa: E402
+import tempfile  # noqa: E402
+import time  # noqa: E402
+from collections.abc import Callable, Iterator  # noqa: E402
+from pathlib import Path  # noqa: E402
+from typing import Any  # noqa: E402
 
-from ._common import fmt_table, parser, setup_threads, write_json
+import torch  # noqa: E402
+from torch import nn  # noqa: E402
+
+import spikeinit.nn.base as si_base  # noqa: E402
+import spikeinit.train as si_train  # noqa: E402
+from spikeinit.experiments.presets import _regularizers, build_initialized, preset  # noqa: E402
+from spikeinit.nn import Readout, SpikingLinear  # noqa: E402
+from spikeinit.optim import SMORMS3  # noqa: E402
+from spikeinit.train import TrainConfig, Trainer  # noqa: E402
+
+from ._common import fmt_table, parser, setup_threads, write_json  # noqa: E402
 
 STEPS, DT, HIDDEN, BATCH, LR = 100, 2e-3, 128, 250, 5e-3
 
@@ -238,6 +249,8 @@ class _LabelledLoader:
 
 
 _BACKWARD = (
+    ("FusedLinearLIF", "hidden layer backward (fused product + kernel)"),
+    ("FusedReadout", "readout backward (fused)"),
     ("LIFSequence", "kernel backward"),
     ("ScanLinear", "input products backward"),
     ("MmBackward", "input products backward"),
@@ -268,7 +281,7 @@ def profile_epoch(run: SpikeinitEpoch) -> dict[str, float]:
         patched.append((obj, attr, obj.__dict__.get(attr, None)))
         setattr(obj, attr, _labelled(name, getattr(obj, attr)))
 
-    patch(hidden_layer, "input_current", "#input products forward")
+    patch(hidden_layer, "forward", "#hidden layer forward (product + kernel)")
     patch(readout, "forward", "#readout forward")
     patch(run.trainer, "_loss_fn", "#loss forward")
     patch(run.trainer, "_check_gradients", "#trainer checks and metrics")
@@ -276,7 +289,7 @@ def profile_epoch(run: SpikeinitEpoch) -> dict[str, float]:
     run.loader = _LabelledLoader(inner_loader)
     old_penalty = si_train.activity_penalty
     si_train.activity_penalty = _labelled("#regularisers forward", old_penalty)
-    old_lif = si_base.lif_sequence  # what SpikingLayer.forward calls (the readout: its own)
+    old_lif = si_base.lif_sequence  # the unfused layers' kernel (inside the rows above)
     si_base.lif_sequence = _labelled("#kernel forward", old_lif)
     try:
         run()  # warm
@@ -326,15 +339,22 @@ def run_all(
         print("stork: skipped (give --stork-python PATH or set STORK_PYTHON to the Python of an "
               "environment with fmi-basel/stork installed)")  # fmt: skip
     times: dict[str, list[float]] = {k: [] for k in runners}
+    cpu: dict[str, list[float]] = {k: [] for k in runners}
     try:
         for rep in range(warmup + reps):
             for name, fn in runners.items():
-                t0 = time.perf_counter()
+                t0, c0 = time.perf_counter(), time.process_time()
                 res = fn()
                 dt = float(res["seconds"]) if name == "stork" else time.perf_counter() - t0
+                dc = float(res.get("cpu_seconds", "nan")) if name == "stork" else (
+                    time.process_time() - c0
+                )  # fmt: skip
                 if rep >= warmup:
                     times[name].append(dt)
-                print(f"repetition {rep + 1 - warmup} {name}: {dt:.2f} s", flush=True)
+                    cpu[name].append(dc)
+                print(
+                    f"repetition {rep + 1 - warmup} {name}: {dt:.2f} s (CPU {dc:.2f} s)", flush=True
+                )
         prof = profile_epoch(si_run) if profile else None
     finally:
         if stork_run is not None:
@@ -343,32 +363,39 @@ def run_all(
     return {
         "train_samples": len(si_run.ds.train),
         "threads": threads,
+        "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY"),
         "reps": reps,
         "times_s": times,
         "median_s": med,
         "ratio_vs_spikeinit": {k: v / med["spikeinit"] for k, v in med.items()},
+        "cpu_s": cpu,
+        "median_cpu_s": {k: statistics.median(v) for k, v in cpu.items()},
         "profile_s": prof,
     }
 
 
+_COLUMNS = ["library", "median s", "min s", "max s", "/ spikeinit", "median CPU s", "CPU ratio"]
+
+
 def report(res: dict[str, Any]) -> str:
+    cpu = res.get("median_cpu_s", {})
     rows = [
         [k, res["median_s"][k], min(res["times_s"][k]), max(res["times_s"][k]),
-         f"{res['ratio_vs_spikeinit'][k]:.2f}x"]
+         f"{res['ratio_vs_spikeinit'][k]:.2f}x", cpu.get(k, float("nan")),
+         f"{cpu.get(k, float('nan')) / cpu.get('spikeinit', float('nan')):.2f}x"]
         for k in res["median_s"]
     ]  # fmt: skip
     text = (
         f"Randman epoch ({res['train_samples']} samples, batch 250, 20-128-10, T = 100), "
-        f"{res['threads']} threads, "
-        f"medians of {res['reps']} interleaved repetitions\n"
-        + fmt_table(rows, ["library", "median s", "min s", "max s", "/ spikeinit"])
+        f"{res['threads']} threads, OMP_WAIT_POLICY={res.get('omp_wait_policy')}, "
+        f"medians of {res['reps']} interleaved repetitions\n" + fmt_table(rows, _COLUMNS)
     )
     prof = res.get("profile_s")
     if prof:
         total = prof["total (profiled)"]
         prows = [[k, v, f"{100 * v / total:.1f} %"] for k, v in prof.items()]
-        text += "\n\nspikeinit epoch, profiled (torch.profiler; readout backward is inside the\n"
-        text += "kernel / input-product backward rows)\n"
+        text += "\n\nspikeinit epoch, profiled (torch.profiler; the fused layers' rows hold\n"
+        text += "their input products and kernels)\n"
         text += fmt_table(prows, ["part", "s", "share"])
     return text
 

@@ -83,6 +83,26 @@ def sparse_backend() -> ModuleType | None:
 
 
 @lru_cache(maxsize=1)
+def readout_backend() -> ModuleType | None:
+    """The fused readout (event-driven product + leaky filter, numba), or ``None``."""
+    try:
+        from . import readout_numba
+    except Exception:
+        return None
+    return readout_numba
+
+
+@lru_cache(maxsize=1)
+def linear_lif_backend() -> ModuleType | None:
+    """The fused feed-forward linear LIF layer on sparse input (numba), or ``None``."""
+    try:
+        from . import linear_lif_numba
+    except Exception:
+        return None
+    return linear_lif_numba
+
+
+@lru_cache(maxsize=1)
 def triton_backend() -> KernelBackend | None:
     """The Triton (CUDA) LIF backend, or ``None`` if triton cannot be imported."""
     try:

@@ -216,6 +216,8 @@ ALLOWED_LAZY = {
     ("spikeinit._kernels", "spikeinit._kernels.lif_numba"),
     ("spikeinit._kernels", "spikeinit._kernels.lif_triton"),
     ("spikeinit._kernels", "spikeinit._kernels.sparse_numba"),
+    ("spikeinit._kernels", "spikeinit._kernels.sparse_conv_numba"),
+    ("spikeinit._kernels", "spikeinit._kernels.conv_numba"),
 }
 
 # Function-level imports that exist today in files being restructured elsewhere

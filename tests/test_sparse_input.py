@@ -109,12 +109,22 @@ def test_spiking_linear_sparse_and_dense_paths_agree(recurrent: bool) -> None:
     [(1, 300, 16, 21, 10, 0), (3, 20, 4, 5, 2, 2), (2, 9, 3, 3, 1, 1), (4, 12, 5, 7, 3, 4)],
 )
 @pytest.mark.parametrize("density", [0.0, 0.03, 0.5])
+@pytest.mark.parametrize("binary", [False, True])
 def test_event_driven_conv1d_matches_dense(
-    in_ch: int, length: int, out_ch: int, kernel: int, stride: int, padding: int, density: float
+    in_ch: int,
+    length: int,
+    out_ch: int,
+    kernel: int,
+    stride: int,
+    padding: int,
+    density: float,
+    binary: bool,
 ) -> None:
     """Values, weight, input and bias gradients against ``F.conv1d`` (strides, padding
-    and kernels that do or do not divide the length)."""
-    x = _spikes((40, in_ch, length), density, seed=1).requires_grad_()
+    and kernels that do or do not divide the length; 0/1 spikes, kept as uint8 for the
+    weight gradient, and inputs of any value)."""
+    x = _spikes((40, in_ch, length), density, seed=1)
+    x = ((x != 0).float() if binary else x).requires_grad_()
     w = torch.randn(out_ch, in_ch, kernel, requires_grad=True)
     b = torch.randn(out_ch, requires_grad=True)
     out = sparse_input.conv1d(x, w, b, stride, padding, sparse=True)
@@ -145,9 +155,12 @@ def test_conv1d_auto_mode_and_fallbacks() -> None:
             "_ScanConv1d"
         )
         assert "Scan" not in type(sparse_input.conv1d(dense, wg, None, 1, 0).grad_fn).__name__
-        assert "Scan" not in type(
-            sparse_input.conv1d(sparse.double(), wg.double(), None, 1, 0).grad_fn
-        ).__name__
+        assert (
+            "Scan"
+            not in type(
+                sparse_input.conv1d(sparse.double(), wg.double(), None, 1, 0).grad_fn
+            ).__name__
+        )
     bad = w.clone()
     bad[0, 0, 0] = float("nan")
     out = sparse_input.conv1d(sparse, bad, None, 1, 0, sparse=True)

@@ -157,9 +157,13 @@ class _ScanConv1d(torch.autograd.Function):
     ) -> torch.Tensor:
         kernels = sparse_conv_backend()
         assert kernels is not None
-        out = kernels.conv1d(x.detach().numpy(), weight.detach().numpy(), stride, padding)
-        ctx.save_for_backward(x, weight)
-        ctx.stride, ctx.padding = stride, padding
+        xs = x.detach().numpy()
+        out = kernels.conv1d(xs, weight.detach().numpy(), stride, padding)
+        # spikes (all 0 or 1) are kept for the weight gradient as uint8, a quarter of
+        # the memory: the float spike tensor itself can then be freed after the forward
+        kept = x.detach().to(torch.uint8) if kernels.is_binary(xs) else x
+        ctx.save_for_backward(kept, weight)
+        ctx.stride, ctx.padding, ctx.x_shape = stride, padding, x.shape
         return torch.from_numpy(out)
 
     @staticmethod
@@ -170,7 +174,7 @@ class _ScanConv1d(torch.autograd.Function):
         g = grad_out.detach().to(torch.float32).contiguous()
         grad_x = grad_w = None
         if ctx.needs_input_grad[0]:
-            grad_x = conv1d_input(x.shape, weight, g, stride=ctx.stride, padding=ctx.padding)
+            grad_x = conv1d_input(ctx.x_shape, weight, g, stride=ctx.stride, padding=ctx.padding)
         if ctx.needs_input_grad[1]:
             gw = kernels.conv1d_weight(
                 x.detach().numpy(), g.numpy(), weight.shape[2], ctx.stride, ctx.padding

@@ -83,6 +83,17 @@ def _conv1d_weight(x, g, stride, pad, acc):  # type: ignore[no-untyped-def]
                                         row[o] += v * src[o]
 
 
+@njit(cache=True, nogil=True)
+def is_binary(x):  # type: ignore[no-untyped-def]
+    """Whether every entry of ``x`` is 0 or 1 (stops at the first other value)."""
+    flat = x.reshape(-1)
+    for i in range(flat.shape[0]):
+        v = flat[i]
+        if v != 0 and v != 1:
+            return False
+    return True
+
+
 @follow_torch_threads
 def conv1d(x: np.ndarray, weight: np.ndarray, stride: int, padding: int) -> np.ndarray:
     """The convolution of a mostly-zero ``x [N, C, L]`` with ``weight [O, C, K]``."""

@@ -218,6 +218,8 @@ ALLOWED_LAZY = {
     ("spikeinit._kernels", "spikeinit._kernels.sparse_numba"),
     ("spikeinit._kernels", "spikeinit._kernels.readout_numba"),
     ("spikeinit._kernels", "spikeinit._kernels.linear_lif_numba"),
+    ("spikeinit._kernels", "spikeinit._kernels.sparse_conv_numba"),
+    ("spikeinit._kernels", "spikeinit._kernels.conv_numba"),
 }
 
 # Function-level imports that exist today in files being restructured elsewhere

@@ -102,3 +102,78 @@ def test_spiking_linear_sparse_and_dense_paths_agree(recurrent: bool) -> None:
         grads.append(layer.weight.grad.clone())
     torch.testing.assert_close(outs[0], outs[1], rtol=1e-5, atol=1e-5)
     torch.testing.assert_close(grads[0], grads[1], rtol=1e-4, atol=1e-3)
+
+
+@pytest.mark.parametrize(
+    "in_ch,length,out_ch,kernel,stride,padding",
+    [(1, 300, 16, 21, 10, 0), (3, 20, 4, 5, 2, 2), (2, 9, 3, 3, 1, 1), (4, 12, 5, 7, 3, 4)],
+)
+@pytest.mark.parametrize("density", [0.0, 0.03, 0.5])
+@pytest.mark.parametrize("binary", [False, True])
+def test_event_driven_conv1d_matches_dense(
+    in_ch: int,
+    length: int,
+    out_ch: int,
+    kernel: int,
+    stride: int,
+    padding: int,
+    density: float,
+    binary: bool,
+) -> None:
+    """Values, weight, input and bias gradients against ``F.conv1d`` (strides, padding
+    and kernels that do or do not divide the length; 0/1 spikes, kept as uint8 for the
+    weight gradient, and inputs of any value)."""
+    x = _spikes((40, in_ch, length), density, seed=1)
+    x = ((x != 0).float() if binary else x).requires_grad_()
+    w = torch.randn(out_ch, in_ch, kernel, requires_grad=True)
+    b = torch.randn(out_ch, requires_grad=True)
+    out = sparse_input.conv1d(x, w, b, stride, padding, sparse=True)
+    g = torch.randn_like(out)
+    out.backward(g)
+    grads = [t.grad.clone() for t in (x, w, b)]  # type: ignore[union-attr]
+    x2, w2, b2 = (t.detach().clone().requires_grad_() for t in (x, w, b))
+    ref = torch.nn.functional.conv1d(x2, w2, b2, stride=stride, padding=padding)
+    ref.backward(g)
+    torch.testing.assert_close(out, ref, rtol=1e-5, atol=1e-5)
+    for got, want in zip(grads, (x2.grad, w2.grad, b2.grad), strict=True):
+        # sums over many rows: rounding relative to the largest entry
+        scale = max(1.0, float(want.abs().max()))  # type: ignore[union-attr]
+        torch.testing.assert_close(got, want, rtol=1e-5, atol=1e-5 * scale)
+
+
+def test_conv1d_auto_mode_and_fallbacks() -> None:
+    """Auto: event-driven below the break-even density only; float64 and a non-finite
+    weight take ``F.conv1d`` (a NaN weight reaches every output, as in the dense
+    product); a bad flag is rejected."""
+    w = torch.randn(4, 2, 3)
+    sparse = _spikes((20, 2, 16), 0.02)
+    dense = _spikes((20, 2, 16), 0.6)
+    assert sparse_input.conv1d(sparse, w, None, 1, 0).grad_fn is None  # no graph: no grad
+    with torch.enable_grad():
+        wg = w.clone().requires_grad_()
+        assert type(sparse_input.conv1d(sparse, wg, None, 1, 0).grad_fn).__name__.startswith(
+            "_ScanConv1d"
+        )
+        assert "Scan" not in type(sparse_input.conv1d(dense, wg, None, 1, 0).grad_fn).__name__
+        assert (
+            "Scan"
+            not in type(
+                sparse_input.conv1d(sparse.double(), wg.double(), None, 1, 0).grad_fn
+            ).__name__
+        )
+    bad = w.clone()
+    bad[0, 0, 0] = float("nan")
+    out = sparse_input.conv1d(sparse, bad, None, 1, 0, sparse=True)
+    assert bool(out[:, 0].isnan().all())
+    with pytest.raises(TypeError, match="sparse"):
+        sparse_input.conv1d(sparse, w, None, 1, 0, sparse=1)  # type: ignore[arg-type]
+
+
+def test_spiking_conv1d_event_driven_and_dense_paths_agree() -> None:
+    """The layer's feed-forward current on sparse spikes equals its own ``nn.Conv1d``."""
+    torch.manual_seed(0)
+    layer = si.nn.SpikingConv1d(2, 5, 7, stride=3, padding=1)
+    x = _spikes((30, 4, 2, 40), 0.03)
+    cur = layer.input_current(x)
+    ref = layer.conv(x.reshape(120, 2, 40)).reshape(cur.shape)
+    torch.testing.assert_close(cur, ref, rtol=1e-5, atol=1e-5)

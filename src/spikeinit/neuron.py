@@ -55,7 +55,7 @@ import torch
 from torch.nn import functional as F
 from torch.nn.grad import conv1d_weight, conv2d_weight
 
-from ._kernels import KernelBackend, numba_backend, triton_backend
+from ._kernels import KernelBackend, conv_backend, numba_backend, triton_backend
 from ._kernels.rule import RESET_DEFERRED, StepRule, apply_reset, step_rule
 from .params import LIFParams
 from .surrogate import Surrogate, as_surrogate
@@ -103,6 +103,16 @@ def _fast_kernel(x: torch.Tensor, w_rec: torch.Tensor | None) -> KernelBackend |
         if fast is not None and fast.supports(x, w_rec):
             return fast
     return None
+
+
+def _conv_kernel(x: torch.Tensor, rec: Recurrence | None) -> Any:
+    """The fused numba loops for a 1-D :class:`ConvRecurrence` (float32 CPU), or ``None``."""
+    if _backend not in ("auto", "numba") or not isinstance(rec, ConvRecurrence):
+        return None
+    fast = conv_backend()
+    if fast is None or not fast.supports(x, rec.weight):
+        return None
+    return fast
 
 
 @dataclass(frozen=True, eq=False)
@@ -257,8 +267,12 @@ class _LIFSequence(torch.autograd.Function):
         dense = rec is None or isinstance(rec, MatrixRecurrence)
         fast = _fast_kernel(x, w_rec) if dense else None
         ctx.fast = fast
+        ctx.conv = conv = None if dense else _conv_kernel(x, rec)
         if fast is not None:
             spikes, mem = fast.forward(x, i0, v0, w_rec, params)
+        elif conv is not None:
+            assert rec is not None
+            spikes, mem = conv.forward(x, i0, v0, rec.weight, params)
         else:
             spikes, mem = _forward_torch(x, i0, v0, rec, params)
         ctx.save_for_backward(mem, w_rec if w_rec is not None else x.new_empty(0))
@@ -274,12 +288,18 @@ class _LIFSequence(torch.autograd.Function):
             grad_x, grad_i0, grad_v0 = ctx.fast.backward(
                 mem, g_spk, g_mem, w_dense, params, ctx.surrogate, ctx.detach_reset, ctx.v0
             )
+        elif ctx.conv is not None:  # a 1-D recurrent convolution, fused
+            grad_x, grad_i0, grad_v0 = ctx.conv.backward(
+                mem, g_spk, g_mem, w_rec, params, ctx.surrogate, ctx.detach_reset, ctx.v0
+            )
         else:
             grad_x, grad_i0, grad_v0 = _backward_torch(
                 mem, g_spk, g_mem, rec, params, ctx.surrogate, ctx.detach_reset, ctx.v0
             )
         grad_w = None
-        if rec is not None and ctx.needs_input_grad[3]:
+        if rec is not None and ctx.needs_input_grad[3] and ctx.conv is not None:
+            grad_w = ctx.conv.weight_grad(grad_x, mem, ctx.v0, w_rec, params)
+        elif rec is not None and ctx.needs_input_grad[3]:
             spikes = spikes_of(mem, params, ctx.v0)[:-1]
             # dL/dI[t] pairs with S[t-1]: dL/dI[t] is grad_x[t], or grad_x[t-1] in stork's
             # order, whose input x[t-1] enters I[t]

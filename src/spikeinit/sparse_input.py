@@ -21,8 +21,9 @@ from typing import Any
 
 import torch
 from torch.nn import functional as F
+from torch.nn.grad import conv1d_input
 
-from ._kernels import sparse_backend
+from ._kernels import sparse_backend, sparse_conv_backend
 
 SPARSE_BREAK_EVEN: float = 0.1
 """Input density (fraction of nonzero entries) below which ``sparse=None`` uses the
@@ -112,3 +113,71 @@ class _ScanLinear(torch.autograd.Function):
             grad_wt = kernels.scan_weight_grad(x.detach().numpy(), g.numpy())
             grad_w = torch.from_numpy(grad_wt).t().contiguous()
         return grad_x, grad_w
+
+
+def conv1d(
+    x: torch.Tensor,
+    weight: torch.Tensor,
+    bias: torch.Tensor | None,
+    stride: int,
+    padding: int,
+    sparse: bool | None = None,
+) -> torch.Tensor:
+    """``F.conv1d(x, weight, bias, stride, padding)`` for ``x [N, C, L]``, event-driven
+    (:mod:`spikeinit._kernels.sparse_conv_numba`) where it pays off: the forward
+    output and the weight gradient scan the nonzero inputs; the input gradient is
+    the dense transposed convolution. ``sparse`` as in :func:`linear` (the same
+    break-even density, :data:`SPARSE_BREAK_EVEN`)."""
+    if sparse is not None and not isinstance(sparse, bool):
+        raise TypeError(f"sparse must be True, False or None, got {sparse!r}")
+    kernels = sparse_conv_backend()
+    use = (
+        sparse is not False
+        and kernels is not None
+        and x.device.type == "cpu"
+        and weight.device.type == "cpu"
+        and x.dtype == torch.float32
+        and weight.dtype == torch.float32
+        and x.dim() == 3
+        and weight.dim() == 3
+        and (sparse is True or input_density(x.reshape(x.shape[0], -1)) < SPARSE_BREAK_EVEN)
+    )
+    if not use or not bool(torch.isfinite(weight).all()):
+        return F.conv1d(x, weight, bias, stride=stride, padding=padding)
+    out: torch.Tensor = _ScanConv1d.apply(x.contiguous(), weight, stride, padding)
+    return out if bias is None else out + bias[:, None]
+
+
+class _ScanConv1d(torch.autograd.Function):
+    """Event-driven forward and weight gradient; dense input gradient."""
+
+    @staticmethod
+    def forward(  # type: ignore[override]
+        ctx: Any, x: torch.Tensor, weight: torch.Tensor, stride: int, padding: int
+    ) -> torch.Tensor:
+        kernels = sparse_conv_backend()
+        assert kernels is not None
+        xs = x.detach().numpy()
+        out = kernels.conv1d(xs, weight.detach().numpy(), stride, padding)
+        # spikes (all 0 or 1) are kept for the weight gradient as uint8, a quarter of
+        # the memory: the float spike tensor itself can then be freed after the forward
+        kept = x.detach().to(torch.uint8) if kernels.is_binary(xs) else x
+        ctx.save_for_backward(kept, weight)
+        ctx.stride, ctx.padding, ctx.x_shape = stride, padding, x.shape
+        return torch.from_numpy(out)
+
+    @staticmethod
+    def backward(ctx: Any, grad_out: torch.Tensor):  # type: ignore[override]
+        x, weight = ctx.saved_tensors
+        kernels = sparse_conv_backend()
+        assert kernels is not None
+        g = grad_out.detach().to(torch.float32).contiguous()
+        grad_x = grad_w = None
+        if ctx.needs_input_grad[0]:
+            grad_x = conv1d_input(ctx.x_shape, weight, g, stride=ctx.stride, padding=ctx.padding)
+        if ctx.needs_input_grad[1]:
+            gw = kernels.conv1d_weight(
+                x.detach().numpy(), g.numpy(), weight.shape[2], ctx.stride, ctx.padding
+            )
+            grad_w = torch.from_numpy(gw)
+        return grad_x, grad_w, None, None

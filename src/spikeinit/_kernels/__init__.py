@@ -103,6 +103,26 @@ def linear_lif_backend() -> ModuleType | None:
 
 
 @lru_cache(maxsize=1)
+def sparse_conv_backend() -> ModuleType | None:
+    """The event-driven 1-D convolution of a sparse input (numba), or ``None``."""
+    try:
+        from . import sparse_conv_numba
+    except Exception:
+        return None
+    return sparse_conv_numba
+
+
+@lru_cache(maxsize=1)
+def conv_backend() -> ModuleType | None:
+    """The fused LIF loops with a recurrent 1-D convolution (numba), or ``None``."""
+    try:
+        from . import conv_numba
+    except Exception:
+        return None
+    return conv_numba
+
+
+@lru_cache(maxsize=1)
 def triton_backend() -> KernelBackend | None:
     """The Triton (CUDA) LIF backend, or ``None`` if triton cannot be imported."""
     try:

@@ -253,7 +253,24 @@ class _SpikingConv(SpikingLayer):
             x, x.dim(), name, (self.in_channels, *x.shape[3:]), self.conv.weight.dtype
         )
         steps, batch = x.shape[:2]
-        out = self.conv(x.reshape(steps * batch, *x.shape[2:]))
+        flat = x.reshape(steps * batch, *x.shape[2:])
+        conv = self.conv
+        if (
+            self._spatial_dims == 1
+            and isinstance(conv.padding, tuple)
+            and conv.dilation == (1,)
+            and conv.groups == 1
+            and conv.padding_mode == "zeros"
+        ):  # spike input: event-driven where it is sparse enough (spikeinit.sparse_input)
+            out = event_input.conv1d(
+                flat,
+                conv.weight,
+                conv.bias,
+                conv.stride[0],
+                conv.padding[0],  # type: ignore[arg-type]
+            )
+        else:
+            out = conv(flat)
         return out.reshape(steps, batch, *out.shape[1:])
 
 

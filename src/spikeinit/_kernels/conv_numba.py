@@ -1,0 +1,335 @@
+"""Fused LIF loops with a recurrent same-padded 1-D convolution, compiled with numba.
+
+The layer of :class:`spikeinit.neuron.ConvRecurrence` on state ``[B, C, L]`` with
+weight ``W [C, C, K]`` (odd ``K``, padding ``p = K // 2``)::
+
+    (R s)[o, l] = sum_c sum_j W[o, c, j] s[c, l + j - p]           (zero outside 0..L-1)
+    (g R)[c, m] = sum_o sum_j W[o, c, j] g[o, m - j + p]           (the transpose)
+    dL/dW[o, c, j] = sum_t sum_b sum_l dL/dI[t][b, o, l] S[t-1][b, c, l + j - p]
+
+The step and its adjoint are those of :mod:`spikeinit._kernels.rule` and
+:func:`spikeinit.neuron._backward_torch` (every convention), as in
+:mod:`spikeinit._kernels.lif_numba`, whose per-neuron helpers this module reuses.
+What differs is the recurrent operator, run inside the compiled loop instead of one
+torch call per step:
+
+* forward: ``R S[t-1]`` is event-driven, ``S`` being binary: each spike ``(c, q)``
+  adds the kernel column ``W[:, c, :]`` at the positions it reaches (cost
+  ``nnz(S) C K`` instead of ``C^2 K L`` per sample and step);
+* backward: ``dL/dI[t+1] R`` is the dense transposed convolution, written with the
+  channel axis innermost (``W`` is passed as ``[C_out, K, C_in]``) so that it
+  vectorises;
+* weight gradient: event-driven over the spikes recomputed from the stored ``U``
+  (no ``[T, B, C, L]`` spike tensor is allocated), per-thread partial sums.
+
+Threads take batch rows (every sample runs its own time loop). Sums run in another
+order than torch's convolution, so ``U`` agrees with the pure-torch loop to rounding
+(``tests/test_conv_numba.py``).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import torch
+from numba import njit, prange
+
+from ..params import LIFParams
+from ..surrogate import Surrogate
+from .lif_numba import _cell, _consts, _np, _step_rec, _surrogate
+from .rule import SURROGATE_CODES, step_rule
+from .threads import follow_torch_threads
+
+_F0 = np.float32(0.0)
+_F1 = np.float32(1.0)
+
+
+@njit(parallel=True, cache=True, nogil=True)
+def _forward_conv1d(x, i0, v0, wf, bs, bm, g, th, reset, order, delta, mem, spk):  # type: ignore[no-untyped-def]
+    """``x, mem, spk``: ``[T, B, C*L]``; ``i0, v0``: ``[B, C*L]``; ``wf[c, j * C + o] =
+    W[o, c, K - 1 - j]`` (flipped, channels last): a spike at ``(c, q)`` adds ``wf[c]`` to
+    one contiguous block of the zero-padded, channels-last recurrent input; the rest of
+    the step is :func:`spikeinit._kernels.lif_numba._step_rec`."""
+    steps, batch, n = x.shape
+    cn = wf.shape[0]
+    kn = wf.shape[1] // cn
+    length = n // cn
+    pad = kn // 2
+    for b in prange(batch):
+        ist = i0[b].copy()
+        vst = v0[b].copy()
+        rec = np.zeros((length + 2 * pad) * cn, np.float32)  # [(L + 2p), C], padded
+        flat = np.zeros(n, np.float32)
+        zeros = np.zeros(n, np.float32)
+        for t in range(steps):
+            rec[:] = _F0
+            if t > 0:
+                sp = spk[t - 1, b]
+                for c in range(cn):
+                    col = wf[c]
+                    for q in range(length):
+                        if sp[c * length + q] != _F0:
+                            base = q * cn
+                            for e in range(kn * cn):
+                                rec[base + e] += col[e]
+            for c in range(cn):  # back to the neuron order [C, L]
+                for q in range(length):
+                    flat[c * length + q] = rec[(q + pad) * cn + c]
+            xt = x[t, b] if order != 1 else (x[t - 1, b] if t > 0 else zeros)
+            sp = spk[t - 1, b] if t > 0 else zeros
+            _step_rec(
+                xt, flat, ist, vst, bs, bm, g, th, reset, order, delta, sp, mem[t, b], spk[t, b]
+            )
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _transpose_conv(ci, wb, acc, cn, length):  # type: ignore[no-untyped-def]
+    """``acc[(m + p) * C + c] = sum_o sum_j W[o, c, j] ci[o * L + m - j + p]`` with
+    ``wb[o, j * C + c] = W[o, c, j]``: each ``ci[o, l]`` adds ``ci wb[o]`` to one contiguous
+    block of the zero-padded, channels-last ``acc`` (``[(L + 2p), C]``)."""
+    acc[:] = _F0
+    kc = wb.shape[1]
+    for o in range(cn):
+        col = wb[o]
+        for l in range(length):  # noqa: E741
+            cq = ci[o * length + l]
+            if cq != _F0:
+                base = l * cn
+                for e in range(kc):
+                    acc[base + e] += cq * col[e]
+
+
+def _make_backward(scode: int, has_gs: bool, has_gm: bool, order: int):  # type: ignore[no-untyped-def]
+    """The backward loop for one surrogate, one set of incoming gradients and one step
+    order (closure constants, as in :func:`spikeinit._kernels.lif_numba._make_backward`)."""
+
+    @njit(parallel=True, cache=True, nogil=True)
+    def backward_conv(  # type: ignore[no-untyped-def]
+        mem, v0, wb, gspk, gmem, bs, bm, g, th, rg, reset, delta, detach, k, gx, gi0, gv0
+    ):
+        steps, batch, n = mem.shape
+        cn = wb.shape[0]
+        length = n // cn
+        pad = wb.shape[1] // cn // 2
+        for b in prange(batch):
+            ci = np.zeros(n, np.float32)
+            cv = np.zeros(n, np.float32)
+            acc = np.zeros((length + 2 * pad) * cn, np.float32)
+            for t in range(steps - 1, -1, -1):
+                if t < steps - 1:  # dL/dI[t+1] R
+                    _transpose_conv(ci, wb, acc, cn, length)
+                mt = mem[t, b]
+                gxt = gx[t, b]
+                gst = gspk[t if has_gs else 0, b if has_gs else 0]
+                gmt = gmem[t if has_gm else 0, b if has_gm else 0]
+                last = t == steps - 1
+                for c in range(cn):
+                    for q in range(length):
+                        j = c * length + q
+                        a = _F0 if last else acc[(q + pad) * cn + c]
+                        u = mt[j]
+                        gs = gst[j] + a if has_gs else a
+                        gu = _cell(u, gs, cv[j], th, rg, reset, detach, scode, k)
+                        if has_gm:
+                            gu = gu + gmt[j]
+                        cij = gu * g if delta else gu * g + ci[j] * bs
+                        ci[j] = cij
+                        gxt[j] = cij
+                        cv[j] = gu * bm
+            for j in range(n):
+                gi0[b, j] = ci[j] * bs
+                gv0[b, j] = cv[j]
+
+    @njit(parallel=True, cache=True, nogil=True)
+    def backward_conv_sf(  # type: ignore[no-untyped-def]
+        mem, v0, wb, gspk, gmem, bs, bm, g, th, rg, reset, delta, detach, k, gx, gi0, gv0
+    ):
+        steps, batch, n = mem.shape
+        cn = wb.shape[0]
+        length = n // cn
+        pad = wb.shape[1] // cn // 2
+        for b in prange(batch):
+            ci = np.zeros(n, np.float32)
+            cb = np.zeros(n, np.float32)
+            cs = np.zeros(n, np.float32)
+            acc = np.zeros((length + 2 * pad) * cn, np.float32)
+            for t in range(steps - 1, -1, -1):
+                if t < steps - 1:  # dL/dI[t+1] R
+                    _transpose_conv(ci, wb, acc, cn, length)
+                mt = mem[t, b]
+                pt = mem[t - 1, b] if t > 0 else v0[b]
+                gxt = gx[t, b]
+                gst = gspk[t if has_gs else 0, b if has_gs else 0]
+                gmt = gmem[t if has_gm else 0, b if has_gm else 0]
+                last = t == steps - 1
+                for c in range(cn):
+                    for q in range(length):
+                        j = c * length + q
+                        a = _F0 if last else acc[(q + pad) * cn + c]
+                        u = mt[j]
+                        gxt[j] = ci[j]
+                        gs = gst[j] + a if has_gs else a
+                        gu = cs[j] * _surrogate(u - th, scode, k) + cb[j] * bm
+                        if has_gm:
+                            gu = gu + gmt[j]
+                        if not detach and reset == 1:
+                            gs = gs - th * gu
+                        gb = (_F0 if pt[j] > th else gu) if reset == 0 else gu
+                        ci[j] = cb[j] * g if delta else cb[j] * g + ci[j] * bs
+                        cb[j] = gb
+                        cs[j] = gs
+            for j in range(n):
+                gv0[b, j] = cs[j] * _surrogate(v0[b, j] - th, scode, k) + cb[j] * bm
+                gi0[b, j] = cb[j] * g if delta else cb[j] * g + ci[j] * bs
+
+    return backward_conv_sf if order == 1 else backward_conv
+
+
+_BACKWARD: dict[tuple[int, bool, bool, int], Any] = {}
+
+
+def _backward_kernel(scode: int, has_gs: bool, has_gm: bool, order: int) -> Any:
+    key = (scode, has_gs, has_gm, order)
+    if key not in _BACKWARD:
+        _BACKWARD[key] = _make_backward(*key)
+    return _BACKWARD[key]
+
+
+@njit(parallel=True, cache=True, nogil=True)
+def _weight_grad_conv1d(gx, mem, v0, th, order, cn, kn, nchunks, out):  # type: ignore[no-untyped-def]
+    """``out[chunk, c, j * C + o]``: partial ``dL/dW[o, c, K - 1 - j]`` over the batch
+    rows of one chunk.
+
+    Pairs ``dL/dI`` with the presynaptic spikes as :class:`spikeinit.neuron._LIFSequence`:
+    update-first order ``gx[t + 1]`` with ``S[t] = U[t] > theta``; stork's order ``gx[t]``
+    with ``S[t] = U[t - 1] > theta`` (``U[-1] = v0``), for ``t = 0 .. T - 2``. ``dL/dI`` is
+    copied channels last and zero-padded, so that a spike at ``(c, q)`` adds one
+    contiguous block of it to ``out[chunk, c]``."""
+    steps, batch, n = mem.shape
+    length = n // cn
+    pad = kn // 2
+    per = (batch + nchunks - 1) // nchunks
+    for ch in prange(nchunks):
+        acc = out[ch]
+        gpad = np.zeros((length + 2 * pad) * cn, np.float32)
+        for b in range(ch * per, min(batch, (ch + 1) * per)):
+            for t in range(steps - 1):
+                if order == 1:
+                    gt = gx[t, b]
+                    sp = mem[t - 1, b] if t > 0 else v0[b]
+                else:
+                    gt = gx[t + 1, b]
+                    sp = mem[t, b]
+                filled = False
+                for c in range(cn):
+                    row = acc[c]
+                    for q in range(length):
+                        if sp[c * length + q] > th:
+                            if not filled:
+                                for o in range(cn):
+                                    for l in range(length):  # noqa: E741
+                                        gpad[(l + pad) * cn + o] = gt[o * length + l]
+                                filled = True
+                            base = q * cn
+                            for e in range(kn * cn):
+                                row[e] += gpad[base + e]
+
+
+# -- torch-facing wrappers -----------------------------------------------------
+
+
+def supports(x: torch.Tensor, weight: torch.Tensor) -> bool:
+    """float32 CPU state ``[T, B, C, L]`` and a ``[C, C, K]`` weight (1-D convolution)."""
+    return (
+        x.device.type == "cpu"
+        and x.dtype == torch.float32
+        and type(x) is torch.Tensor
+        and x.dim() == 4
+        and weight.dim() == 3
+        and weight.device.type == "cpu"
+        and weight.dtype == torch.float32
+    )
+
+
+@follow_torch_threads
+def forward(
+    x: torch.Tensor, i0: torch.Tensor, v0: torch.Tensor, weight: torch.Tensor, params: LIFParams
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Spikes and membrane ``U`` (both ``[T, B, C, L]``) for contiguous float32 ``x``."""
+    r = step_rule(params)
+    bs, bm, g, th = _consts(r)
+    steps, batch = x.shape[:2]
+    mem = torch.empty_like(x)
+    spk = torch.empty_like(x)
+    cn = weight.shape[0]
+    wf = _np(weight.detach().flip(2).permute(1, 2, 0)).reshape(cn, -1)  # [C_in, K * C_out]
+    _forward_conv1d(
+        _np(x).reshape(steps, batch, -1), _np(i0).reshape(batch, -1),
+        _np(v0).reshape(batch, -1), np.ascontiguousarray(wf), bs, bm, g, th,
+        r.reset, r.order, r.delta,
+        mem.numpy().reshape(steps, batch, -1), spk.numpy().reshape(steps, batch, -1),
+    )  # fmt: skip
+    return spk, mem
+
+
+@follow_torch_threads
+def backward(
+    mem: torch.Tensor,
+    g_spk: torch.Tensor | None,
+    g_mem: torch.Tensor | None,
+    weight: torch.Tensor,
+    params: LIFParams,
+    surrogate: Surrogate,
+    detach_reset: bool,
+    v0: torch.Tensor | None = None,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """``dL/dx`` ``[T, B, C, L]``, ``dL/dI0`` and ``dL/dV0`` (``[B, C, L]``)."""
+    r = step_rule(params)
+    bs, bm, g, th = _consts(r)
+    scode, k = SURROGATE_CODES[surrogate.name], np.float32(surrogate.steepness)
+    steps, batch = mem.shape[:2]
+    gx = torch.empty_like(mem)
+    gi0 = torch.empty_like(mem[0])
+    gv0 = torch.empty_like(mem[0])
+    v0_np = _np(torch.zeros_like(mem[0]) if v0 is None else v0.to(mem.dtype).expand_as(mem[0]))
+    dummy = np.zeros((1, 1, 1), np.float32)
+
+    def flat(t: torch.Tensor | None) -> np.ndarray:
+        return _np(t.to(mem.dtype)).reshape(steps, batch, -1) if t is not None else dummy
+
+    kernel = _backward_kernel(scode, g_spk is not None, g_mem is not None, r.order)
+    wb = _np(weight.detach().permute(0, 2, 1)).reshape(weight.shape[0], -1)  # [C_out, K * C_in]
+    kernel(
+        mem.numpy().reshape(steps, batch, -1), v0_np.reshape(batch, -1), wb,
+        flat(g_spk), flat(g_mem), bs, bm, g, th, np.float32(r.reset_grad), r.reset, r.delta,
+        bool(detach_reset), k,
+        gx.numpy().reshape(steps, batch, -1), gi0.numpy().reshape(batch, -1),
+        gv0.numpy().reshape(batch, -1),
+    )  # fmt: skip
+    return gx, gi0, gv0
+
+
+@follow_torch_threads
+def weight_grad(
+    grad_x: torch.Tensor,
+    mem: torch.Tensor,
+    v0: torch.Tensor | None,
+    weight: torch.Tensor,
+    params: LIFParams,
+) -> torch.Tensor:
+    """``dL/dW`` ``[C, C, K]`` from ``dL/dx`` and the stored ``U`` (both ``[T, B, C, L]``)."""
+    steps, batch, cn = mem.shape[:3]
+    kn = weight.shape[2]
+    if steps < 2:
+        return torch.zeros_like(weight)
+    r = step_rule(params)
+    v0_np = _np(torch.zeros_like(mem[0]) if v0 is None else v0.to(mem.dtype).expand_as(mem[0]))
+    nchunks = max(1, min(batch, torch.get_num_threads()))
+    out = np.zeros((nchunks, cn, kn * cn), np.float32)
+    _weight_grad_conv1d(
+        _np(grad_x).reshape(steps, batch, -1), mem.numpy().reshape(steps, batch, -1),
+        v0_np.reshape(batch, -1), np.float32(r.threshold), r.order, cn, kn, nchunks, out,
+    )  # fmt: skip
+    flipped = torch.from_numpy(out.sum(axis=0)).reshape(cn, kn, cn)  # [c, K - 1 - j, o]
+    return flipped.flip(1).permute(2, 0, 1).contiguous().to(weight.dtype)

@@ -16,62 +16,41 @@ Its adjoint, for ``gU = dL/dU`` and carries ``c_v = dL/dV[t]``, ``c_i = dL/dI[t+
 
 Both directions run per batch row in one compiled pass over time, so the
 narrow current ``x`` (``N`` is the number of classes) is never written to
-memory and the products only touch the nonzero entries of ``S`` (found by a
-branch-free scan of each row). Threads take blocks of batch rows and step
-through time with the rows of one step side by side in memory. The forward
-pass rounds exactly as the unfused path (:func:`spikeinit.sparse_input.linear`,
-then the LIF kernel): the same float32 operations in the same order.
-``dL/dS`` sums over ``N`` in another order than a BLAS GEMM (rounding-level
-differences).
+memory and the products only touch the nonzero entries of ``S``
+(:mod:`spikeinit._kernels.event_rows`). The backward pass returns either
+``dL/dS`` (``[T, B, K]``) or the narrow ``dL/dx`` (``[T, B, N]``), which the
+fused layer that produced ``S`` turns into its own ``dL/dS[t] = dL/dx[t] W``
+row by row (:mod:`spikeinit._kernels.linear_lif_numba`), so that the wide
+``dL/dS`` is never stored. The forward pass rounds exactly as the unfused path
+(:func:`spikeinit.sparse_input.linear`, then the LIF kernel): the same float32
+operations in the same order. ``dL/dS`` sums over ``N`` in another order than
+a BLAS GEMM (rounding-level differences).
 """
 
 from __future__ import annotations
 
-import numba
 import numpy as np
 from numba import njit, prange
 
+from .event_rows import block, chunks, event_current, nonzero
 from .threads import follow_torch_threads
 
 _F0 = np.float32(0.0)
 
 
-@njit(cache=True, inline="always")
-def _nonzero(srow, idx):  # type: ignore[no-untyped-def]
-    """The indices of the nonzero entries of ``srow`` into ``idx`` (in order); their count.
-    Branch-free: every index is written, the count only advances on a nonzero."""
-    cnt = 0
-    for k in range(srow.shape[0]):
-        idx[cnt] = k
-        cnt += srow[k] != _F0
-    return cnt
-
-
 @njit(parallel=True, cache=True, nogil=True)
-def _forward(s, wt, bias, has_bias, bs, bm, g, delta, chunks, mem):  # type: ignore[no-untyped-def]
+def _forward(s, wt, bias, has_bias, bs, bm, g, delta, nblocks, mem):  # type: ignore[no-untyped-def]
     steps, batch, k_in = s.shape
     width = wt.shape[1]
-    for c in prange(chunks):
-        lo = c * batch // chunks
-        hi = (c + 1) * batch // chunks
+    for c in prange(nblocks):
+        lo, hi = block(c, nblocks, batch)
         ist = np.zeros((hi - lo, width), np.float32)
         vst = np.zeros((hi - lo, width), np.float32)
         cur = np.empty(width, np.float32)
         idx = np.empty(k_in, np.int64)
         for t in range(steps):
             for b in range(lo, hi):
-                srow = s[t, b]
-                cnt = _nonzero(srow, idx)
-                for n in range(width):
-                    cur[n] = _F0
-                for q in range(cnt):  # x[t] = S[t] W^T over the nonzero S[t, k], k ascending
-                    k = idx[q]
-                    v = srow[k]
-                    for n in range(width):
-                        cur[n] += v * wt[k, n]
-                if has_bias:
-                    for n in range(width):
-                        cur[n] = cur[n] + bias[n]
+                event_current(s[t, b], wt, bias, has_bias, idx, cur)
                 mt = mem[t, b]
                 ib = ist[b - lo]
                 vb = vst[b - lo]
@@ -87,12 +66,11 @@ def _forward(s, wt, bias, has_bias, bs, bm, g, delta, chunks, mem):  # type: ign
 
 
 @njit(parallel=True, cache=True, nogil=True)
-def _backward(s, w, gmem, bs, bm, g, delta, need_s, need_w, chunks, gs, gwt, gb):  # type: ignore[no-untyped-def]
+def _backward(s, w, gmem, bs, bm, g, delta, need_s, need_c, need_w, nblocks, gs, gc, gwt, gb):  # type: ignore[no-untyped-def]
     steps, batch, k_in = s.shape
     width = w.shape[0]
-    for c in prange(chunks):
-        lo = c * batch // chunks
-        hi = (c + 1) * batch // chunks
+    for c in prange(nblocks):
+        lo, hi = block(c, nblocks, batch)
         acc = gwt[c]
         accb = gb[c]
         cis = np.zeros((hi - lo, width), np.float32)
@@ -109,6 +87,10 @@ def _backward(s, w, gmem, bs, bm, g, delta, need_s, need_w, chunks, gs, gwt, gb)
                     ci[n] = cin
                     cv[n] = gu * bm
                     accb[n] += cin
+                if need_c:  # dL/dx[t], for the layer that produced S
+                    crow = gc[t, b]
+                    for n in range(width):
+                        crow[n] = ci[n]
                 if need_s:  # dL/dS[t] = dL/dx[t] W
                     row = gs[t, b]
                     w0 = w[0]
@@ -122,17 +104,12 @@ def _backward(s, w, gmem, bs, bm, g, delta, need_s, need_w, chunks, gs, gwt, gb)
                             row[k] += cn * wr[k]
                 if need_w:  # dL/dW^T[k] += S[t, k] dL/dx[t] over the nonzero S[t, k]
                     srow = s[t, b]
-                    cnt = _nonzero(srow, idx)
+                    cnt = nonzero(srow, idx)
                     for q in range(cnt):
                         k = idx[q]
                         v = srow[k]
                         for n in range(width):
                             acc[k, n] += v * ci[n]
-
-
-def _chunks(batch: int) -> int:
-    """Batch blocks: about four per thread (each carries its own state)."""
-    return max(1, min(4 * numba.get_num_threads(), batch))
 
 
 @follow_torch_threads
@@ -146,7 +123,7 @@ def forward(
     b = np.zeros(width, np.float32) if bias is None else bias
     f32 = np.float32
     _forward(
-        s, wt, b, bias is not None, f32(bs), f32(bm), f32(g), bs == 0.0, _chunks(s.shape[1]), mem
+        s, wt, b, bias is not None, f32(bs), f32(bm), f32(g), bs == 0.0, chunks(s.shape[1]), mem
     )
     return mem
 
@@ -161,17 +138,21 @@ def backward(
     g: float,
     need_s: bool,
     need_w: bool,
+    need_current: bool = False,
 ) -> tuple[np.ndarray | None, np.ndarray, np.ndarray]:
-    """``(dL/dS [T, B, K] or None, dL/dW^T [K, N], dL/db [N])`` for ``gmem = dL/dU``."""
+    """``(dL/dS [T, B, K] or None, dL/dW^T [K, N], dL/db [N])`` for ``gmem = dL/dU``;
+    with ``need_current`` the first entry is ``dL/dx [T, B, N]`` instead of ``dL/dS``."""
     steps, batch, k_in = s.shape
     width = w.shape[0]
-    chunks = _chunks(batch)
+    nblocks = chunks(batch)
     gs = np.empty((steps, batch, k_in) if need_s else (1, 1, 1), np.float32)
-    gwt = np.zeros((chunks, k_in, width), np.float32)
-    gb = np.zeros((chunks, width), np.float32)
+    gc = np.empty((steps, batch, width) if need_current else (1, 1, 1), np.float32)
+    gwt = np.zeros((nblocks, k_in, width), np.float32)
+    gb = np.zeros((nblocks, width), np.float32)
     f32 = np.float32
     _backward(
         s, w, gmem, f32(bs), f32(bm), f32(g), bs == 0.0,
-        need_s, need_w, chunks, gs, gwt, gb,
+        need_s and not need_current, need_current, need_w, nblocks, gs, gc, gwt, gb,
     )  # fmt: skip
-    return (gs if need_s else None), gwt.sum(axis=0), gb.sum(axis=0)
+    first = gc if need_current else (gs if need_s else None)
+    return first, gwt.sum(axis=0), gb.sum(axis=0)

@@ -53,9 +53,12 @@ LOSSES = {
 
 
 def logits(trace: torch.Tensor, loss: str) -> torch.Tensor:
-    """The ``[B, C]`` scores a loss compares, for accuracy: max, mean or sum over time."""
+    """The ``[B, C]`` scores a loss compares, for accuracy: max, mean or sum over time.
+    (The maximum is ``amax``: the same values as ``max(dim=0).values`` without the
+    indices, which cost ten times as much on a time-first trace; its gradient splits
+    among ties.)"""
     if loss == "max":
-        return trace.max(dim=0).values
+        return trace.amax(dim=0)
     if loss == "mean":
         return trace.mean(dim=0)
     if loss in ("sum", "count"):

@@ -19,7 +19,8 @@ incoming ``dL/dS`` is the sum of up to two parts, formed row by row:
 * ``g_ro[t] W_ro``: from a fused readout that read these spikes
   (:mod:`spikeinit._kernels.readout_numba`), given as its narrow current
   gradient ``g_ro = dL/dx_ro [T, B, R]`` and its weight ``W_ro [R, N]``
-  (summed over ``R`` in ascending order, as the readout's own ``dL/dS``);
+  (summed over ``R`` in ascending order, as the readout's own ``dL/dS``; a zero
+  ``g_ro[t, b]`` is skipped: it adds zeros);
 * a gradient from other uses of the spikes: ``[T, B, N]``, or ``[B, N]`` when it
   is constant over time (the gradient of a spike count ``sum_t S[t]``).
 
@@ -119,8 +120,12 @@ def _make_backward(scode: int, gs_mode: int, has_ro: bool):  # type: ignore[no-u
                         gst = gspk[0, b]
                     else:
                         gst = gspk[0, 0]
-                    if has_ro:  # dL/dS[t] = g_ro[t] W_ro (+ the other part)
-                        crow = g_ro[t, b]
+                    crow = g_ro[t, b] if has_ro else g_ro[0, 0]
+                    live = 0
+                    if has_ro:
+                        for r in range(n_ro):
+                            live += crow[r] != _F0
+                    if live:  # dL/dS[t] = g_ro[t] W_ro (+ the other part)
                         c0 = crow[0]
                         w0 = w_ro[0]
                         for n in range(width):
@@ -136,6 +141,9 @@ def _make_backward(scode: int, gs_mode: int, has_ro: bool):  # type: ignore[no-u
                     elif gs_mode != GS_NONE:
                         for n in range(width):
                             gsr[n] = gst[n]
+                    elif has_ro:  # a zero g_ro[t] and nothing else
+                        for n in range(width):
+                            gsr[n] = _F0
                     ci = cis[b - lo]
                     cv = cvs[b - lo]
                     for n in range(width):

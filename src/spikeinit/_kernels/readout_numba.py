@@ -17,10 +17,12 @@ Its adjoint, for ``gU = dL/dU`` and carries ``c_v = dL/dV[t]``, ``c_i = dL/dI[t+
 Both directions run per batch row in one compiled pass over time, so the
 narrow current ``x`` (``N`` is the number of classes) is never written to
 memory and the products only touch the nonzero entries of ``S``
-(:mod:`spikeinit._kernels.event_rows`). The backward pass returns either
-``dL/dS`` (``[T, B, K]``) or the narrow ``dL/dx`` (``[T, B, N]``), which the
-fused layer that produced ``S`` turns into its own ``dL/dS[t] = dL/dx[t] W``
-row by row (:mod:`spikeinit._kernels.linear_lif_numba`), so that the wide
+(:mod:`spikeinit._kernels.event_rows`); a step whose ``dL/dx[t]`` is zero (after
+the last maximum of a max-over-time loss) skips the weight gradient's scan. The
+forward pass steps the filter of a block of rows in one loop. The backward
+pass returns either ``dL/dS`` (``[T, B, K]``) or the narrow ``dL/dx``
+(``[T, B, N]``), which the fused layer that produced ``S`` turns into its own
+``dL/dS[t] = dL/dx[t] W`` row by row (:mod:`spikeinit._kernels.linear_lif_numba`), so that the wide
 ``dL/dS`` is never stored. The forward pass rounds exactly as the unfused path
 (:func:`spikeinit.sparse_input.linear`, then the LIF kernel): the same float32
 operations in the same order. ``dL/dS`` sums over ``N`` in another order than
@@ -44,25 +46,25 @@ def _forward(s, wt, bias, has_bias, bs, bm, g, delta, nblocks, mem):  # type: ig
     width = wt.shape[1]
     for c in prange(nblocks):
         lo, hi = block(c, nblocks, batch)
-        ist = np.zeros((hi - lo, width), np.float32)
-        vst = np.zeros((hi - lo, width), np.float32)
-        cur = np.empty(width, np.float32)
+        m = (hi - lo) * width  # the block's rows side by side: one loop over its neurons
+        ist = np.zeros(m, np.float32)
+        vst = np.zeros(m, np.float32)
+        cur = np.empty(m, np.float32)
         idx = np.empty(k_in, np.int64)
         for t in range(steps):
             for b in range(lo, hi):
-                event_current(s[t, b], wt, bias, has_bias, idx, cur)
-                mt = mem[t, b]
-                ib = ist[b - lo]
-                vb = vst[b - lo]
-                for n in range(width):
-                    if delta:
-                        i = cur[n]
-                    else:
-                        i = ib[n] * bs + cur[n]
-                        ib[n] = i
-                    u = vb[n] * bm + i * g
-                    mt[n] = u
-                    vb[n] = u
+                j = (b - lo) * width
+                event_current(s[t, b], wt, bias, has_bias, idx, cur[j : j + width])
+            mt = mem[t, lo:hi].reshape(m)
+            for j in range(m):
+                if delta:
+                    i = cur[j]
+                else:
+                    i = ist[j] * bs + cur[j]
+                    ist[j] = i
+                u = vst[j] * bm + i * g
+                mt[j] = u
+                vst[j] = u
 
 
 @njit(parallel=True, cache=True, nogil=True)
@@ -81,12 +83,14 @@ def _backward(s, w, gmem, bs, bm, g, delta, need_s, need_c, need_w, nblocks, gs,
                 gm = gmem[t, b]
                 ci = cis[b - lo]
                 cv = cvs[b - lo]
+                live = 0
                 for n in range(width):
                     gu = cv[n] + gm[n]
                     cin = gu * g if delta else gu * g + ci[n] * bs
                     ci[n] = cin
                     cv[n] = gu * bm
                     accb[n] += cin
+                    live += cin != _F0
                 if need_c:  # dL/dx[t], for the layer that produced S
                     crow = gc[t, b]
                     for n in range(width):
@@ -102,7 +106,7 @@ def _backward(s, w, gmem, bs, bm, g, delta, need_s, need_c, need_w, nblocks, gs,
                         wr = w[n]
                         for k in range(k_in):
                             row[k] += cn * wr[k]
-                if need_w:  # dL/dW^T[k] += S[t, k] dL/dx[t] over the nonzero S[t, k]
+                if need_w and live:  # dL/dW^T[k] += S[t, k] dL/dx[t] over the nonzero S[t, k]
                     srow = s[t, b]
                     cnt = nonzero(srow, idx)
                     for q in range(cnt):

@@ -85,6 +85,7 @@ from .neuron import NonFiniteCurrentError
 from .nn import Readout, SpikingLayer
 from .optim import OPTIMIZERS, SCHEDULES, make_optimizer, make_scheduler, schedule_per_batch
 from .regularizers import ActivityRegularizer, activity_penalty
+from .spike_counts import mean_spikes
 
 __all__ = [
     "CHECKPOINT_FORMAT",
@@ -995,7 +996,7 @@ class Trainer:
                 with torch.no_grad():
                     correct += int((_losses.logits(out, cfg.loss).argmax(dim=1) == y).sum())
                     rates = [
-                        float(s.mean()) / dt
+                        mean_spikes(s) / dt
                         for s, dt in zip(hidden.outputs, hidden.dts, strict=True)
                     ]
                 if not rate_sum:

@@ -8,7 +8,8 @@ subtract or no reset). Here each batch row's current is built inside the
 time loop from the nonzero entries of ``X[t]`` alone (the event-driven rule
 of :mod:`spikeinit.sparse_input`, :mod:`spikeinit._kernels.event_rows`), so the
 ``[T, B, N]`` current is never written: the forward pass stores the membrane
-``U`` and the spikes only, and flags a non-finite ``U`` on the way.
+``U`` and the spikes only, and on the way counts each neuron's spikes per trial
+(:mod:`spikeinit.spike_counts`) and flags a non-finite ``U``.
 
 The backward pass runs the adjoint recursion of :mod:`spikeinit.neuron` and
 turns ``dL/dx[t]`` straight into ``dL/dW^T[k] += X[t, k] dL/dx[t]`` over the
@@ -52,7 +53,7 @@ def _make_forward(delta: bool, reset: int):  # type: ignore[no-untyped-def]
     numba folds the branches away, so the loop over neurons vectorises)."""
 
     @njit(parallel=True, cache=True, nogil=True)
-    def forward(x, wt, bias, has_bias, bs, bm, g, th, nblocks, mem, spk, bad):  # type: ignore[no-untyped-def]
+    def forward(x, wt, bias, has_bias, bs, bm, g, th, nblocks, mem, spk, bad, cnt):  # type: ignore[no-untyped-def]
         steps, batch, k_in = x.shape
         width = wt.shape[1]
         for c in prange(nblocks):
@@ -69,6 +70,7 @@ def _make_forward(delta: bool, reset: int):  # type: ignore[no-untyped-def]
                     vb = vst[b - lo]
                     mt = mem[t, b]
                     st = spk[t, b]
+                    cb = cnt[b]
                     for n in range(width):
                         if delta:
                             i = cur[n]
@@ -79,7 +81,9 @@ def _make_forward(delta: bool, reset: int):  # type: ignore[no-untyped-def]
                         mt[n] = u
                         nf[n] += u * _F0  # stays 0 unless a U is inf or NaN
                         fired = u > th
-                        st[n] = _F1 if fired else _F0
+                        sp = _F1 if fired else _F0
+                        st[n] = sp
+                        cb[n] += sp
                         if reset == 0:
                             vb[n] = _F0 if fired else u
                         elif reset == 1:
@@ -191,11 +195,12 @@ def forward(
     wt: np.ndarray,
     bias: np.ndarray | None,
     consts: tuple[Any, ...],
-) -> tuple[np.ndarray, np.ndarray, bool]:
-    """``(U, spikes, finite)`` for input ``x [T, B, K]``, ``wt = W^T [K, N]``, ``bias [N]``
-    (float32, C-contiguous) and ``consts = (beta_s, beta_m, g, theta, reset code)``;
-    ``finite`` tells whether every ``U`` is finite (a NaN or an infinite current makes
-    ``U`` non-finite at its step, ``g != 0``)."""
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, bool]:
+    """``(U, spikes, counts, finite)`` for input ``x [T, B, K]``, ``wt = W^T [K, N]``,
+    ``bias [N]`` (float32, C-contiguous) and ``consts = (beta_s, beta_m, g, theta, reset
+    code)``; ``counts = sum_t spikes[t]`` (``[B, N]``); ``finite`` tells whether every
+    ``U`` is finite (a NaN or an infinite current makes ``U`` non-finite at its step,
+    ``g != 0``)."""
     steps, batch, _ = x.shape
     width = wt.shape[1]
     mem = np.empty((steps, batch, width), np.float32)
@@ -204,11 +209,13 @@ def forward(
     bs, bm, g, th, reset = consts
     nblocks = chunks(batch)
     bad = np.zeros((nblocks, width), np.float32)
+    cnt = np.zeros((batch, width), np.float32)
     f32 = np.float32
     _kernel(_make_forward, bool(bs == 0.0), int(reset))(
-        x, wt, b, bias is not None, f32(bs), f32(bm), f32(g), f32(th), nblocks, mem, spk, bad
-    )
-    return mem, spk, bool(np.isfinite(bad).all())
+        x, wt, b, bias is not None, f32(bs), f32(bm), f32(g), f32(th), nblocks, mem, spk, bad,
+        cnt,
+    )  # fmt: skip
+    return mem, spk, cnt, bool(np.isfinite(bad).all())
 
 
 @follow_torch_threads

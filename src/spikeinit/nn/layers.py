@@ -20,6 +20,7 @@ from .._kernels.rule import RESET_CODES, SURROGATE_CODES, step_rule
 from .._validate import positive_int
 from ..neuron import check_finite_current, get_kernel_backend, lif_sequence
 from ..params import LIFParams
+from ..spike_counts import attach as attach_counts
 from ..surrogate import Surrogate
 from .base import SpikingLayer, WeightGroup, check_sequence_input
 
@@ -103,7 +104,8 @@ class _FusedLinearLIF(torch.autograd.Function):
     (:mod:`spikeinit._kernels.linear_lif_numba`; docs/science.md, section 'The
     reference neuron'). The second output is a token: a fused readout of these spikes
     takes it as its input, so that its backward runs first and hands its part of
-    ``dL/dS`` over through the :class:`_SpikeLink`."""
+    ``dL/dS`` over through the :class:`_SpikeLink`. The third is the spike count
+    ``sum_t S[t]`` (no gradient; :mod:`spikeinit.spike_counts`)."""
 
     @staticmethod
     def forward(  # type: ignore[override]
@@ -114,11 +116,11 @@ class _FusedLinearLIF(torch.autograd.Function):
         layer: SpikingLinear,
         consts: tuple[Any, ...],
         link: _SpikeLink,
-    ) -> tuple[torch.Tensor, torch.Tensor]:
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         kernels = linear_lif_backend()
         assert kernels is not None
         xs, wt, b = _event_operands(x, weight, bias)
-        mem, spk, finite = kernels.forward(xs.numpy(), wt, b, consts)
+        mem, spk, counts, finite = kernels.forward(xs.numpy(), wt, b, consts)
         if not finite:
             # a NaN or an infinite current makes U non-finite at its step (g != 0): the
             # unfused path names it (a U that overflowed from finite currents passes)
@@ -129,10 +131,12 @@ class _FusedLinearLIF(torch.autograd.Function):
         ctx.reset_grad = step_rule(layer.params).reset_grad
         ctx.has_bias = bias is not None
         ctx.save_for_backward(torch.from_numpy(mem), xs, weight)
-        return torch.from_numpy(spk), torch.zeros(())
+        counts_t = torch.from_numpy(counts)  # sum_t S[t], for spikeinit.spike_counts
+        ctx.mark_non_differentiable(counts_t)
+        return torch.from_numpy(spk), torch.zeros(()), counts_t
 
     @staticmethod
-    def backward(ctx: Any, grad_spk: torch.Tensor | None, grad_token: torch.Tensor | None):  # type: ignore[override]
+    def backward(ctx: Any, grad_spk: torch.Tensor | None, grad_token: torch.Tensor | None, _: Any):  # type: ignore[override]
         readout = ctx.link.take(grad_token is not None)
         if grad_spk is None and readout is None:
             return None, None, None, None, None, None
@@ -247,7 +251,8 @@ class SpikingLinear(SpikingLayer):
         if consts is None:
             return super().forward(x)
         link = _SpikeLink()
-        spikes, token = _FusedLinearLIF.apply(x, self.weight, self.bias, self, consts, link)
+        spikes, token, counts = _FusedLinearLIF.apply(x, self.weight, self.bias, self, consts, link)
+        attach_counts(spikes, counts)
         if spikes.requires_grad:  # a fused readout of these spikes hands its gradient over
             setattr(spikes, _LINK_ATTR, (link, token, spikes._version))
         return spikes  # type: ignore[no-any-return]

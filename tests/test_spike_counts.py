@@ -1,0 +1,60 @@
+"""spikeinit.spike_counts: the count a fused layer keeps equals the sum over time.
+
+Values: ``spikes.sum(dim=0)`` exactly (0/1 spikes); gradient: the sum's own
+(every step gets ``dL/dcount``), so a regulariser through the kept count trains
+exactly as through the sum; after an in-place change the sum is taken afresh.
+"""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+import spikeinit as si
+from spikeinit._kernels import linear_lif_backend
+from spikeinit.regularizers import ActivityRegularizer, activity_penalty
+from spikeinit.spike_counts import mean_spikes, spike_counts
+
+pytestmark = pytest.mark.skipif(linear_lif_backend() is None, reason="numba not installed")
+
+
+def _layer_and_input() -> tuple[si.nn.SpikingLinear, torch.Tensor]:
+    torch.manual_seed(0)
+    layer = si.nn.SpikingLinear(20, 16, params=si.LIFParams(tau_mem=20e-3, dt=2e-3))
+    with torch.no_grad():
+        layer.weight.mul_(8.0)
+    gen = torch.Generator().manual_seed(1)
+    x = (torch.rand(40, 5, 20, generator=gen) < 0.05).float()
+    return layer, x
+
+
+def test_kept_counts_equal_the_sum_and_train_the_same() -> None:
+    layer, x = _layer_and_input()
+    assert layer._fused_lif_consts(x) is not None
+    spikes = layer(x)
+    counts = spike_counts(spikes)
+    assert type(counts.grad_fn).__name__ == "_KeptCountsBackward"  # the kept count ran
+    assert torch.equal(counts, spikes.detach().sum(dim=0))
+    assert float(counts.detach().max()) > 0
+    assert mean_spikes(spikes) == pytest.approx(float(spikes.detach().mean()), rel=1e-6)
+
+    regs = (
+        ActivityRegularizer(100.0, 1e-3, "lower", per_neuron=True),
+        ActivityRegularizer(0.1, 0.5, "upper", dims=1),
+    )
+    penalty = activity_penalty(regs, [spikes])
+    (got,) = torch.autograd.grad(penalty, [layer.weight], retain_graph=True)
+    plain = spikes * 1.0  # no kept count: the sum over time
+    assert type(spike_counts(plain).grad_fn).__name__ == "SumBackward1"
+    (want,) = torch.autograd.grad(activity_penalty(regs, [plain]), [layer.weight])
+    assert torch.equal(got, want)
+    assert float(got.abs().max()) > 0
+
+
+def test_an_in_place_change_drops_the_kept_count() -> None:
+    layer, x = _layer_and_input()
+    with torch.no_grad():
+        spikes = layer(x)
+        spikes[0] = 1.0
+    assert torch.equal(spike_counts(spikes), spikes.sum(dim=0))
+    assert mean_spikes(spikes) == float(spikes.mean())

@@ -29,7 +29,7 @@ from typing import Literal
 import torch
 
 from ._validate import nonneg_finite
-from .spike_counts import spike_counts
+from .kept import spike_counts
 
 Bound = Literal["lower", "upper"]
 BOUNDS: tuple[str, ...] = ("lower", "upper")

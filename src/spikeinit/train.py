@@ -81,11 +81,11 @@ from . import losses as _losses
 from ._rundir import lock_run_dir
 from ._validate import integer, one_of
 from .data import Split, TimeFirstLoader
+from .kept import mean_spikes
 from .neuron import NonFiniteCurrentError
 from .nn import Readout, SpikingLayer
 from .optim import OPTIMIZERS, SCHEDULES, make_optimizer, make_scheduler, schedule_per_batch
 from .regularizers import ActivityRegularizer, activity_penalty
-from .spike_counts import mean_spikes
 
 __all__ = [
     "CHECKPOINT_FORMAT",

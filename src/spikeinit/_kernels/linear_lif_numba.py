@@ -9,7 +9,7 @@ time loop from the nonzero entries of ``X[t]`` alone (the event-driven rule
 of :mod:`spikeinit.sparse_input`, :mod:`spikeinit._kernels.event_rows`), so the
 ``[T, B, N]`` current is never written: the forward pass stores the membrane
 ``U`` and the spikes only, and on the way counts each neuron's spikes per trial
-(:mod:`spikeinit.spike_counts`) and flags a non-finite ``U``.
+(:mod:`spikeinit.kept`) and flags a non-finite ``U``.
 
 The backward pass runs the adjoint recursion of :mod:`spikeinit.neuron` and
 turns ``dL/dx[t]`` straight into ``dL/dW^T[k] += X[t, k] dL/dx[t]`` over the

@@ -19,7 +19,8 @@ narrow current ``x`` (``N`` is the number of classes) is never written to
 memory and the products only touch the nonzero entries of ``S``
 (:mod:`spikeinit._kernels.event_rows`); a step whose ``dL/dx[t]`` is zero (after
 the last maximum of a max-over-time loss) skips the weight gradient's scan. The
-forward pass steps the filter of a block of rows in one loop. The backward
+forward pass steps the filter of a block of rows in one loop and keeps each
+class's maximum over time and its first step (:mod:`spikeinit.kept`). The backward
 pass returns either ``dL/dS`` (``[T, B, K]``) or the narrow ``dL/dx``
 (``[T, B, N]``), which the fused layer that produced ``S`` turns into its own
 ``dL/dS[t] = dL/dx[t] W`` row by row (:mod:`spikeinit._kernels.linear_lif_numba`), so that the wide
@@ -41,7 +42,7 @@ _F0 = np.float32(0.0)
 
 
 @njit(parallel=True, cache=True, nogil=True)
-def _forward(s, wt, bias, has_bias, bs, bm, g, delta, nblocks, mem):  # type: ignore[no-untyped-def]
+def _forward(s, wt, bias, has_bias, bs, bm, g, delta, nblocks, mem, top, at):  # type: ignore[no-untyped-def]
     steps, batch, k_in = s.shape
     width = wt.shape[1]
     for c in prange(nblocks):
@@ -51,6 +52,8 @@ def _forward(s, wt, bias, has_bias, bs, bm, g, delta, nblocks, mem):  # type: ig
         vst = np.zeros(m, np.float32)
         cur = np.empty(m, np.float32)
         idx = np.empty(k_in, np.int64)
+        mx = top[lo:hi].reshape(m)
+        ix = at[lo:hi].reshape(m)
         for t in range(steps):
             for b in range(lo, hi):
                 j = (b - lo) * width
@@ -65,6 +68,9 @@ def _forward(s, wt, bias, has_bias, bs, bm, g, delta, nblocks, mem):  # type: ig
                 u = vst[j] * bm + i * g
                 mt[j] = u
                 vst[j] = u
+                up = t == 0 or u > mx[j]  # the first maximal step
+                mx[j] = u if up else mx[j]
+                ix[j] = t if up else ix[j]
 
 
 @njit(parallel=True, cache=True, nogil=True)
@@ -119,17 +125,22 @@ def _backward(s, w, gmem, bs, bm, g, delta, need_s, need_c, need_w, nblocks, gs,
 @follow_torch_threads
 def forward(
     s: np.ndarray, wt: np.ndarray, bias: np.ndarray | None, bs: float, bm: float, g: float
-) -> np.ndarray:
-    """``U [T, B, N]`` for spikes ``s [T, B, K]``, ``wt = W^T [K, N]`` and ``bias [N]``
-    (all float32, C-contiguous)."""
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(U [T, B, N], max_t U [B, N], its first step [B, N])`` for spikes ``s [T, B, K]``,
+    ``wt = W^T [K, N]`` and ``bias [N]`` (all float32, C-contiguous); the maximum is
+    meaningful where ``U`` is finite."""
+    steps, batch, _ = s.shape
     width = wt.shape[1]
-    mem = np.empty((s.shape[0], s.shape[1], width), np.float32)
+    mem = np.empty((steps, batch, width), np.float32)
+    top = np.empty((batch, width), np.float32)
+    at = np.zeros((batch, width), np.int64)
     b = np.zeros(width, np.float32) if bias is None else bias
     f32 = np.float32
     _forward(
-        s, wt, b, bias is not None, f32(bs), f32(bm), f32(g), bs == 0.0, chunks(s.shape[1]), mem
-    )
-    return mem
+        s, wt, b, bias is not None, f32(bs), f32(bm), f32(g), bs == 0.0, chunks(batch), mem,
+        top, at,
+    )  # fmt: skip
+    return mem, top, at
 
 
 @follow_torch_threads

@@ -18,9 +18,9 @@ from .. import sparse_input as event_input
 from .._kernels import linear_lif_backend, readout_backend
 from .._kernels.rule import RESET_CODES, SURROGATE_CODES, step_rule
 from .._validate import positive_int
+from ..kept import attach as keep
 from ..neuron import check_finite_current, get_kernel_backend, lif_sequence
 from ..params import LIFParams
-from ..spike_counts import attach as attach_counts
 from ..surrogate import Surrogate
 from .base import SpikingLayer, WeightGroup, check_sequence_input
 
@@ -105,7 +105,7 @@ class _FusedLinearLIF(torch.autograd.Function):
     reference neuron'). The second output is a token: a fused readout of these spikes
     takes it as its input, so that its backward runs first and hands its part of
     ``dL/dS`` over through the :class:`_SpikeLink`. The third is the spike count
-    ``sum_t S[t]`` (no gradient; :mod:`spikeinit.spike_counts`)."""
+    ``sum_t S[t]`` (no gradient; :mod:`spikeinit.kept`)."""
 
     @staticmethod
     def forward(  # type: ignore[override]
@@ -131,7 +131,7 @@ class _FusedLinearLIF(torch.autograd.Function):
         ctx.reset_grad = step_rule(layer.params).reset_grad
         ctx.has_bias = bias is not None
         ctx.save_for_backward(torch.from_numpy(mem), xs, weight)
-        counts_t = torch.from_numpy(counts)  # sum_t S[t], for spikeinit.spike_counts
+        counts_t = torch.from_numpy(counts)  # sum_t S[t], for spikeinit.kept
         ctx.mark_non_differentiable(counts_t)
         return torch.from_numpy(spk), torch.zeros(()), counts_t
 
@@ -252,7 +252,7 @@ class SpikingLinear(SpikingLayer):
             return super().forward(x)
         link = _SpikeLink()
         spikes, token, counts = _FusedLinearLIF.apply(x, self.weight, self.bias, self, consts, link)
-        attach_counts(spikes, counts)
+        keep(spikes, "count", counts)
         if spikes.requires_grad:  # a fused readout of these spikes hands its gradient over
             setattr(spikes, _LINK_ATTR, (link, token, spikes._version))
         return spikes  # type: ignore[no-any-return]
@@ -369,11 +369,11 @@ class _FusedReadout(torch.autograd.Function):
         weight: torch.Tensor,
         bias: torch.Tensor | None,
         consts: tuple[float, float, float],
-    ) -> torch.Tensor:
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         return _readout_forward(ctx, x, weight, bias, consts)
 
     @staticmethod
-    def backward(ctx: Any, grad_mem: torch.Tensor):  # type: ignore[override]
+    def backward(ctx: Any, grad_mem: torch.Tensor, *_: Any):  # type: ignore[override]
         gx, gwt, gb = _readout_backward(ctx, grad_mem, ctx.needs_input_grad[0], False)
         return (*_param_grads(ctx, gx, gwt, gb), None)
 
@@ -392,12 +392,12 @@ class _FusedReadoutOfSpikes(torch.autograd.Function):
         spikes: torch.Tensor,
         consts: tuple[float, float, float],
         link: _SpikeLink,
-    ) -> torch.Tensor:
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         ctx.link = link
         return _readout_forward(ctx, spikes, weight, bias, consts)
 
     @staticmethod
-    def backward(ctx: Any, grad_mem: torch.Tensor):  # type: ignore[override]
+    def backward(ctx: Any, grad_mem: torch.Tensor, *_: Any):  # type: ignore[override]
         need_token = ctx.needs_input_grad[0]
         g_ro, gwt, gb = _readout_backward(ctx, grad_mem, False, need_token)
         grad_token = None
@@ -415,16 +415,19 @@ def _readout_forward(
     weight: torch.Tensor,
     bias: torch.Tensor | None,
     consts: tuple[float, float, float],
-) -> torch.Tensor:
-    """The forward of both fused readout Functions (the kernel; saves what backward reads)."""
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """The forward of both fused readout Functions: ``U`` and (no gradient) ``max_t U``
+    and its first step (:mod:`spikeinit.kept`); saves what backward reads."""
     kernels = readout_backend()
     assert kernels is not None
     xs, wt, b = _event_operands(x, weight, bias)
-    mem = kernels.forward(xs.numpy(), wt, b, *consts)
+    mem, top, at = kernels.forward(xs.numpy(), wt, b, *consts)
     ctx.consts = consts
     ctx.has_bias = bias is not None
     ctx.save_for_backward(xs, weight)
-    return torch.from_numpy(mem)
+    kept = (torch.from_numpy(top), torch.from_numpy(at))  # max_t U and its step
+    ctx.mark_non_differentiable(*kept)
+    return torch.from_numpy(mem), *kept
 
 
 def _readout_backward(
@@ -495,12 +498,14 @@ class Readout(SpikingLinear):
             and torch.is_grad_enabled()
         ):
             link.claimed = True
-            mem = _FusedReadoutOfSpikes.apply(
+            mem, top, at = _FusedReadoutOfSpikes.apply(
                 token, self.weight, self.bias, x.detach(), consts, link
             )
         else:
-            mem = _FusedReadout.apply(x, self.weight, self.bias, consts)
+            mem, top, at = _FusedReadout.apply(x, self.weight, self.bias, consts)
         if not bool(torch.isfinite(mem.detach().sum())):
             # a NaN or an infinity in the input: the unfused path names it
             check_finite_current(self.input_current(x))
+        else:  # for the max-over-time loss (spikeinit.kept)
+            keep(mem, "max", top, at)
         return mem

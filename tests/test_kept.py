@@ -1,4 +1,4 @@
-"""spikeinit.spike_counts: the count a fused layer keeps equals the sum over time.
+"""spikeinit.kept: the count a fused layer keeps equals the sum over time.
 
 Values: ``spikes.sum(dim=0)`` exactly (0/1 spikes); gradient: the sum's own
 (every step gets ``dL/dcount``), so a regulariser through the kept count trains
@@ -12,8 +12,9 @@ import torch
 
 import spikeinit as si
 from spikeinit._kernels import linear_lif_backend
+from spikeinit.kept import max_over_time, mean_spikes, spike_counts
+from spikeinit.losses import max_over_time_ce
 from spikeinit.regularizers import ActivityRegularizer, activity_penalty
-from spikeinit.spike_counts import mean_spikes, spike_counts
 
 pytestmark = pytest.mark.skipif(linear_lif_backend() is None, reason="numba not installed")
 
@@ -58,3 +59,30 @@ def test_an_in_place_change_drops_the_kept_count() -> None:
         spikes[0] = 1.0
     assert torch.equal(spike_counts(spikes), spikes.sum(dim=0))
     assert mean_spikes(spikes) == float(spikes.mean())
+
+
+def test_kept_maximum_equals_torch_max_with_ties_and_trains_the_same() -> None:
+    torch.manual_seed(0)
+    readout = si.nn.Readout(24, 4, params=si.LIFParams(tau_mem=0.2, tau_syn=10e-3, dt=2e-3))
+    with torch.no_grad():
+        readout.weight[0].fill_(-1.0)  # class 0: U = 0 for the silent first steps, then < 0
+    gen = torch.Generator().manual_seed(2)
+    x = (torch.rand(30, 6, 24, generator=gen) < 0.1).float()
+    x[:8] = 0.0  # ties at U = 0: the first maximal step wins, as in torch.max(dim=0)
+    out = readout(x)
+    assert readout._fused_consts(x) is not None
+    values = max_over_time(out)
+    assert type(values.grad_fn).__name__ == "_KeptMaxBackward"
+    want = out.max(dim=0)
+    assert torch.equal(values, want.values)
+    assert torch.equal(out._spikeinit_kept["max"][0][1], want.indices)
+    assert bool((want.indices[:, 0] == 0).all())  # the tie case ran
+    assert torch.equal(max_over_time(out, values_only=True), want.values)
+    y = torch.arange(6) % 4
+    (got,) = torch.autograd.grad(max_over_time_ce(out, y), [readout.weight], retain_graph=True)
+    ce = torch.nn.functional.cross_entropy(want.values, y)
+    (ref,) = torch.autograd.grad(ce, [readout.weight])
+    assert torch.equal(got, ref)
+    with torch.no_grad():
+        out.mul_(2.0)  # changed in place: reduced afresh
+    assert torch.equal(max_over_time(out), out.max(dim=0).values)

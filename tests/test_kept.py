@@ -12,9 +12,10 @@ import torch
 
 import spikeinit as si
 from spikeinit._kernels import linear_lif_backend
-from spikeinit.kept import max_over_time, mean_spikes, spike_counts
+from spikeinit.kept import max_over_time, mean_spikes, spike_counts, spike_density
 from spikeinit.losses import max_over_time_ce
 from spikeinit.regularizers import ActivityRegularizer, activity_penalty
+from spikeinit.sparse_input import uses_sparse_path
 
 pytestmark = pytest.mark.skipif(linear_lif_backend() is None, reason="numba not installed")
 
@@ -38,6 +39,12 @@ def test_kept_counts_equal_the_sum_and_train_the_same() -> None:
     assert torch.equal(counts, spikes.detach().sum(dim=0))
     assert float(counts.detach().max()) > 0
     assert mean_spikes(spikes) == pytest.approx(float(spikes.detach().mean()), rel=1e-6)
+    assert spike_density(spikes) == mean_spikes(spikes)
+    # a readout of these spikes chooses its path by that exact density
+    flat, w = spikes.reshape(-1, 16), torch.zeros(3, 16)
+    assert uses_sparse_path(flat, w, None, spike_density(spikes))
+    assert not uses_sparse_path(flat, w, None, 0.5)
+    assert uses_sparse_path(flat, w, True, 0.5) and not uses_sparse_path(flat, w, False, 0.0)
 
     regs = (
         ActivityRegularizer(100.0, 1e-3, "lower", per_neuron=True),

@@ -13,7 +13,8 @@ reductions over time come at no extra pass over the ``[T, B, ...]`` tensor:
 :func:`attach` keeps such a result with the output tensor; the readers
 (:func:`spike_counts` for the activity regularisers of
 :mod:`spikeinit.regularizers`, :func:`mean_spikes` for the trainer's firing
-rates, :func:`max_over_time` for the max-over-time loss and accuracy of
+rates, :func:`spike_density` for a fused readout's choice of the event-driven
+path, :func:`max_over_time` for the max-over-time loss and accuracy of
 :mod:`spikeinit.losses`) use it while the tensor is unchanged (same version)
 and reduce the tensor itself otherwise. The values are the reduction's own:
 spikes are 0 or 1, so every float32 sum of them up to ``2**24`` is exact in any
@@ -92,9 +93,16 @@ def spike_counts(spikes: torch.Tensor) -> torch.Tensor:
 def mean_spikes(spikes: torch.Tensor) -> float:
     """The mean of ``spikes`` as a Python float; from the kept count where a fused layer
     left one (then exact, where ``float(spikes.mean())`` rounds to float32)."""
+    density = spike_density(spikes)
+    return float(spikes.mean()) if density is None else density
+
+
+def spike_density(spikes: torch.Tensor) -> float | None:
+    """The fraction of nonzero entries of 0/1 ``spikes``, from the kept count of a
+    fused layer (exact); None where there is none."""
     kept = _kept(spikes, "count")
     if kept is None:
-        return float(spikes.mean())
+        return None
     return float(kept[0].sum(dtype=torch.float64)) / spikes.numel()
 
 

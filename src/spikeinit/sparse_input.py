@@ -55,11 +55,16 @@ def _supported(x: torch.Tensor, weight: torch.Tensor) -> bool:
     )
 
 
-def uses_sparse_path(x: torch.Tensor, weight: torch.Tensor, sparse: bool | None) -> bool:
-    """Whether :func:`linear` takes the event-driven path for this input."""
+def uses_sparse_path(
+    x: torch.Tensor, weight: torch.Tensor, sparse: bool | None, density: float | None = None
+) -> bool:
+    """Whether :func:`linear` takes the event-driven path for this input (``density``:
+    the fraction of nonzero entries of ``x`` where the caller knows it, else estimated)."""
     if sparse is False or not _supported(x, weight):
         return False
-    return sparse is True or input_density(x) < SPARSE_BREAK_EVEN
+    if sparse is True:
+        return True
+    return (input_density(x) if density is None else density) < SPARSE_BREAK_EVEN
 
 
 def linear(

@@ -19,6 +19,7 @@ from .._kernels import linear_lif_backend, readout_backend
 from .._kernels.rule import RESET_CODES, SURROGATE_CODES, step_rule
 from .._validate import positive_int
 from ..kept import attach as keep
+from ..kept import spike_density
 from ..neuron import check_finite_current, get_kernel_backend, lif_sequence
 from ..params import LIFParams
 from ..surrogate import Surrogate
@@ -47,7 +48,8 @@ def _fused_path_ok(layer: SpikingLinear, x: torch.Tensor, backend: Any) -> bool:
     if type(x) is not torch.Tensor:
         return False
     flat = x.reshape(-1, layer.in_features)
-    if not event_input.uses_sparse_path(flat, layer.weight, layer.sparse_input):
+    density = spike_density(x)  # known for the spikes of a fused layer
+    if not event_input.uses_sparse_path(flat, layer.weight, layer.sparse_input, density):
         return False
     return bool(torch.isfinite(layer.weight).all())
 

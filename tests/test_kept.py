@@ -14,6 +14,7 @@ import spikeinit as si
 from spikeinit._kernels import linear_lif_backend
 from spikeinit.kept import max_over_time, mean_spikes, spike_counts, spike_density
 from spikeinit.losses import max_over_time_ce
+from spikeinit.nn.base import SpikingLayer
 from spikeinit.regularizers import ActivityRegularizer, activity_penalty
 from spikeinit.sparse_input import uses_sparse_path
 
@@ -93,3 +94,15 @@ def test_kept_maximum_equals_torch_max_with_ties_and_trains_the_same() -> None:
     with torch.no_grad():
         out.mul_(2.0)  # changed in place: reduced afresh
     assert torch.equal(max_over_time(out), out.max(dim=0).values)
+
+
+def test_a_membrane_overflowing_from_finite_currents_keeps_exact_counts() -> None:
+    layer = si.nn.SpikingLinear(4, 3, params=si.LIFParams(tau_mem=20e-3, dt=2e-3))
+    with torch.no_grad():
+        layer.weight.fill_(3e38)  # finite, but I = beta_s I + x overflows to inf
+    x = torch.zeros(6, 2, 4)
+    x[1:3, 0, 0] = 1.0
+    assert layer._fused_lif_consts(x) is not None
+    spikes = layer(x)  # a finite current: no error, as on the unfused path
+    assert torch.equal(spikes, SpikingLayer.forward(layer, x))
+    assert torch.equal(spike_counts(spikes), spikes.sum(dim=0))

@@ -53,7 +53,7 @@ def _make_forward(delta: bool, reset: int):  # type: ignore[no-untyped-def]
     numba folds the branches away, so the loop over neurons vectorises)."""
 
     @njit(parallel=True, cache=True, nogil=True)
-    def forward(x, wt, bias, has_bias, bs, bm, g, th, nblocks, mem, spk, bad, cnt):  # type: ignore[no-untyped-def]
+    def forward(x, wt, bias, has_bias, bs, bm, g, th, nblocks, mem, spk, cnt):  # type: ignore[no-untyped-def]
         steps, batch, k_in = x.shape
         width = wt.shape[1]
         for c in prange(nblocks):
@@ -62,7 +62,6 @@ def _make_forward(delta: bool, reset: int):  # type: ignore[no-untyped-def]
             vst = np.zeros((hi - lo, width), np.float32)
             cur = np.empty(width, np.float32)
             idx = np.empty(k_in, np.int64)
-            nf = bad[c]
             for t in range(steps):
                 for b in range(lo, hi):
                     event_current(x[t, b], wt, bias, has_bias, idx, cur)
@@ -79,11 +78,10 @@ def _make_forward(delta: bool, reset: int):  # type: ignore[no-untyped-def]
                             ib[n] = i
                         u = vb[n] * bm + i * g
                         mt[n] = u
-                        nf[n] += u * _F0  # stays 0 unless a U is inf or NaN
                         fired = u > th
                         sp = _F1 if fired else _F0
                         st[n] = sp
-                        cb[n] += sp
+                        cb[n] += sp + u * _F0  # u * 0 = 0 unless U is inf or NaN
                         if reset == 0:
                             vb[n] = _F0 if fired else u
                         elif reset == 1:
@@ -129,7 +127,7 @@ def _make_backward(scode: int, gs_mode: int, has_ro: bool):  # type: ignore[no-u
                     if has_ro:
                         for r in range(n_ro):
                             live += crow[r] != _F0
-                    if live:  # dL/dS[t] = g_ro[t] W_ro (+ the other part)
+                    if live:  # the readout's part g_ro[t] W_ro
                         c0 = crow[0]
                         w0 = w_ro[0]
                         for n in range(width):
@@ -139,19 +137,14 @@ def _make_backward(scode: int, gs_mode: int, has_ro: bool):  # type: ignore[no-u
                             wr = w_ro[r]
                             for n in range(width):
                                 gsr[n] += cr * wr[n]
-                        if gs_mode != GS_NONE:
-                            for n in range(width):
-                                gsr[n] = gst[n] + gsr[n]
-                    elif gs_mode != GS_NONE:
-                        for n in range(width):
-                            gsr[n] = gst[n]
-                    elif has_ro:  # a zero g_ro[t] and nothing else
-                        for n in range(width):
-                            gsr[n] = _F0
                     ci = cis[b - lo]
                     cv = cvs[b - lo]
                     for n in range(width):
-                        gu = _cell(mt[n], gsr[n], cv[n], th, rg, reset, detach, scode, k)
+                        if gs_mode == GS_NONE:  # dL/dS[t]: the parts there are
+                            gs = gsr[n] if live else _F0
+                        else:
+                            gs = gst[n] + gsr[n] if live else gst[n]
+                        gu = _cell(mt[n], gs, cv[n], th, rg, reset, detach, scode, k)
                         cin = gu * g if delta else gu * g + ci[n] * bs
                         ci[n] = cin
                         cv[n] = gu * bm
@@ -208,14 +201,14 @@ def forward(
     b = np.zeros(width, np.float32) if bias is None else bias
     bs, bm, g, th, reset = consts
     nblocks = chunks(batch)
-    bad = np.zeros((nblocks, width), np.float32)
     cnt = np.zeros((batch, width), np.float32)
     f32 = np.float32
     _kernel(_make_forward, bool(bs == 0.0), int(reset))(
-        x, wt, b, bias is not None, f32(bs), f32(bm), f32(g), f32(th), nblocks, mem, spk, bad,
-        cnt,
-    )  # fmt: skip
-    return mem, spk, cnt, bool(np.isfinite(bad).all())
+        x, wt, b, bias is not None, f32(bs), f32(bm), f32(g), f32(th), nblocks, mem, spk, cnt
+    )
+    if not np.isfinite(cnt).all():  # a non-finite U (the count carries it): count afresh
+        return mem, spk, spk.sum(axis=0, dtype=np.float32), False
+    return mem, spk, cnt, True
 
 
 @follow_torch_threads

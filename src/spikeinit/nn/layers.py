@@ -51,7 +51,7 @@ def _fused_path_ok(layer: SpikingLinear, x: torch.Tensor, backend: Any) -> bool:
     density = spike_density(x)  # known for the spikes of a fused layer
     if not event_input.uses_sparse_path(flat, layer.weight, layer.sparse_input, density):
         return False
-    return bool(torch.isfinite(layer.weight).all())
+    return bool(np.isfinite(layer.weight.detach().numpy()).all())  # CPU float32 here
 
 
 def _event_operands(

@@ -34,20 +34,27 @@ def nonzero(srow, idx):  # type: ignore[no-untyped-def]
 
 
 @njit(cache=True, inline="always")
-def event_current(srow, wt, bias, has_bias, idx, cur):  # type: ignore[no-untyped-def]
-    """``cur = srow W^T (+ bias)`` from the nonzero entries of ``srow`` (``wt = W^T``,
-    ``idx`` a scratch of ``len(srow)`` indices): zero, then ``+= S[k] W^T[k]`` for the
-    nonzero ``k`` in ascending order, then ``+ bias``."""
+def add_events(srow, wt, idx, cur):  # type: ignore[no-untyped-def]
+    """``cur += S[k] W^T[k]`` for the nonzero ``k`` of ``srow`` in ascending order
+    (``wt = W^T``, ``idx`` a scratch of ``len(srow)`` indices)."""
     width = cur.shape[0]
     cnt = nonzero(srow, idx)
-    for n in range(width):
-        cur[n] = _F0
     for q in range(cnt):
         k = idx[q]
         v = srow[k]
         wk = wt[k]
         for n in range(width):
             cur[n] += v * wk[n]
+
+
+@njit(cache=True, inline="always")
+def event_current(srow, wt, bias, has_bias, idx, cur):  # type: ignore[no-untyped-def]
+    """``cur = srow W^T (+ bias)`` from the nonzero entries of ``srow``: zero, then
+    :func:`add_events`, then ``+ bias``."""
+    width = cur.shape[0]
+    for n in range(width):
+        cur[n] = _F0
+    add_events(srow, wt, idx, cur)
     if has_bias:
         for n in range(width):
             cur[n] = cur[n] + bias[n]

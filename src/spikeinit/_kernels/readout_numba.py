@@ -19,8 +19,9 @@ narrow current ``x`` (``N`` is the number of classes) is never written to
 memory and the products only touch the nonzero entries of ``S``
 (:mod:`spikeinit._kernels.event_rows`); a step whose ``dL/dx[t]`` is zero (after
 the last maximum of a max-over-time loss) skips the weight gradient's scan. The
-forward pass steps the filter of a block of rows in one loop and keeps each
-class's maximum over time and its first step (:mod:`spikeinit.kept`). The backward
+forward and backward passes step the filter (and its adjoint) of a block of rows
+in one loop; the forward keeps each class's maximum over time and its first step
+(:mod:`spikeinit.kept`). The backward
 pass returns either ``dL/dS`` (``[T, B, K]``) or the narrow ``dL/dx``
 (``[T, B, N]``), which the fused layer that produced ``S`` turns into its own
 ``dL/dS[t] = dL/dx[t] W`` row by row (:mod:`spikeinit._kernels.linear_lif_numba`), so that the wide
@@ -35,7 +36,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
-from .event_rows import block, chunks, event_current, nonzero
+from .event_rows import add_events, block, chunks, nonzero
 from .threads import follow_torch_threads
 
 _F0 = np.float32(0.0)
@@ -55,9 +56,14 @@ def _forward(s, wt, bias, has_bias, bs, bm, g, delta, nblocks, mem, top, at):  #
         mx = top[lo:hi].reshape(m)
         ix = at[lo:hi].reshape(m)
         for t in range(steps):
+            for j in range(m):  # the current of every row: zero, events, bias
+                cur[j] = _F0
             for b in range(lo, hi):
                 j = (b - lo) * width
-                event_current(s[t, b], wt, bias, has_bias, idx, cur[j : j + width])
+                add_events(s[t, b], wt, idx, cur[j : j + width])
+            if has_bias:
+                for j in range(m):
+                    cur[j] = cur[j] + bias[j % width]
             mt = mem[t, lo:hi].reshape(m)
             for j in range(m):
                 if delta:
@@ -79,28 +85,26 @@ def _backward(s, w, gmem, bs, bm, g, delta, need_s, need_c, need_w, nblocks, gs,
     width = w.shape[0]
     for c in prange(nblocks):
         lo, hi = block(c, nblocks, batch)
+        m = (hi - lo) * width  # the block's rows side by side, as in the forward pass
         acc = gwt[c]
-        accb = gb[c]
-        cis = np.zeros((hi - lo, width), np.float32)
-        cvs = np.zeros((hi - lo, width), np.float32)
+        cis = np.zeros(m, np.float32)
+        cvs = np.zeros(m, np.float32)
+        accb = np.zeros(m, np.float32)
         idx = np.empty(k_in, np.int64)
         for t in range(steps - 1, -1, -1):
+            gm = gmem[t, lo:hi].reshape(m)
+            for j in range(m):
+                gu = cvs[j] + gm[j]
+                cin = gu * g if delta else gu * g + cis[j] * bs
+                cis[j] = cin
+                cvs[j] = gu * bm
+                accb[j] += cin
+            if need_c:  # dL/dx[t], for the layer that produced S
+                gct = gc[t, lo:hi].reshape(m)
+                for j in range(m):
+                    gct[j] = cis[j]
             for b in range(lo, hi):
-                gm = gmem[t, b]
-                ci = cis[b - lo]
-                cv = cvs[b - lo]
-                live = 0
-                for n in range(width):
-                    gu = cv[n] + gm[n]
-                    cin = gu * g if delta else gu * g + ci[n] * bs
-                    ci[n] = cin
-                    cv[n] = gu * bm
-                    accb[n] += cin
-                    live += cin != _F0
-                if need_c:  # dL/dx[t], for the layer that produced S
-                    crow = gc[t, b]
-                    for n in range(width):
-                        crow[n] = ci[n]
+                ci = cis[(b - lo) * width : (b - lo + 1) * width]
                 if need_s:  # dL/dS[t] = dL/dx[t] W
                     row = gs[t, b]
                     w0 = w[0]
@@ -112,14 +116,21 @@ def _backward(s, w, gmem, bs, bm, g, delta, need_s, need_c, need_w, nblocks, gs,
                         wr = w[n]
                         for k in range(k_in):
                             row[k] += cn * wr[k]
-                if need_w and live:  # dL/dW^T[k] += S[t, k] dL/dx[t] over the nonzero S[t, k]
-                    srow = s[t, b]
-                    cnt = nonzero(srow, idx)
-                    for q in range(cnt):
-                        k = idx[q]
-                        v = srow[k]
-                        for n in range(width):
-                            acc[k, n] += v * ci[n]
+                if need_w:  # dL/dW^T[k] += S[t, k] dL/dx[t] over the nonzero S[t, k]
+                    live = 0
+                    for n in range(width):
+                        live += ci[n] != _F0
+                    if live:
+                        srow = s[t, b]
+                        cnt = nonzero(srow, idx)
+                        for q in range(cnt):
+                            k = idx[q]
+                            v = srow[k]
+                            for n in range(width):
+                                acc[k, n] += v * ci[n]
+        for r in range(hi - lo):
+            for n in range(width):
+                gb[c, n] += accb[r * width + n]
 
 
 @follow_torch_threads

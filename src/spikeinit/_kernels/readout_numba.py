@@ -19,13 +19,13 @@ narrow current ``x`` (``N`` is the number of classes) is never written to
 memory and the products only touch the nonzero entries of ``S``
 (:mod:`spikeinit._kernels.event_rows`); a step whose ``dL/dx[t]`` is zero (after
 the last maximum of a max-over-time loss) skips the weight gradient's scan. The
-forward and backward passes step the filter (and its adjoint) of a block of rows
-in one loop; the forward keeps each class's maximum over time and its first step
-(:mod:`spikeinit.kept`). The backward
-pass returns either ``dL/dS`` (``[T, B, K]``) or the narrow ``dL/dx``
-(``[T, B, N]``), which the fused layer that produced ``S`` turns into its own
-``dL/dS[t] = dL/dx[t] W`` row by row (:mod:`spikeinit._kernels.linear_lif_numba`), so that the wide
-``dL/dS`` is never stored. The forward pass rounds exactly as the unfused path
+forward and backward passes step the filter (and its adjoint) of a block of
+rows in one loop; the forward keeps each class's maximum over time and its
+first step (:mod:`spikeinit.kept`). The backward pass returns either ``dL/dS``
+(``[T, B, K]``) or the narrow ``dL/dx`` (``[T, B, N]``), which the fused layer
+that produced ``S`` turns into its own ``dL/dS[t] = dL/dx[t] W`` row by row
+(:mod:`spikeinit._kernels.linear_lif_numba`), so that the wide ``dL/dS`` is
+never stored. The forward pass rounds exactly as the unfused path
 (:func:`spikeinit.sparse_input.linear`, then the LIF kernel): the same float32
 operations in the same order. ``dL/dS`` sums over ``N`` in another order than
 a BLAS GEMM (rounding-level differences).

@@ -37,8 +37,8 @@ from typing import Any
 import numpy as np
 from numba import njit, prange
 
-from .event_rows import block, chunks, event_current, nonzero
-from .lif_numba import _cell
+from .event_rows import add_outer, block_state, chunks, event_current, vec_mat
+from .lif_numba import _cell, _membrane, _reset
 from .threads import follow_torch_threads
 
 _F0 = np.float32(0.0)
@@ -57,9 +57,7 @@ def _make_forward(delta: bool, reset: int):  # type: ignore[no-untyped-def]
         steps, batch, k_in = x.shape
         width = wt.shape[1]
         for c in prange(nblocks):
-            lo, hi = block(c, nblocks, batch)
-            ist = np.zeros((hi - lo, width), np.float32)
-            vst = np.zeros((hi - lo, width), np.float32)
+            lo, hi, ist, vst = block_state(c, nblocks, batch, width)
             cur = np.empty(width, np.float32)
             idx = np.empty(k_in, np.int64)
             for t in range(steps):
@@ -71,23 +69,13 @@ def _make_forward(delta: bool, reset: int):  # type: ignore[no-untyped-def]
                     st = spk[t, b]
                     cb = cnt[b]
                     for n in range(width):
-                        if delta:
-                            i = cur[n]
-                        else:
-                            i = ib[n] * bs + cur[n]
-                            ib[n] = i
-                        u = vb[n] * bm + i * g
+                        u = _membrane(cur[n], ib, vb, n, bs, bm, g, delta)
                         mt[n] = u
                         fired = u > th
                         sp = _F1 if fired else _F0
                         st[n] = sp
                         cb[n] += sp + u * _F0  # u * 0 = 0 unless U is inf or NaN
-                        if reset == 0:
-                            vb[n] = _F0 if fired else u
-                        elif reset == 1:
-                            vb[n] = u - th if fired else u
-                        else:
-                            vb[n] = u
+                        vb[n] = _reset(u, fired, th, reset)
 
     return forward
 
@@ -106,11 +94,9 @@ def _make_backward(scode: int, gs_mode: int, has_ro: bool):  # type: ignore[no-u
         k_in = x.shape[2]
         n_ro = w_ro.shape[0]
         for c in prange(nblocks):
-            lo, hi = block(c, nblocks, batch)
+            lo, hi, cis, cvs = block_state(c, nblocks, batch, width)
             acc = gwt[c]
             accb = gb[c]
-            cis = np.zeros((hi - lo, width), np.float32)
-            cvs = np.zeros((hi - lo, width), np.float32)
             gsr = np.zeros(width, np.float32)
             idx = np.empty(k_in, np.int64)
             for t in range(steps - 1, -1, -1):
@@ -128,15 +114,7 @@ def _make_backward(scode: int, gs_mode: int, has_ro: bool):  # type: ignore[no-u
                         for r in range(n_ro):
                             live += crow[r] != _F0
                     if live:  # the readout's part g_ro[t] W_ro
-                        c0 = crow[0]
-                        w0 = w_ro[0]
-                        for n in range(width):
-                            gsr[n] = c0 * w0[n]
-                        for r in range(1, n_ro):
-                            cr = crow[r]
-                            wr = w_ro[r]
-                            for n in range(width):
-                                gsr[n] += cr * wr[n]
+                        vec_mat(crow, w_ro, gsr)
                     ci = cis[b - lo]
                     cv = cvs[b - lo]
                     for n in range(width):
@@ -150,14 +128,7 @@ def _make_backward(scode: int, gs_mode: int, has_ro: bool):  # type: ignore[no-u
                         cv[n] = gu * bm
                         accb[n] += cin
                     if need_w:  # dL/dW^T[k] += X[t, k] dL/dx[t] over the nonzero X[t, k]
-                        xrow = x[t, b]
-                        cnt = nonzero(xrow, idx)
-                        for q in range(cnt):
-                            kk = idx[q]
-                            v = xrow[kk]
-                            ak = acc[kk]
-                            for n in range(width):
-                                ak[n] += v * ci[n]
+                        add_outer(x[t, b], idx, ci, acc)
                     if need_x:  # dL/dX[t] = dL/dx[t] W
                         row = gx[t, b]
                         for kk in range(k_in):

@@ -36,7 +36,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
-from .event_rows import add_events, block, chunks, nonzero
+from .event_rows import add_events, add_outer, block_state, chunks, vec_mat
+from .lif_numba import _membrane
 from .threads import follow_torch_threads
 
 _F0 = np.float32(0.0)
@@ -44,13 +45,13 @@ _F0 = np.float32(0.0)
 
 @njit(parallel=True, cache=True, nogil=True)
 def _forward(s, wt, bias, has_bias, bs, bm, g, delta, nblocks, mem, top, at):  # type: ignore[no-untyped-def]
+    width = wt.shape[1]  # the classes
     steps, batch, k_in = s.shape
-    width = wt.shape[1]
     for c in prange(nblocks):
-        lo, hi = block(c, nblocks, batch)
+        lo, hi, ist2, vst2 = block_state(c, nblocks, batch, width)
         m = (hi - lo) * width  # the block's rows side by side: one loop over its neurons
-        ist = np.zeros(m, np.float32)
-        vst = np.zeros(m, np.float32)
+        ist = ist2.reshape(m)
+        vst = vst2.reshape(m)
         cur = np.empty(m, np.float32)
         idx = np.empty(k_in, np.int64)
         mx = top[lo:hi].reshape(m)
@@ -66,12 +67,7 @@ def _forward(s, wt, bias, has_bias, bs, bm, g, delta, nblocks, mem, top, at):  #
                     cur[j] = cur[j] + bias[j % width]
             mt = mem[t, lo:hi].reshape(m)
             for j in range(m):
-                if delta:
-                    i = cur[j]
-                else:
-                    i = ist[j] * bs + cur[j]
-                    ist[j] = i
-                u = vst[j] * bm + i * g
+                u = _membrane(cur[j], ist, vst, j, bs, bm, g, delta)
                 mt[j] = u
                 vst[j] = u
                 up = t == 0 or u > mx[j]  # the first maximal step
@@ -84,11 +80,11 @@ def _backward(s, w, gmem, bs, bm, g, delta, need_s, need_c, need_w, nblocks, gs,
     steps, batch, k_in = s.shape
     width = w.shape[0]
     for c in prange(nblocks):
-        lo, hi = block(c, nblocks, batch)
+        lo, hi, cis2, cvs2 = block_state(c, nblocks, batch, width)
         m = (hi - lo) * width  # the block's rows side by side, as in the forward pass
         acc = gwt[c]
-        cis = np.zeros(m, np.float32)
-        cvs = np.zeros(m, np.float32)
+        cis = cis2.reshape(m)
+        cvs = cvs2.reshape(m)
         accb = np.zeros(m, np.float32)
         idx = np.empty(k_in, np.int64)
         for t in range(steps - 1, -1, -1):
@@ -106,28 +102,13 @@ def _backward(s, w, gmem, bs, bm, g, delta, need_s, need_c, need_w, nblocks, gs,
             for b in range(lo, hi):
                 ci = cis[(b - lo) * width : (b - lo + 1) * width]
                 if need_s:  # dL/dS[t] = dL/dx[t] W
-                    row = gs[t, b]
-                    w0 = w[0]
-                    c0 = ci[0]
-                    for k in range(k_in):
-                        row[k] = c0 * w0[k]
-                    for n in range(1, width):
-                        cn = ci[n]
-                        wr = w[n]
-                        for k in range(k_in):
-                            row[k] += cn * wr[k]
+                    vec_mat(ci, w, gs[t, b])
                 if need_w:  # dL/dW^T[k] += S[t, k] dL/dx[t] over the nonzero S[t, k]
                     live = 0
                     for n in range(width):
                         live += ci[n] != _F0
                     if live:
-                        srow = s[t, b]
-                        cnt = nonzero(srow, idx)
-                        for q in range(cnt):
-                            k = idx[q]
-                            v = srow[k]
-                            for n in range(width):
-                                acc[k, n] += v * ci[n]
+                        add_outer(s[t, b], idx, ci, acc)
         for r in range(hi - lo):
             for n in range(width):
                 gb[c, n] += accb[r * width + n]

@@ -82,7 +82,7 @@ _LINK_ATTR = "_spikeinit_link"
 
 class _SpikeLink:
     """The hand-over from a fused readout that reads the spikes of a fused layer
-    (:class:`_FusedReadoutOfSpikes`) to that layer's backward (:class:`_FusedLinearLIF`):
+    (:class:`_FusedReadout`) to that layer's backward (:class:`_FusedLinearLIF`):
     the readout's narrow current gradient ``dL/dx_ro [T, B, R]`` and weight ``W_ro``,
     from which the layer forms ``dL/dS = dL/dx_ro W_ro`` row by row, so that the wide
     ``[T, B, N]`` gradient is never stored nor added to the other uses' gradient."""
@@ -362,88 +362,54 @@ class SpikingConv2d(_SpikingConv):
 class _FusedReadout(torch.autograd.Function):
     """``U`` of a readout from its input spikes in one compiled pass, and its adjoint
     (:mod:`spikeinit._kernels.readout_numba`; docs/science.md, section 'The reference
-    neuron', with no threshold and no reset)."""
+    neuron', with no threshold and no reset); also (no gradient) ``max_t U`` and its
+    first step (:mod:`spikeinit.kept`).
+
+    The first input is the spikes themselves (``link`` None: the backward returns
+    ``dL/dS``), or the token of the fused :class:`SpikingLinear` that produced them
+    (``link`` its :class:`_SpikeLink`: the backward hands ``dL/dx_ro`` to that layer
+    in place of ``dL/dS`` and a zero gradient to the token). ``spikes`` is the data
+    the kernel reads, in both cases."""
 
     @staticmethod
     def forward(  # type: ignore[override]
         ctx: Any,
-        x: torch.Tensor,
-        weight: torch.Tensor,
-        bias: torch.Tensor | None,
-        consts: tuple[float, float, float],
-    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        return _readout_forward(ctx, x, weight, bias, consts)
-
-    @staticmethod
-    def backward(ctx: Any, grad_mem: torch.Tensor, *_: Any):  # type: ignore[override]
-        gx, gwt, gb = _readout_backward(ctx, grad_mem, ctx.needs_input_grad[0], False)
-        return (*_param_grads(ctx, gx, gwt, gb), None)
-
-
-class _FusedReadoutOfSpikes(torch.autograd.Function):
-    """:class:`_FusedReadout` of the spikes of a fused :class:`SpikingLinear`: the same
-    ``U``; the backward hands ``dL/dx_ro`` to that layer (:class:`_SpikeLink`) in place
-    of ``dL/dS``, and a zero gradient to the layer's token (the first input)."""
-
-    @staticmethod
-    def forward(  # type: ignore[override]
-        ctx: Any,
-        token: torch.Tensor,
+        first: torch.Tensor,
         weight: torch.Tensor,
         bias: torch.Tensor | None,
         spikes: torch.Tensor,
         consts: tuple[float, float, float],
-        link: _SpikeLink,
+        link: _SpikeLink | None,
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        ctx.link = link
-        return _readout_forward(ctx, spikes, weight, bias, consts)
+        kernels = readout_backend()
+        assert kernels is not None
+        xs, wt, b = _event_operands(spikes, weight, bias)
+        mem, top, at = kernels.forward(xs.numpy(), wt, b, *consts)
+        ctx.consts, ctx.link = consts, link
+        ctx.has_bias = bias is not None
+        ctx.save_for_backward(xs, weight)
+        kept = (torch.from_numpy(top), torch.from_numpy(at))
+        ctx.mark_non_differentiable(*kept)
+        return torch.from_numpy(mem), *kept
 
     @staticmethod
     def backward(ctx: Any, grad_mem: torch.Tensor, *_: Any):  # type: ignore[override]
-        need_token = ctx.needs_input_grad[0]
-        g_ro, gwt, gb = _readout_backward(ctx, grad_mem, False, need_token)
-        grad_token = None
-        if need_token:
-            assert g_ro is not None
-            ctx.link.readout = (g_ro, ctx.saved_tensors[1].detach().contiguous().numpy())
-            grad_token = torch.zeros(())
-        _, grad_w, grad_b = _param_grads(ctx, None, gwt, gb)
-        return grad_token, grad_w, grad_b, None, None, None
-
-
-def _readout_forward(
-    ctx: Any,
-    x: torch.Tensor,
-    weight: torch.Tensor,
-    bias: torch.Tensor | None,
-    consts: tuple[float, float, float],
-) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """The forward of both fused readout Functions: ``U`` and (no gradient) ``max_t U``
-    and its first step (:mod:`spikeinit.kept`); saves what backward reads."""
-    kernels = readout_backend()
-    assert kernels is not None
-    xs, wt, b = _event_operands(x, weight, bias)
-    mem, top, at = kernels.forward(xs.numpy(), wt, b, *consts)
-    ctx.consts = consts
-    ctx.has_bias = bias is not None
-    ctx.save_for_backward(xs, weight)
-    kept = (torch.from_numpy(top), torch.from_numpy(at))  # max_t U and its step
-    ctx.mark_non_differentiable(*kept)
-    return torch.from_numpy(mem), *kept
-
-
-def _readout_backward(
-    ctx: Any, grad_mem: torch.Tensor, need_s: bool, need_current: bool
-) -> tuple[np.ndarray | None, np.ndarray, np.ndarray]:
-    """The readout kernel's adjoint: ``(dL/dS or dL/dx_ro or None, dL/dW^T, dL/db)``."""
-    xs, weight = ctx.saved_tensors
-    kernels = readout_backend()
-    assert kernels is not None
-    g = grad_mem.detach().to(torch.float32).contiguous().numpy()
-    return kernels.backward(  # type: ignore[no-any-return]
-        xs.numpy(), weight.detach().contiguous().numpy(), g, *ctx.consts,
-        need_s, ctx.needs_input_grad[1], need_current,
-    )  # fmt: skip
+        xs, weight = ctx.saved_tensors
+        kernels = readout_backend()
+        assert kernels is not None
+        need_first, linked = ctx.needs_input_grad[0], ctx.link is not None
+        w = weight.detach().contiguous().numpy()
+        g = grad_mem.detach().to(torch.float32).contiguous().numpy()
+        g_first, gwt, gb = kernels.backward(
+            xs.numpy(), w, g, *ctx.consts, need_first and not linked, ctx.needs_input_grad[1],
+            need_first and linked,
+        )  # fmt: skip
+        grad_first, grad_w, grad_b = _param_grads(ctx, None if linked else g_first, gwt, gb)
+        if need_first and linked:  # dL/dx_ro to the layer; the token's gradient is zero
+            assert g_first is not None
+            ctx.link.readout = (g_first, w)
+            grad_first = torch.zeros(())
+        return grad_first, grad_w, grad_b, None, None, None
 
 
 class Readout(SpikingLinear):
@@ -500,11 +466,10 @@ class Readout(SpikingLinear):
             and torch.is_grad_enabled()
         ):
             link.claimed = True
-            mem, top, at = _FusedReadoutOfSpikes.apply(
-                token, self.weight, self.bias, x.detach(), consts, link
-            )
+            first = token
         else:
-            mem, top, at = _FusedReadout.apply(x, self.weight, self.bias, consts)
+            first, link = x, None
+        mem, top, at = _FusedReadout.apply(first, self.weight, self.bias, x.detach(), consts, link)
         if not bool(torch.isfinite(mem.detach().sum())):
             # a NaN or an infinity in the input: the unfused path names it
             check_finite_current(self.input_current(x))

@@ -9,11 +9,13 @@ For an input ``X [N, C, L]`` that is mostly zero (spike trains, time folded into
 Each nonzero ``X[n, c, i] = v`` reaches the outputs ``l = (i + p - j) / s`` (integer,
 in range) for the taps ``j`` with ``i + p - j`` divisible by ``s``: it adds
 ``v W[:, c, j]`` there (:func:`conv1d`); the weight gradient is the same scan,
-``dL/dW[o, c, j] += v dL/dY[n, o, l]`` (:func:`conv1d_weight`). Both cost one pass
+``dL/dW[o, c, j] += v dL/dY[n, o, l]`` (:func:`conv1d_weight`). The taps are
+``j = (i + p) mod s, + s, ...`` up to ``min(K - 1, i + p)``. Both cost one pass
 over ``X`` plus ``nnz(X) O ceil(K / s)`` multiply-adds instead of the dense
 ``N O L_out C K``; outputs are accumulated channels last per sample, so the inner
 loops run over ``O`` contiguous values. Sums run in another order than torch's
-convolution: results agree to rounding, not bit for bit.
+convolution: results agree to rounding, not bit for bit. The input gradient is
+dense: :func:`spikeinit._kernels.window_numba.conv1d_input`.
 """
 
 from __future__ import annotations
@@ -22,7 +24,11 @@ import numba
 import numpy as np
 from numba import njit, prange
 
+from . import alloc
 from .threads import follow_torch_threads
+from .window_numba import conv1d_input
+
+__all__ = ["conv1d", "conv1d_input", "conv1d_weight", "is_binary"]
 
 
 @njit(parallel=True, cache=True, nogil=True)
@@ -37,15 +43,13 @@ def _conv1d(x, wf, stride, pad, out):  # type: ignore[no-untyped-def]
             for i in range(length):
                 v = x[n, c, i]
                 if v != 0:
-                    for j in range(kn):
-                        r = i + pad - j
-                        if r >= 0 and r % stride == 0:
-                            pos = r // stride
-                            if pos < lout:
-                                row = acc[pos]
-                                col = wf[c, j]
-                                for o in range(on):
-                                    row[o] += v * col[o]
+                    for j in range((i + pad) % stride, min(kn, i + pad + 1), stride):
+                        pos = (i + pad - j) // stride
+                        if pos < lout:
+                            row = acc[pos]
+                            col = wf[c, j]
+                            for o in range(on):
+                                row[o] += v * col[o]
         for o in range(on):
             for pos in range(lout):
                 out[n, o, pos] = acc[pos, o]
@@ -72,15 +76,13 @@ def _conv1d_weight(x, g, stride, pad, acc):  # type: ignore[no-untyped-def]
                                 for pos in range(lout):
                                     gt[pos, o] = g[n, o, pos]
                             filled = True
-                        for j in range(kn):
-                            r = i + pad - j
-                            if r >= 0 and r % stride == 0:
-                                pos = r // stride
-                                if pos < lout:
-                                    row = acc[ch, c, j]
-                                    src = gt[pos]
-                                    for o in range(on):
-                                        row[o] += v * src[o]
+                        for j in range((i + pad) % stride, min(kn, i + pad + 1), stride):
+                            pos = (i + pad - j) // stride
+                            if pos < lout:
+                                row = acc[ch, c, j]
+                                src = gt[pos]
+                                for o in range(on):
+                                    row[o] += v * src[o]
 
 
 @njit(cache=True, nogil=True)
@@ -99,7 +101,7 @@ def conv1d(x: np.ndarray, weight: np.ndarray, stride: int, padding: int) -> np.n
     """The convolution of a mostly-zero ``x [N, C, L]`` with ``weight [O, C, K]``."""
     on, _, kn = weight.shape
     lout = (x.shape[2] + 2 * padding - kn) // stride + 1
-    out = np.empty((x.shape[0], on, lout), dtype=np.float32)
+    out = alloc.empty(x.shape[0], on, lout).numpy()
     wf = np.ascontiguousarray(weight.transpose(1, 2, 0))
     _conv1d(x, wf, stride, padding, out)
     return out

@@ -39,7 +39,7 @@ from numba import njit, prange
 from ..params import LIFParams
 from ..surrogate import Surrogate
 from . import alloc
-from .lif_numba import _adjoint_end, _adjoint_step, _consts, _np, _step_rec
+from .lif_numba import _adjoint_end, _adjoint_row, _consts, _np, _step_rec
 from .rule import SURROGATE_CODES, step_rule
 from .threads import follow_torch_threads
 from .window_numba import window_dots
@@ -127,11 +127,8 @@ def _make_backward(scode: int, has_gs: bool, has_gm: bool, order: int):  # type:
             for t in range(steps - 1, -1, -1):
                 if t < steps - 1:
                     _transpose_conv(c1, wt, cpad, acc, a, cn, length)
-                gst = gspk[t if has_gs else 0, b if has_gs else 0]
-                gmt = gmem[t if has_gm else 0, b if has_gm else 0]
-                pt = mem[t - 1, b] if t > 0 else v0[b]
-                _adjoint_step(
-                    mem[t, b], pt, a, gst, gmt, c1, c2, c3, gx[t, b], bs, bm, g, th, rg,
+                _adjoint_row(
+                    t, b, mem, v0, a, gspk, gmem, c1, c2, c3, gx, bs, bm, g, th, rg,
                     reset, delta, detach, scode, k, has_gs, has_gm, order,
                 )  # fmt: skip
             _adjoint_end(c1, c2, c3, v0[b], bs, bm, g, th, delta, scode, k, order, gi0[b], gv0[b])

@@ -21,9 +21,10 @@ torch call per step:
   (:mod:`spikeinit._kernels.window_numba`); the rest of the step is
   :func:`spikeinit._kernels.lif_numba._adjoint_step`;
 * weight gradient: event-driven over the spikes recomputed from the stored ``U``
-  (no ``[T, B, C, L]`` spike tensor is allocated), per-thread partial sums.
+  (no ``[T, B, C, L]`` spike tensor is allocated), in the backward pass itself, which
+  has ``dL/dI`` channels last and padded at hand; per-thread partial sums.
 
-Threads take batch rows (every sample runs its own time loop). Sums run in another
+Threads take chunks of batch rows (every sample runs its own time loop). Sums run in another
 order than torch's convolution, so ``U`` agrees with the pure-torch loop to rounding
 (``tests/test_conv_numba.py``).
 """
@@ -32,6 +33,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import numba
 import numpy as np
 import torch
 from numba import njit, prange
@@ -111,27 +113,42 @@ def _make_backward(scode: int, has_gs: bool, has_gm: bool, order: int):  # type:
 
     @njit(parallel=True, cache=True, nogil=True)
     def backward_conv(  # type: ignore[no-untyped-def]
-        mem, v0, wt, gspk, gmem, bs, bm, g, th, rg, reset, delta, detach, k, gx, gi0, gv0
+        mem, v0, wt, gspk, gmem, bs, bm, g, th, rg, reset, delta, detach, k, gx, gi0, gv0, gw
     ):
         steps, batch, n = mem.shape
         cn = wt.shape[0]
         length = n // cn
-        pad = wt.shape[1] // cn // 2
-        for b in prange(batch):
+        kc = wt.shape[1]
+        pad = kc // cn // 2
+        nchunks = gw.shape[0]  # 0: no weight gradient, one chunk per row
+        chunks = max(1, nchunks)
+        per = (batch + chunks - 1) // chunks
+        for ch in prange(chunks):
             c1 = np.zeros(n, np.float32)
             c2 = np.zeros(n, np.float32)
             c3 = np.zeros(n, np.float32)
             a = np.zeros(n, np.float32)  # dL/dI[t+1] R, zero at the last step
             cpad = np.zeros((length + 2 * pad) * cn, np.float32)
             acc = np.zeros(n, np.float32)
-            for t in range(steps - 1, -1, -1):
-                if t < steps - 1:
-                    _transpose_conv(c1, wt, cpad, acc, a, cn, length)
-                _adjoint_row(
-                    t, b, mem, v0, a, gspk, gmem, c1, c2, c3, gx, bs, bm, g, th, rg,
-                    reset, delta, detach, scode, k, has_gs, has_gm, order,
-                )  # fmt: skip
-            _adjoint_end(c1, c2, c3, v0[b], bs, bm, g, th, delta, scode, k, order, gi0[b], gv0[b])
+            for b in range(ch * per, min(batch, (ch + 1) * per)):
+                for j in range(n):  # a fresh row: no carries, no recurrent term yet
+                    c1[j] = c2[j] = c3[j] = a[j] = _F0
+                for t in range(steps - 1, -1, -1):
+                    if t < steps - 1:
+                        _transpose_conv(c1, wt, cpad, acc, a, cn, length)
+                        if nchunks > 0:  # cpad holds the dL/dI that S[t] feeds
+                            if order == 1:  # S[t] = U[t-1] > theta pairs with dL/dx[t]
+                                sp = mem[t - 1, b] if t > 0 else v0[b]
+                            else:  # S[t] = U[t] > theta pairs with dL/dx[t+1]
+                                sp = mem[t, b]
+                            _add_spike_windows(sp, th, cpad, gw[ch], cn, length, kc)
+                    _adjoint_row(
+                        t, b, mem, v0, a, gspk, gmem, c1, c2, c3, gx, bs, bm, g, th, rg,
+                        reset, delta, detach, scode, k, has_gs, has_gm, order,
+                    )  # fmt: skip
+                _adjoint_end(
+                    c1, c2, c3, v0[b], bs, bm, g, th, delta, scode, k, order, gi0[b], gv0[b]
+                )
 
     return backward_conv
 
@@ -146,44 +163,18 @@ def _backward_kernel(scode: int, has_gs: bool, has_gm: bool, order: int) -> Any:
     return _BACKWARD[key]
 
 
-@njit(parallel=True, cache=True, nogil=True)
-def _weight_grad_conv1d(gx, mem, v0, th, order, cn, kn, nchunks, out):  # type: ignore[no-untyped-def]
-    """``out[chunk, c, j * C + o]``: partial ``dL/dW[o, c, K - 1 - j]`` over the batch
-    rows of one chunk.
-
-    Pairs ``dL/dI`` with the presynaptic spikes as :class:`spikeinit.neuron._LIFSequence`:
-    update-first order ``gx[t + 1]`` with ``S[t] = U[t] > theta``; stork's order ``gx[t]``
-    with ``S[t] = U[t - 1] > theta`` (``U[-1] = v0``), for ``t = 0 .. T - 2``. ``dL/dI`` is
-    copied channels last and zero-padded, so that a spike at ``(c, q)`` adds one
-    contiguous block of it to ``out[chunk, c]``."""
-    steps, batch, n = mem.shape
-    length = n // cn
-    pad = kn // 2
-    per = (batch + nchunks - 1) // nchunks
-    for ch in prange(nchunks):
-        acc = out[ch]
-        gpad = np.zeros((length + 2 * pad) * cn, np.float32)
-        for b in range(ch * per, min(batch, (ch + 1) * per)):
-            for t in range(steps - 1):
-                if order == 1:
-                    gt = gx[t, b]
-                    sp = mem[t - 1, b] if t > 0 else v0[b]
-                else:
-                    gt = gx[t + 1, b]
-                    sp = mem[t, b]
-                filled = False
-                for c in range(cn):
-                    row = acc[c]
-                    for q in range(length):
-                        if sp[c * length + q] > th:
-                            if not filled:
-                                for o in range(cn):
-                                    for l in range(length):  # noqa: E741
-                                        gpad[(l + pad) * cn + o] = gt[o * length + l]
-                                filled = True
-                            base = q * cn
-                            for e in range(kn * cn):
-                                row[e] += gpad[base + e]
+@njit(cache=True, nogil=True, inline="always")
+def _add_spike_windows(sp, th, cpad, out, cn, length, kc):  # type: ignore[no-untyped-def]
+    """Event-driven weight gradient of one row and step: each spike ``sp[c, q] > theta``
+    adds the window ``cpad[q C : q C + K C]`` of the padded, channels-last ``dL/dI`` to
+    ``out[c]``, i.e. ``dL/dW[o, c, K - 1 - j] += dL/dI[o, q + j - p]``."""
+    for c in range(cn):
+        row = out[c]
+        for q in range(length):
+            if sp[c * length + q] > th:
+                base = q * cn
+                for e in range(kc):
+                    row[e] += cpad[base + e]
 
 
 # -- torch-facing wrappers -----------------------------------------------------
@@ -238,12 +229,16 @@ def backward(
     surrogate: Surrogate,
     detach_reset: bool,
     v0: torch.Tensor | None = None,
-) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """``dL/dx`` ``[T, B, C, L]``, ``dL/dI0`` and ``dL/dV0`` (``[B, C, L]``)."""
+    weight_grad: bool = False,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor | None]:
+    """``dL/dx`` ``[T, B, C, L]``, ``dL/dI0`` and ``dL/dV0`` (``[B, C, L]``), and with
+    ``weight_grad`` ``dL/dW`` ``[C, C, K]`` (else ``None``), accumulated in the same
+    pass: ``dL/dW[o, c, j] = sum_t sum_b sum_l dL/dI[t][b, o, l] S[t-1][b, c, l + j - p]``
+    over the spikes recomputed from ``U`` (one partial sum per thread chunk of rows)."""
     r = step_rule(params)
     bs, bm, g, th = _consts(r)
     scode, k = SURROGATE_CODES[surrogate.name], np.float32(surrogate.steepness)
-    steps, batch = mem.shape[:2]
+    steps, batch, cn = mem.shape[:3]
     gx = alloc.empty(*mem.shape)
     gi0 = torch.empty_like(mem[0])
     gv0 = torch.empty_like(mem[0])
@@ -253,37 +248,18 @@ def backward(
     def flat(t: torch.Tensor | None) -> np.ndarray:
         return _np(t.to(mem.dtype)).reshape(steps, batch, -1) if t is not None else dummy
 
+    wt = _flipped(weight)
+    nchunks = max(1, min(batch, numba.get_num_threads())) if weight_grad else 0
+    gw = np.zeros((nchunks, cn, wt.shape[1]), np.float32)
     kernel = _backward_kernel(scode, g_spk is not None, g_mem is not None, r.order)
     kernel(
-        mem.numpy().reshape(steps, batch, -1), v0_np.reshape(batch, -1), _flipped(weight),
+        mem.numpy().reshape(steps, batch, -1), v0_np.reshape(batch, -1), wt,
         flat(g_spk), flat(g_mem), bs, bm, g, th, np.float32(r.reset_grad), r.reset, r.delta,
         bool(detach_reset), k,
         gx.numpy().reshape(steps, batch, -1), gi0.numpy().reshape(batch, -1),
-        gv0.numpy().reshape(batch, -1),
+        gv0.numpy().reshape(batch, -1), gw,
     )  # fmt: skip
-    return gx, gi0, gv0
-
-
-@follow_torch_threads
-def weight_grad(
-    grad_x: torch.Tensor,
-    mem: torch.Tensor,
-    v0: torch.Tensor | None,
-    weight: torch.Tensor,
-    params: LIFParams,
-) -> torch.Tensor:
-    """``dL/dW`` ``[C, C, K]`` from ``dL/dx`` and the stored ``U`` (both ``[T, B, C, L]``)."""
-    steps, batch, cn = mem.shape[:3]
-    kn = weight.shape[2]
-    if steps < 2:
-        return torch.zeros_like(weight)
-    r = step_rule(params)
-    v0_np = _np(torch.zeros_like(mem[0]) if v0 is None else v0.to(mem.dtype).expand_as(mem[0]))
-    nchunks = max(1, min(batch, torch.get_num_threads()))
-    out = np.zeros((nchunks, cn, kn * cn), np.float32)
-    _weight_grad_conv1d(
-        _np(grad_x).reshape(steps, batch, -1), mem.numpy().reshape(steps, batch, -1),
-        v0_np.reshape(batch, -1), np.float32(r.threshold), r.order, cn, kn, nchunks, out,
-    )  # fmt: skip
-    flipped = torch.from_numpy(out.sum(axis=0)).reshape(cn, kn, cn)  # [c, K - 1 - j, o]
-    return flipped.flip(1).permute(2, 0, 1).contiguous().to(weight.dtype)
+    if not weight_grad:
+        return gx, gi0, gv0, None
+    flipped = torch.from_numpy(gw.sum(axis=0)).reshape(cn, -1, cn)  # [c, K - 1 - j, o]
+    return gx, gi0, gv0, flipped.flip(1).permute(2, 0, 1).contiguous().to(weight.dtype)

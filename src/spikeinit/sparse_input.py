@@ -23,7 +23,7 @@ from typing import Any
 import torch
 from torch.nn import functional as F
 
-from ._kernels import alloc, sparse_backend, sparse_conv_backend
+from ._kernels import sparse_backend, sparse_conv_backend
 
 SPARSE_BREAK_EVEN: float = 0.1
 """Input density (fraction of nonzero entries) below which ``sparse=None`` uses the
@@ -184,14 +184,10 @@ class _ScanConv1d(torch.autograd.Function):
     ) -> torch.Tensor:
         kernels = sparse_conv_backend()
         assert kernels is not None
-        xs = x.detach().numpy()
-        out = kernels.conv1d(xs, weight.detach().numpy(), stride, padding)
+        out, spikes = kernels.conv1d(x.detach().numpy(), weight.detach().numpy(), stride, padding)
         # spikes (all 0 or 1) are kept for the weight gradient as uint8, a quarter of
         # the memory: the float spike tensor itself can then be freed after the forward
-        kept = x
-        if kernels.is_binary(xs):
-            kept = alloc.empty(*x.shape, dtype=torch.uint8)
-            kept.copy_(x.detach())
+        kept = x if spikes is None else torch.from_numpy(spikes)
         ctx.save_for_backward(kept, weight)
         ctx.stride, ctx.padding, ctx.x_shape = stride, padding, x.shape
         return torch.from_numpy(out)

@@ -24,9 +24,9 @@ torch call per step:
   (no ``[T, B, C, L]`` spike tensor is allocated), in the backward pass itself, which
   has ``dL/dI`` channels last and padded at hand; per-thread partial sums.
 
-Threads take chunks of batch rows (every sample runs its own time loop). Sums run in another
-order than torch's convolution, so ``U`` agrees with the pure-torch loop to rounding
-(``tests/test_conv_numba.py``).
+Threads take batch rows in chunks (every sample runs its own time loop). Sums run in
+another order than torch's convolution, so ``U`` agrees with the pure-torch loop to
+rounding (``tests/test_conv_numba.py``).
 """
 
 from __future__ import annotations
@@ -113,15 +113,15 @@ def _make_backward(scode: int, has_gs: bool, has_gm: bool, order: int):  # type:
 
     @njit(parallel=True, cache=True, nogil=True)
     def backward_conv(  # type: ignore[no-untyped-def]
-        mem, v0, wt, gspk, gmem, bs, bm, g, th, rg, reset, delta, detach, k, gx, gi0, gv0, gw
-    ):
+        mem, v0, wt, gspk, gmem, bs, bm, g, th, rg, reset, delta, detach, k, want_w,
+        gx, gi0, gv0, gw,
+    ):  # fmt: skip
         steps, batch, n = mem.shape
         cn = wt.shape[0]
         length = n // cn
         kc = wt.shape[1]
         pad = kc // cn // 2
-        nchunks = gw.shape[0]  # 0: no weight gradient, one chunk per row
-        chunks = max(1, nchunks)
+        chunks = gw.shape[0]  # one partial weight gradient per chunk of rows
         per = (batch + chunks - 1) // chunks
         for ch in prange(chunks):
             c1 = np.zeros(n, np.float32)
@@ -136,7 +136,7 @@ def _make_backward(scode: int, has_gs: bool, has_gm: bool, order: int):  # type:
                 for t in range(steps - 1, -1, -1):
                     if t < steps - 1:
                         _transpose_conv(c1, wt, cpad, acc, a, cn, length)
-                        if nchunks > 0:  # cpad holds the dL/dI that S[t] feeds
+                        if want_w:  # cpad holds the dL/dI that S[t] feeds
                             if order == 1:  # S[t] = U[t-1] > theta pairs with dL/dx[t]
                                 sp = mem[t - 1, b] if t > 0 else v0[b]
                             else:  # S[t] = U[t] > theta pairs with dL/dx[t+1]
@@ -249,13 +249,13 @@ def backward(
         return _np(t.to(mem.dtype)).reshape(steps, batch, -1) if t is not None else dummy
 
     wt = _flipped(weight)
-    nchunks = max(1, min(batch, numba.get_num_threads())) if weight_grad else 0
+    nchunks = max(1, min(batch, numba.get_num_threads()))
     gw = np.zeros((nchunks, cn, wt.shape[1]), np.float32)
     kernel = _backward_kernel(scode, g_spk is not None, g_mem is not None, r.order)
     kernel(
         mem.numpy().reshape(steps, batch, -1), v0_np.reshape(batch, -1), wt,
         flat(g_spk), flat(g_mem), bs, bm, g, th, np.float32(r.reset_grad), r.reset, r.delta,
-        bool(detach_reset), k,
+        bool(detach_reset), k, bool(weight_grad),
         gx.numpy().reshape(steps, batch, -1), gi0.numpy().reshape(batch, -1),
         gv0.numpy().reshape(batch, -1), gw,
     )  # fmt: skip

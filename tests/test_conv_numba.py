@@ -160,10 +160,10 @@ def test_event_driven_weight_grad_is_the_convolution_weight_gradient(order) -> N
     p = LIFParams(threshold=1.0, convention=conv)
     mem = torch.randn(12, 4, 3, 10) + 0.5
     v0 = torch.rand(4, 3, 10) * 2.0
-    g_spk = torch.randn_like(mem)
+    g_spk, g_mem = torch.randn_like(mem), torch.randn_like(mem)
     w = torch.randn(3, 3, 5)
-    surrogate = as_surrogate("superspike")
-    args = (mem, g_spk, None, w, p, surrogate, True, v0 if order else None)
+    surrogate = as_surrogate("superspike")  # the kernels the layer tests compile
+    args = (mem, g_spk, g_mem, w, p, surrogate, True, v0 if order else None)
     *rest, none = fast.backward(*args, weight_grad=False)
     gx, gi0, gv0, got = fast.backward(*args, weight_grad=True)
     assert none is None

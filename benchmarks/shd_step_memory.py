@@ -2,7 +2,9 @@
 
 Runs a warm-up step (JIT compilation), resets the process's RSS high-water mark
 (``/proc/self/clear_refs``, Linux), runs one step (forward, backward, SMORMS3) and
-prints the peak RSS during it and its growth over the RSS before it, in MiB.
+prints the peak RSS during it and its growth over the RSS before it, in MiB, and
+the bytes the kernels' buffer pool holds after it (:mod:`spikeinit._kernels.alloc`:
+blocks kept mapped between steps, part of the RSS before the step).
 
     python -m benchmarks.shd_step_memory [--batch-size 200]
 """
@@ -16,6 +18,7 @@ import time
 import torch
 
 import spikeinit as si
+from spikeinit._kernels import alloc
 from spikeinit.optim import SMORMS3
 
 
@@ -62,6 +65,7 @@ def main() -> None:
                 "peak_rss_step_mib": round(peak, 1),
                 "growth_mib": round(peak - before, 1),
                 "step_s": round(seconds, 2),
+                "pool_mib": round(alloc.pooled_bytes() / 2**20, 1),
             }
         )
     )

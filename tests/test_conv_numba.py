@@ -15,6 +15,7 @@ from spikeinit import LIFParams, neuron
 from spikeinit._kernels import conv_backend
 from spikeinit.neuron import ConvRecurrence, lif_sequence
 from spikeinit.nn import RecurrentSpikingConv1d
+from spikeinit.surrogate import as_surrogate
 
 pytestmark = [
     pytest.mark.skipif(conv_backend() is None, reason="numba is not installed"),
@@ -150,17 +151,24 @@ def test_fused_conv_initial_state_and_batched_threads() -> None:
 
 @pytest.mark.parametrize("order", [0, 1])
 def test_event_driven_weight_grad_is_the_convolution_weight_gradient(order) -> None:
-    """``weight_grad`` equals torch's convolution weight gradient of ``dL/dI`` and the
-    spikes recomputed from ``U`` (paired as the kernel pairs them)."""
+    """The weight gradient accumulated in the backward pass equals torch's convolution
+    weight gradient of the ``dL/dI`` it returns and the spikes recomputed from ``U``
+    (paired as the kernel pairs them); the other outputs do not depend on asking for it."""
     fast = conv_backend()
     torch.manual_seed(5)
     conv = "stork" if order else "spikeinit"
     p = LIFParams(threshold=1.0, convention=conv)
     mem = torch.randn(12, 4, 3, 10) + 0.5
     v0 = torch.rand(4, 3, 10) * 2.0
-    gx = torch.randn_like(mem)
+    g_spk, g_mem = torch.randn_like(mem), torch.randn_like(mem)
     w = torch.randn(3, 3, 5)
-    got = fast.weight_grad(gx, mem, v0 if order else None, w, p)
+    surrogate = as_surrogate("superspike")  # the kernels the layer tests compile
+    args = (mem, g_spk, g_mem, w, p, surrogate, True, v0 if order else None)
+    *rest, none = fast.backward(*args, weight_grad=False)
+    gx, gi0, gv0, got = fast.backward(*args, weight_grad=True)
+    assert none is None
+    for a, b in zip(rest, (gx, gi0, gv0), strict=True):
+        assert torch.equal(a, b)
     spikes = neuron.spikes_of(mem, p, v0 if order else None)[:-1]
     g = gx[:-1] if order else gx[1:]
     want = conv1d_weight(spikes.reshape(-1, 3, 10), list(w.shape), g.reshape(-1, 3, 10), padding=2)

@@ -283,23 +283,22 @@ class _LIFSequence(torch.autograd.Function):
         mem, w_rec = ctx.saved_tensors
         params: LIFParams = ctx.params
         rec = ctx.rec.with_weight(w_rec) if ctx.rec is not None else None
+        grad_w = None
         if ctx.fast is not None:  # no recurrence or a dense matrix
             w_dense = w_rec if rec is not None else None
             grad_x, grad_i0, grad_v0 = ctx.fast.backward(
                 mem, g_spk, g_mem, w_dense, params, ctx.surrogate, ctx.detach_reset, ctx.v0
             )
         elif ctx.conv is not None:  # a 1-D recurrent convolution, fused
-            grad_x, grad_i0, grad_v0 = ctx.conv.backward(
-                mem, g_spk, g_mem, w_rec, params, ctx.surrogate, ctx.detach_reset, ctx.v0
+            want_w = rec is not None and ctx.needs_input_grad[3]
+            grad_x, grad_i0, grad_v0, grad_w = ctx.conv.backward(
+                mem, g_spk, g_mem, w_rec, params, ctx.surrogate, ctx.detach_reset, ctx.v0, want_w
             )
         else:
             grad_x, grad_i0, grad_v0 = _backward_torch(
                 mem, g_spk, g_mem, rec, params, ctx.surrogate, ctx.detach_reset, ctx.v0
             )
-        grad_w = None
-        if rec is not None and ctx.needs_input_grad[3] and ctx.conv is not None:
-            grad_w = ctx.conv.weight_grad(grad_x, mem, ctx.v0, w_rec, params)
-        elif rec is not None and ctx.needs_input_grad[3]:
+        if rec is not None and ctx.needs_input_grad[3] and ctx.conv is None:
             spikes = spikes_of(mem, params, ctx.v0)[:-1]
             # dL/dI[t] pairs with S[t-1]: dL/dI[t] is grad_x[t], or grad_x[t-1] in stork's
             # order, whose input x[t-1] enters I[t]

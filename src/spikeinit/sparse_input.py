@@ -17,11 +17,11 @@ with numba installed; otherwise :func:`torch.nn.functional.linear` runs.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import torch
 from torch.nn import functional as F
-from torch.nn.grad import conv1d_input
 
 from ._kernels import sparse_backend, sparse_conv_backend
 
@@ -60,11 +60,39 @@ def uses_sparse_path(
 ) -> bool:
     """Whether :func:`linear` takes the event-driven path for this input (``density``:
     the fraction of nonzero entries of ``x`` where the caller knows it, else estimated)."""
-    if sparse is False or not _supported(x, weight):
+    return _event_path(x, _supported(x, weight), sparse, density)
+
+
+def _event_path(
+    x2d: torch.Tensor, supported: bool, sparse: bool | None, density: float | None = None
+) -> bool:
+    """The one rule of :func:`linear` and :func:`conv1d`: ``sparse`` forces the path
+    (where ``supported``) or the dense product; ``None`` decides by the density of
+    ``x2d [M, K]`` (``density`` where the caller knows it, else estimated) against
+    :data:`SPARSE_BREAK_EVEN`."""
+    if sparse is not None and not isinstance(sparse, bool):
+        raise TypeError(f"sparse must be True, False or None, got {sparse!r}")
+    if sparse is False or not supported:
         return False
     if sparse is True:
         return True
-    return (input_density(x) if density is None else density) < SPARSE_BREAK_EVEN
+    return (input_density(x2d) if density is None else density) < SPARSE_BREAK_EVEN
+
+
+def _dispatch(
+    x2d: torch.Tensor,
+    weight: torch.Tensor,
+    supported: bool,
+    sparse: bool | None,
+    event: Callable[[], torch.Tensor],
+    dense: Callable[[], torch.Tensor],
+) -> torch.Tensor:
+    """``event()`` where :func:`_event_path` says so and the weight is finite, else
+    ``dense()``: a NaN/inf weight must reach every output as the dense product has it
+    (0 * NaN = NaN); the event scan would skip it where the input is 0."""
+    if not _event_path(x2d, supported, sparse) or not bool(torch.isfinite(weight).all()):
+        return dense()
+    return event()
 
 
 def linear(
@@ -83,14 +111,14 @@ def linear(
             CPU with numba), ``False`` forces the dense GEMM, ``None`` (default)
             decides by the estimated density against :data:`SPARSE_BREAK_EVEN`.
     """
-    if sparse is not None and not isinstance(sparse, bool):
-        raise TypeError(f"sparse must be True, False or None, got {sparse!r}")
-    if not uses_sparse_path(x, weight, sparse) or not bool(torch.isfinite(weight).all()):
-        # a NaN/inf weight must reach every output as the dense product has it
-        # (0 * NaN = NaN); the event scan would skip it where the input is 0
-        return F.linear(x, weight, bias)
-    out: torch.Tensor = _ScanLinear.apply(x.contiguous(), weight)
-    return out if bias is None else out + bias
+
+    def event() -> torch.Tensor:
+        out: torch.Tensor = _ScanLinear.apply(x.contiguous(), weight)
+        return out if bias is None else out + bias
+
+    return _dispatch(
+        x, weight, _supported(x, weight), sparse, event, lambda: F.linear(x, weight, bias)
+    )
 
 
 class _ScanLinear(torch.autograd.Function):
@@ -133,28 +161,30 @@ def conv1d(
     output and the weight gradient scan the nonzero inputs; the input gradient is
     the dense transposed convolution. ``sparse`` as in :func:`linear` (the same
     break-even density, :data:`SPARSE_BREAK_EVEN`)."""
-    if sparse is not None and not isinstance(sparse, bool):
-        raise TypeError(f"sparse must be True, False or None, got {sparse!r}")
-    kernels = sparse_conv_backend()
-    use = (
-        sparse is not False
-        and kernels is not None
+    supported = (
+        sparse_conv_backend() is not None
         and x.device.type == "cpu"
         and weight.device.type == "cpu"
         and x.dtype == torch.float32
         and weight.dtype == torch.float32
         and x.dim() == 3
         and weight.dim() == 3
-        and (sparse is True or input_density(x.reshape(x.shape[0], -1)) < SPARSE_BREAK_EVEN)
     )
-    if not use or not bool(torch.isfinite(weight).all()):
+
+    def event() -> torch.Tensor:
+        out: torch.Tensor = _ScanConv1d.apply(x.contiguous(), weight, stride, padding)
+        return out if bias is None else out + bias[:, None]
+
+    def dense() -> torch.Tensor:
         return F.conv1d(x, weight, bias, stride=stride, padding=padding)
-    out: torch.Tensor = _ScanConv1d.apply(x.contiguous(), weight, stride, padding)
-    return out if bias is None else out + bias[:, None]
+
+    x2d = x.reshape(x.shape[0], -1) if supported else x  # read by the density rule only
+    return _dispatch(x2d, weight, supported, sparse, event, dense)
 
 
 class _ScanConv1d(torch.autograd.Function):
-    """Event-driven forward and weight gradient; dense input gradient."""
+    """Event-driven forward and weight gradient; dense input gradient (window dot
+    products, :func:`spikeinit._kernels.window_numba.conv1d_input`)."""
 
     @staticmethod
     def forward(  # type: ignore[override]
@@ -162,11 +192,10 @@ class _ScanConv1d(torch.autograd.Function):
     ) -> torch.Tensor:
         kernels = sparse_conv_backend()
         assert kernels is not None
-        xs = x.detach().numpy()
-        out = kernels.conv1d(xs, weight.detach().numpy(), stride, padding)
+        out, spikes = kernels.conv1d(x.detach().numpy(), weight.detach().numpy(), stride, padding)
         # spikes (all 0 or 1) are kept for the weight gradient as uint8, a quarter of
         # the memory: the float spike tensor itself can then be freed after the forward
-        kept = x.detach().to(torch.uint8) if kernels.is_binary(xs) else x
+        kept = x if spikes is None else torch.from_numpy(spikes)
         ctx.save_for_backward(kept, weight)
         ctx.stride, ctx.padding, ctx.x_shape = stride, padding, x.shape
         return torch.from_numpy(out)
@@ -179,7 +208,9 @@ class _ScanConv1d(torch.autograd.Function):
         g = grad_out.detach().to(torch.float32).contiguous()
         grad_x = grad_w = None
         if ctx.needs_input_grad[0]:
-            grad_x = conv1d_input(ctx.x_shape, weight, g, stride=ctx.stride, padding=ctx.padding)
+            w = weight.detach().contiguous().numpy()
+            gx = kernels.conv1d_input(g.numpy(), w, ctx.x_shape[2], ctx.stride, ctx.padding)
+            grad_x = torch.from_numpy(gx)
         if ctx.needs_input_grad[1]:
             gw = kernels.conv1d_weight(
                 x.detach().numpy(), g.numpy(), weight.shape[2], ctx.stride, ctx.padding

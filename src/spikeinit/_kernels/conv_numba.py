@@ -16,33 +16,37 @@ torch call per step:
 * forward: ``R S[t-1]`` is event-driven, ``S`` being binary: each spike ``(c, q)``
   adds the kernel column ``W[:, c, :]`` at the positions it reaches (cost
   ``nnz(S) C K`` instead of ``C^2 K L`` per sample and step);
-* backward: ``dL/dI[t+1] R`` is the dense transposed convolution, written with the
-  channel axis innermost (``W`` is passed as ``[C_out, K, C_in]``) so that it
-  vectorises;
+* backward: ``dL/dI[t+1] R`` is the dense transposed convolution, as dot products
+  of the flipped weight with sliding windows of ``dL/dI[t+1]`` copied channels last
+  (:mod:`spikeinit._kernels.window_numba`); the rest of the step is
+  :func:`spikeinit._kernels.lif_numba._adjoint_step`;
 * weight gradient: event-driven over the spikes recomputed from the stored ``U``
-  (no ``[T, B, C, L]`` spike tensor is allocated), per-thread partial sums.
+  (no ``[T, B, C, L]`` spike tensor is allocated), in the backward pass itself, which
+  has ``dL/dI`` channels last and padded at hand; per-thread partial sums.
 
-Threads take batch rows (every sample runs its own time loop). Sums run in another
-order than torch's convolution, so ``U`` agrees with the pure-torch loop to rounding
-(``tests/test_conv_numba.py``).
+Threads take batch rows in chunks (every sample runs its own time loop). Sums run in
+another order than torch's convolution, so ``U`` agrees with the pure-torch loop to
+rounding (``tests/test_conv_numba.py``).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+import numba
 import numpy as np
 import torch
 from numba import njit, prange
 
 from ..params import LIFParams
 from ..surrogate import Surrogate
-from .lif_numba import _cell, _consts, _np, _step_rec, _surrogate
+from . import alloc
+from .lif_numba import _adjoint_end, _adjoint_row, _consts, _np, _step_rec
 from .rule import SURROGATE_CODES, step_rule
 from .threads import follow_torch_threads
+from .window_numba import window_dots
 
 _F0 = np.float32(0.0)
-_F1 = np.float32(1.0)
 
 
 @njit(parallel=True, cache=True, nogil=True)
@@ -83,107 +87,70 @@ def _forward_conv1d(x, i0, v0, wf, bs, bm, g, th, reset, order, delta, mem, spk)
             )
 
 
-@njit(cache=True, nogil=True, inline="always")
-def _transpose_conv(ci, wb, acc, cn, length):  # type: ignore[no-untyped-def]
-    """``acc[(m + p) * C + c] = sum_o sum_j W[o, c, j] ci[o * L + m - j + p]`` with
-    ``wb[o, j * C + c] = W[o, c, j]``: each ``ci[o, l]`` adds ``ci wb[o]`` to one contiguous
-    block of the zero-padded, channels-last ``acc`` (``[(L + 2p), C]``)."""
-    acc[:] = _F0
-    kc = wb.shape[1]
+@njit(cache=True, nogil=True)
+def _transpose_conv(ci, wt, cpad, acc, out, cn, length):  # type: ignore[no-untyped-def]
+    """``out[c * L + m] = (g R)[c, m] = sum_o sum_j W[o, c, j] ci[o * L + m - j + p]``.
+
+    ``ci`` is copied channels last into the zero-padded ``cpad [(L + 2p), C]`` (its pad
+    rows stay zero), so that ``acc[m, c] = sum_e cpad[m C + e] wt[c, e]`` with
+    ``wt[c, j C + o] = W[o, c, K - 1 - j]`` is a dot product with a contiguous window
+    (:func:`spikeinit._kernels.window_numba.window_dots`); ``acc`` goes back to the
+    neuron order ``[C, L]``."""
+    pad = wt.shape[1] // cn // 2
     for o in range(cn):
-        col = wb[o]
-        for l in range(length):  # noqa: E741
-            cq = ci[o * length + l]
-            if cq != _F0:
-                base = l * cn
-                for e in range(kc):
-                    acc[base + e] += cq * col[e]
+        for m in range(length):
+            cpad[(m + pad) * cn + o] = ci[o * length + m]
+    window_dots(cpad, wt, cn, length, acc)
+    for c in range(cn):
+        for m in range(length):
+            out[c * length + m] = acc[m * cn + c]
 
 
 def _make_backward(scode: int, has_gs: bool, has_gm: bool, order: int):  # type: ignore[no-untyped-def]
     """The backward loop for one surrogate, one set of incoming gradients and one step
-    order (closure constants, as in :func:`spikeinit._kernels.lif_numba._make_backward`)."""
+    order (closure constants, as in :func:`spikeinit._kernels.lif_numba._make_backward`);
+    the step itself is :func:`spikeinit._kernels.lif_numba._adjoint_step`."""
 
     @njit(parallel=True, cache=True, nogil=True)
     def backward_conv(  # type: ignore[no-untyped-def]
-        mem, v0, wb, gspk, gmem, bs, bm, g, th, rg, reset, delta, detach, k, gx, gi0, gv0
-    ):
+        mem, v0, wt, gspk, gmem, bs, bm, g, th, rg, reset, delta, detach, k, want_w,
+        gx, gi0, gv0, gw,
+    ):  # fmt: skip
         steps, batch, n = mem.shape
-        cn = wb.shape[0]
+        cn = wt.shape[0]
         length = n // cn
-        pad = wb.shape[1] // cn // 2
-        for b in prange(batch):
-            ci = np.zeros(n, np.float32)
-            cv = np.zeros(n, np.float32)
-            acc = np.zeros((length + 2 * pad) * cn, np.float32)
-            for t in range(steps - 1, -1, -1):
-                if t < steps - 1:  # dL/dI[t+1] R
-                    _transpose_conv(ci, wb, acc, cn, length)
-                mt = mem[t, b]
-                gxt = gx[t, b]
-                gst = gspk[t if has_gs else 0, b if has_gs else 0]
-                gmt = gmem[t if has_gm else 0, b if has_gm else 0]
-                last = t == steps - 1
-                for c in range(cn):
-                    for q in range(length):
-                        j = c * length + q
-                        a = _F0 if last else acc[(q + pad) * cn + c]
-                        u = mt[j]
-                        gs = gst[j] + a if has_gs else a
-                        gu = _cell(u, gs, cv[j], th, rg, reset, detach, scode, k)
-                        if has_gm:
-                            gu = gu + gmt[j]
-                        cij = gu * g if delta else gu * g + ci[j] * bs
-                        ci[j] = cij
-                        gxt[j] = cij
-                        cv[j] = gu * bm
-            for j in range(n):
-                gi0[b, j] = ci[j] * bs
-                gv0[b, j] = cv[j]
+        kc = wt.shape[1]
+        pad = kc // cn // 2
+        chunks = gw.shape[0]  # one partial weight gradient per chunk of rows
+        per = (batch + chunks - 1) // chunks
+        for ch in prange(chunks):
+            c1 = np.zeros(n, np.float32)
+            c2 = np.zeros(n, np.float32)
+            c3 = np.zeros(n, np.float32)
+            a = np.zeros(n, np.float32)  # dL/dI[t+1] R, zero at the last step
+            cpad = np.zeros((length + 2 * pad) * cn, np.float32)
+            acc = np.zeros(n, np.float32)
+            for b in range(ch * per, min(batch, (ch + 1) * per)):
+                for j in range(n):  # a fresh row: no carries, no recurrent term yet
+                    c1[j] = c2[j] = c3[j] = a[j] = _F0
+                for t in range(steps - 1, -1, -1):
+                    if t < steps - 1:
+                        _transpose_conv(c1, wt, cpad, acc, a, cn, length)
+                        if want_w:  # cpad holds the dL/dI that S[t] feeds
+                            if order == 1:  # S[t] = U[t-1] > theta pairs with dL/dx[t]
+                                sp = mem[t - 1, b] if t > 0 else v0[b]
+                            else:  # S[t] = U[t] > theta pairs with dL/dx[t+1]
+                                sp = mem[t, b]
+                            _add_spike_windows(sp, th, cpad, gw[ch], cn, length, kc)
+                    _adjoint_row(
+                        t, b, mem, v0, a, gspk, gmem, c1, c2, c3, gx, bs, bm, g, th, rg,
+                        reset, delta, detach, scode, k, has_gs, has_gm, order,
+                    )  # fmt: skip
+                _adjoint_end(
+                    c1, c2, c3, v0[b], bs, bm, g, th, delta, scode, k, order, gi0[b], gv0[b]
+                )
 
-    @njit(parallel=True, cache=True, nogil=True)
-    def backward_conv_sf(  # type: ignore[no-untyped-def]
-        mem, v0, wb, gspk, gmem, bs, bm, g, th, rg, reset, delta, detach, k, gx, gi0, gv0
-    ):
-        steps, batch, n = mem.shape
-        cn = wb.shape[0]
-        length = n // cn
-        pad = wb.shape[1] // cn // 2
-        for b in prange(batch):
-            ci = np.zeros(n, np.float32)
-            cb = np.zeros(n, np.float32)
-            cs = np.zeros(n, np.float32)
-            acc = np.zeros((length + 2 * pad) * cn, np.float32)
-            for t in range(steps - 1, -1, -1):
-                if t < steps - 1:  # dL/dI[t+1] R
-                    _transpose_conv(ci, wb, acc, cn, length)
-                mt = mem[t, b]
-                pt = mem[t - 1, b] if t > 0 else v0[b]
-                gxt = gx[t, b]
-                gst = gspk[t if has_gs else 0, b if has_gs else 0]
-                gmt = gmem[t if has_gm else 0, b if has_gm else 0]
-                last = t == steps - 1
-                for c in range(cn):
-                    for q in range(length):
-                        j = c * length + q
-                        a = _F0 if last else acc[(q + pad) * cn + c]
-                        u = mt[j]
-                        gxt[j] = ci[j]
-                        gs = gst[j] + a if has_gs else a
-                        gu = cs[j] * _surrogate(u - th, scode, k) + cb[j] * bm
-                        if has_gm:
-                            gu = gu + gmt[j]
-                        if not detach and reset == 1:
-                            gs = gs - th * gu
-                        gb = (_F0 if pt[j] > th else gu) if reset == 0 else gu
-                        ci[j] = cb[j] * g if delta else cb[j] * g + ci[j] * bs
-                        cb[j] = gb
-                        cs[j] = gs
-            for j in range(n):
-                gv0[b, j] = cs[j] * _surrogate(v0[b, j] - th, scode, k) + cb[j] * bm
-                gi0[b, j] = cb[j] * g if delta else cb[j] * g + ci[j] * bs
-
-    return backward_conv_sf if order == 1 else backward_conv
+    return backward_conv
 
 
 _BACKWARD: dict[tuple[int, bool, bool, int], Any] = {}
@@ -196,47 +163,28 @@ def _backward_kernel(scode: int, has_gs: bool, has_gm: bool, order: int) -> Any:
     return _BACKWARD[key]
 
 
-@njit(parallel=True, cache=True, nogil=True)
-def _weight_grad_conv1d(gx, mem, v0, th, order, cn, kn, nchunks, out):  # type: ignore[no-untyped-def]
-    """``out[chunk, c, j * C + o]``: partial ``dL/dW[o, c, K - 1 - j]`` over the batch
-    rows of one chunk.
-
-    Pairs ``dL/dI`` with the presynaptic spikes as :class:`spikeinit.neuron._LIFSequence`:
-    update-first order ``gx[t + 1]`` with ``S[t] = U[t] > theta``; stork's order ``gx[t]``
-    with ``S[t] = U[t - 1] > theta`` (``U[-1] = v0``), for ``t = 0 .. T - 2``. ``dL/dI`` is
-    copied channels last and zero-padded, so that a spike at ``(c, q)`` adds one
-    contiguous block of it to ``out[chunk, c]``."""
-    steps, batch, n = mem.shape
-    length = n // cn
-    pad = kn // 2
-    per = (batch + nchunks - 1) // nchunks
-    for ch in prange(nchunks):
-        acc = out[ch]
-        gpad = np.zeros((length + 2 * pad) * cn, np.float32)
-        for b in range(ch * per, min(batch, (ch + 1) * per)):
-            for t in range(steps - 1):
-                if order == 1:
-                    gt = gx[t, b]
-                    sp = mem[t - 1, b] if t > 0 else v0[b]
-                else:
-                    gt = gx[t + 1, b]
-                    sp = mem[t, b]
-                filled = False
-                for c in range(cn):
-                    row = acc[c]
-                    for q in range(length):
-                        if sp[c * length + q] > th:
-                            if not filled:
-                                for o in range(cn):
-                                    for l in range(length):  # noqa: E741
-                                        gpad[(l + pad) * cn + o] = gt[o * length + l]
-                                filled = True
-                            base = q * cn
-                            for e in range(kn * cn):
-                                row[e] += gpad[base + e]
+@njit(cache=True, nogil=True, inline="always")
+def _add_spike_windows(sp, th, cpad, out, cn, length, kc):  # type: ignore[no-untyped-def]
+    """Event-driven weight gradient of one row and step: each spike ``sp[c, q] > theta``
+    adds the window ``cpad[q C : q C + K C]`` of the padded, channels-last ``dL/dI`` to
+    ``out[c]``, i.e. ``dL/dW[o, c, K - 1 - j] += dL/dI[o, q + j - p]``."""
+    for c in range(cn):
+        row = out[c]
+        for q in range(length):
+            if sp[c * length + q] > th:
+                base = q * cn
+                for e in range(kc):
+                    row[e] += cpad[base + e]
 
 
 # -- torch-facing wrappers -----------------------------------------------------
+
+
+def _flipped(weight: torch.Tensor) -> np.ndarray:
+    """``[C_in, K * C_out]`` with ``[c, j * C + o] = W[o, c, K - 1 - j]``: the forward's
+    event columns and the backward's transposed-convolution rows."""
+    w = weight.detach().flip(2).permute(1, 2, 0).reshape(weight.shape[1], -1)
+    return np.ascontiguousarray(_np(w))
 
 
 def supports(x: torch.Tensor, weight: torch.Tensor) -> bool:
@@ -260,13 +208,11 @@ def forward(
     r = step_rule(params)
     bs, bm, g, th = _consts(r)
     steps, batch = x.shape[:2]
-    mem = torch.empty_like(x)
-    spk = torch.empty_like(x)
-    cn = weight.shape[0]
-    wf = _np(weight.detach().flip(2).permute(1, 2, 0)).reshape(cn, -1)  # [C_in, K * C_out]
+    mem = alloc.empty(*x.shape)
+    spk = alloc.empty(*x.shape)
     _forward_conv1d(
         _np(x).reshape(steps, batch, -1), _np(i0).reshape(batch, -1),
-        _np(v0).reshape(batch, -1), np.ascontiguousarray(wf), bs, bm, g, th,
+        _np(v0).reshape(batch, -1), _flipped(weight), bs, bm, g, th,
         r.reset, r.order, r.delta,
         mem.numpy().reshape(steps, batch, -1), spk.numpy().reshape(steps, batch, -1),
     )  # fmt: skip
@@ -283,13 +229,17 @@ def backward(
     surrogate: Surrogate,
     detach_reset: bool,
     v0: torch.Tensor | None = None,
-) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """``dL/dx`` ``[T, B, C, L]``, ``dL/dI0`` and ``dL/dV0`` (``[B, C, L]``)."""
+    weight_grad: bool = False,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor | None]:
+    """``dL/dx`` ``[T, B, C, L]``, ``dL/dI0`` and ``dL/dV0`` (``[B, C, L]``), and with
+    ``weight_grad`` ``dL/dW`` ``[C, C, K]`` (else ``None``), accumulated in the same
+    pass: ``dL/dW[o, c, j] = sum_t sum_b sum_l dL/dI[t][b, o, l] S[t-1][b, c, l + j - p]``
+    over the spikes recomputed from ``U`` (one partial sum per thread chunk of rows)."""
     r = step_rule(params)
     bs, bm, g, th = _consts(r)
     scode, k = SURROGATE_CODES[surrogate.name], np.float32(surrogate.steepness)
-    steps, batch = mem.shape[:2]
-    gx = torch.empty_like(mem)
+    steps, batch, cn = mem.shape[:3]
+    gx = alloc.empty(*mem.shape)
     gi0 = torch.empty_like(mem[0])
     gv0 = torch.empty_like(mem[0])
     v0_np = _np(torch.zeros_like(mem[0]) if v0 is None else v0.to(mem.dtype).expand_as(mem[0]))
@@ -298,38 +248,18 @@ def backward(
     def flat(t: torch.Tensor | None) -> np.ndarray:
         return _np(t.to(mem.dtype)).reshape(steps, batch, -1) if t is not None else dummy
 
+    wt = _flipped(weight)
+    nchunks = max(1, min(batch, numba.get_num_threads()))
+    gw = np.zeros((nchunks, cn, wt.shape[1]), np.float32)
     kernel = _backward_kernel(scode, g_spk is not None, g_mem is not None, r.order)
-    wb = _np(weight.detach().permute(0, 2, 1)).reshape(weight.shape[0], -1)  # [C_out, K * C_in]
     kernel(
-        mem.numpy().reshape(steps, batch, -1), v0_np.reshape(batch, -1), wb,
+        mem.numpy().reshape(steps, batch, -1), v0_np.reshape(batch, -1), wt,
         flat(g_spk), flat(g_mem), bs, bm, g, th, np.float32(r.reset_grad), r.reset, r.delta,
-        bool(detach_reset), k,
+        bool(detach_reset), k, bool(weight_grad),
         gx.numpy().reshape(steps, batch, -1), gi0.numpy().reshape(batch, -1),
-        gv0.numpy().reshape(batch, -1),
+        gv0.numpy().reshape(batch, -1), gw,
     )  # fmt: skip
-    return gx, gi0, gv0
-
-
-@follow_torch_threads
-def weight_grad(
-    grad_x: torch.Tensor,
-    mem: torch.Tensor,
-    v0: torch.Tensor | None,
-    weight: torch.Tensor,
-    params: LIFParams,
-) -> torch.Tensor:
-    """``dL/dW`` ``[C, C, K]`` from ``dL/dx`` and the stored ``U`` (both ``[T, B, C, L]``)."""
-    steps, batch, cn = mem.shape[:3]
-    kn = weight.shape[2]
-    if steps < 2:
-        return torch.zeros_like(weight)
-    r = step_rule(params)
-    v0_np = _np(torch.zeros_like(mem[0]) if v0 is None else v0.to(mem.dtype).expand_as(mem[0]))
-    nchunks = max(1, min(batch, torch.get_num_threads()))
-    out = np.zeros((nchunks, cn, kn * cn), np.float32)
-    _weight_grad_conv1d(
-        _np(grad_x).reshape(steps, batch, -1), mem.numpy().reshape(steps, batch, -1),
-        v0_np.reshape(batch, -1), np.float32(r.threshold), r.order, cn, kn, nchunks, out,
-    )  # fmt: skip
-    flipped = torch.from_numpy(out.sum(axis=0)).reshape(cn, kn, cn)  # [c, K - 1 - j, o]
-    return flipped.flip(1).permute(2, 0, 1).contiguous().to(weight.dtype)
+    if not weight_grad:
+        return gx, gi0, gv0, None
+    flipped = torch.from_numpy(gw.sum(axis=0)).reshape(cn, -1, cn)  # [c, K - 1 - j, o]
+    return gx, gi0, gv0, flipped.flip(1).permute(2, 0, 1).contiguous().to(weight.dtype)

@@ -202,6 +202,84 @@ def _cell(u, gs, cvj, th, rg, reset, detach, scode, k):  # type: ignore[no-untyp
     return gu + cvj
 
 
+# fmt: off
+@njit(cache=True, inline="always")
+def _adjoint_step(  # type: ignore[no-untyped-def]
+    mt, pt, a, gst, gmt, c1, c2, c3, gxt, bs, bm, g, th, rg, reset, delta, detach, scode, k,
+    has_gs, has_gm, order,
+):
+    # fmt: on
+    """One step of the adjoint recursion back in time, over the neurons of one row.
+
+    ``mt = U[t]``, ``pt = U[t-1]`` (``V0`` at ``t = 0``), ``a = dL/dI[t+1] R`` (the
+    recurrent term, zero at the last step), ``gst``/``gmt`` the incoming ``dL/dS[t]``,
+    ``dL/dU[t]`` (read only if ``has_gs``/``has_gm``); writes ``gxt = dL/dx[t]`` and
+    updates the carries in place. Update-first order (``c1 = dL/dI``, ``c2 = dL/dV``)::
+
+        dL/dS[t] = gS[t] + a                       dL/dU[t] = _cell(...) + gU[t]
+        dL/dI[t] = g dL/dU[t] + beta_s dL/dI[t+1]  dL/dV[t-1] = beta_m dL/dU[t]
+
+    stork's order (``order == 1``, :func:`spikeinit.neuron._backward_torch_spike_first`,
+    ``c1 = dL/dI[t+1]``, ``c2 = dL/dB[t+1]``, ``c3 = dL/dS[t+1]``)::
+
+        dL/dx[t] = c1        dL/dU[t] = gU[t] + beta_m c2 + c3 sigma'(U[t] - theta)
+        dL/dS[t] = gS[t] + a [- theta dL/dU[t]]     dL/dI[t] = g c2 + beta_s c1
+        dL/dB[t] = dL/dU[t] (1 - S[t])  (zero reset)  |  dL/dU[t]
+    """
+    for j in range(mt.shape[0]):
+        u = mt[j]
+        gs = gst[j] + a[j] if has_gs else a[j]
+        if order == 1:
+            gxt[j] = c1[j]
+            gu = c3[j] * _surrogate(u - th, scode, k) + c2[j] * bm
+            if has_gm:
+                gu = gu + gmt[j]
+            if not detach and reset == 1:
+                gs = gs - th * gu
+            gb = (_F0 if pt[j] > th else gu) if reset == 0 else gu
+            c1[j] = c2[j] * g if delta else c2[j] * g + c1[j] * bs
+            c2[j] = gb
+            c3[j] = gs
+            continue
+        gu = _cell(u, gs, c2[j], th, rg, reset, detach, scode, k)
+        if has_gm:
+            gu = gu + gmt[j]
+        cij = gu * g if delta else gu * g + c1[j] * bs
+        c1[j] = cij
+        gxt[j] = cij
+        c2[j] = gu * bm
+
+
+# fmt: off
+@njit(cache=True, inline="always")
+def _adjoint_row(  # type: ignore[no-untyped-def]
+    t, b, mem, v0, a, gspk, gmem, c1, c2, c3, gx, bs, bm, g, th, rg, reset, delta, detach,
+    scode, k, has_gs, has_gm, order,
+):
+    # fmt: on
+    """:func:`_adjoint_step` at step ``t`` for batch row ``b`` of ``[T, B, N]`` arrays
+    (``gspk``/``gmem`` are ``[1, 1, 1]`` dummies unless ``has_gs``/``has_gm``)."""
+    gst = gspk[t if has_gs else 0, b if has_gs else 0]
+    gmt = gmem[t if has_gm else 0, b if has_gm else 0]
+    pt = mem[t - 1, b] if t > 0 else v0[b]
+    _adjoint_step(
+        mem[t, b], pt, a, gst, gmt, c1, c2, c3, gx[t, b], bs, bm, g, th, rg, reset, delta,
+        detach, scode, k, has_gs, has_gm, order,
+    )  # fmt: skip
+
+
+@njit(cache=True, inline="always")
+def _adjoint_end(c1, c2, c3, v0, bs, bm, g, th, delta, scode, k, order, gi0, gv0):  # type: ignore[no-untyped-def]
+    """``dL/dI0`` and ``dL/dV0`` from the carries after :func:`_adjoint_step` at ``t = 0``."""
+    for j in range(c1.shape[0]):
+        if order == 1:
+            gv0[j] = c3[j] * _surrogate(v0[j] - th, scode, k) + c2[j] * bm
+            gi0[j] = c2[j] * g if delta else c2[j] * g + c1[j] * bs
+        else:
+            gi0[j] = c1[j] * bs
+            gv0[j] = c2[j]
+
+
 def _make_backward(scode: int, has_gs: bool, has_gm: bool, rec: bool, order: int):  # type: ignore[no-untyped-def]
     """Compile the backward loop for one surrogate, one set of incoming gradients and
     one step order (:mod:`spikeinit._kernels.rule`).
@@ -222,26 +300,22 @@ def _make_backward(scode: int, has_gs: bool, has_gm: bool, rec: bool, order: int
         for c in prange(nchunks):
             lo = c * chunk
             n = min(m, lo + chunk) - lo
-            ci = np.zeros(n, np.float32)
-            cv = np.zeros(n, np.float32)
+            c1 = np.zeros(n, np.float32)
+            c2 = np.zeros(n, np.float32)
+            c3 = np.zeros(n, np.float32)
+            a = np.zeros(n, np.float32)  # no recurrent term
             for t in range(steps - 1, -1, -1):
-                mt = mem[t, lo : lo + n]
-                gxt = gx[t, lo : lo + n]
-                gst = gspk[t if has_gs else 0]
-                gmt = gmem[t if has_gm else 0]
-                for j in range(n):
-                    u = mt[j]
-                    gs = gst[lo + j] if has_gs else _F0
-                    gu = _cell(u, gs, cv[j], th, rg, reset, detach, scode, k)
-                    if has_gm:
-                        gu = gu + gmt[lo + j]
-                    cij = gu * g if delta else gu * g + ci[j] * bs
-                    ci[j] = cij
-                    gxt[j] = cij
-                    cv[j] = gu * bm
-            for j in range(n):
-                gi0[lo + j] = ci[j] * bs
-                gv0[lo + j] = cv[j]
+                pt = mem[t - 1, lo : lo + n] if t > 0 else v0[lo : lo + n]
+                gst = gspk[t if has_gs else 0, lo : lo + n]
+                gmt = gmem[t if has_gm else 0, lo : lo + n]
+                _adjoint_step(
+                    mem[t, lo : lo + n], pt, a, gst, gmt, c1, c2, c3, gx[t, lo : lo + n],
+                    bs, bm, g, th, rg, reset, delta, detach, scode, k, has_gs, has_gm, order,
+                )  # fmt: skip
+            _adjoint_end(
+                c1, c2, c3, v0[lo : lo + n], bs, bm, g, th, delta, scode, k, order,
+                gi0[lo : lo + n], gv0[lo : lo + n],
+            )  # fmt: skip
 
     @njit(parallel=True, cache=True, nogil=True)
     def backward_rec(  # type: ignore[no-untyped-def]
@@ -249,119 +323,26 @@ def _make_backward(scode: int, has_gs: bool, has_gm: bool, rec: bool, order: int
     ):
         steps, batch, n = mem.shape
         for b in prange(batch):
-            ci = np.zeros(n, np.float32)
-            cv = np.zeros(n, np.float32)
+            c1 = np.zeros(n, np.float32)  # dL/dI[t+1]
+            c2 = np.zeros(n, np.float32)  # dL/dV[t] | stork's order: dL/dB[t+1]
+            c3 = np.zeros(n, np.float32)  # stork's order: dL/dS[t+1]
             acc = np.zeros(n, np.float32)
             for t in range(steps - 1, -1, -1):
                 for j in range(n):
                     acc[j] = _F0
                 if t < steps - 1:  # dL/dI[t+1] R
                     for q in range(n):
-                        cq = ci[q]
+                        cq = c1[q]
                         if cq != _F0:
                             row = w[q]
                             for j in range(n):
                                 acc[j] += cq * row[j]
-                mt = mem[t, b]
-                gxt = gx[t, b]
-                gst = gspk[t if has_gs else 0, b if has_gs else 0]
-                gmt = gmem[t if has_gm else 0, b if has_gm else 0]
-                for j in range(n):
-                    u = mt[j]
-                    gs = gst[j] + acc[j] if has_gs else acc[j]
-                    gu = _cell(u, gs, cv[j], th, rg, reset, detach, scode, k)
-                    if has_gm:
-                        gu = gu + gmt[j]
-                    cij = gu * g if delta else gu * g + ci[j] * bs
-                    ci[j] = cij
-                    gxt[j] = cij
-                    cv[j] = gu * bm
-            for j in range(n):
-                gi0[b, j] = ci[j] * bs
-                gv0[b, j] = cv[j]
+                _adjoint_row(
+                    t, b, mem, v0, acc, gspk, gmem, c1, c2, c3, gx, bs, bm, g, th, rg,
+                    reset, delta, detach, scode, k, has_gs, has_gm, order,
+                )  # fmt: skip
+            _adjoint_end(c1, c2, c3, v0[b], bs, bm, g, th, delta, scode, k, order, gi0[b], gv0[b])
 
-    # stork's order: the adjoint of spikeinit.neuron._backward_torch_spike_first, with
-    # carries cb = dL/dB[t+1], cs = dL/dS[t+1], ci = dL/dI[t+1] and S[t] = U[t-1] > theta
-
-    @njit(parallel=True, cache=True, nogil=True)
-    def backward_ff_sf(  # type: ignore[no-untyped-def]
-        mem, v0, gspk, gmem, bs, bm, g, th, rg, reset, delta, detach, k, chunk, gx, gi0, gv0
-    ):
-        steps, m = mem.shape
-        nchunks = (m + chunk - 1) // chunk
-        for c in prange(nchunks):
-            lo = c * chunk
-            n = min(m, lo + chunk) - lo
-            ci = np.zeros(n, np.float32)
-            cb = np.zeros(n, np.float32)
-            cs = np.zeros(n, np.float32)
-            for t in range(steps - 1, -1, -1):
-                mt = mem[t, lo : lo + n]
-                pt = mem[t - 1, lo : lo + n] if t > 0 else v0[lo : lo + n]
-                gxt = gx[t, lo : lo + n]
-                gst = gspk[t if has_gs else 0]
-                gmt = gmem[t if has_gm else 0]
-                for j in range(n):
-                    u = mt[j]
-                    gxt[j] = ci[j]
-                    gs = gst[lo + j] if has_gs else _F0
-                    gu = cs[j] * _surrogate(u - th, scode, k) + cb[j] * bm
-                    if has_gm:
-                        gu = gu + gmt[lo + j]
-                    if not detach and reset == 1:
-                        gs = gs - th * gu
-                    gb = (_F0 if pt[j] > th else gu) if reset == 0 else gu
-                    ci[j] = cb[j] * g if delta else cb[j] * g + ci[j] * bs
-                    cb[j] = gb
-                    cs[j] = gs
-            for j in range(n):
-                gv0[lo + j] = cs[j] * _surrogate(v0[lo + j] - th, scode, k) + cb[j] * bm
-                gi0[lo + j] = cb[j] * g if delta else cb[j] * g + ci[j] * bs
-
-    @njit(parallel=True, cache=True, nogil=True)
-    def backward_rec_sf(  # type: ignore[no-untyped-def]
-        mem, v0, w, gspk, gmem, bs, bm, g, th, rg, reset, delta, detach, k, gx, gi0, gv0
-    ):
-        steps, batch, n = mem.shape
-        for b in prange(batch):
-            ci = np.zeros(n, np.float32)
-            cb = np.zeros(n, np.float32)
-            cs = np.zeros(n, np.float32)
-            acc = np.zeros(n, np.float32)
-            for t in range(steps - 1, -1, -1):
-                for j in range(n):
-                    acc[j] = _F0
-                if t < steps - 1:  # dL/dI[t+1] R
-                    for q in range(n):
-                        cq = ci[q]
-                        if cq != _F0:
-                            row = w[q]
-                            for j in range(n):
-                                acc[j] += cq * row[j]
-                mt = mem[t, b]
-                pt = mem[t - 1, b] if t > 0 else v0[b]
-                gxt = gx[t, b]
-                gst = gspk[t if has_gs else 0, b if has_gs else 0]
-                gmt = gmem[t if has_gm else 0, b if has_gm else 0]
-                for j in range(n):
-                    u = mt[j]
-                    gxt[j] = ci[j]
-                    gs = gst[j] + acc[j] if has_gs else acc[j]
-                    gu = cs[j] * _surrogate(u - th, scode, k) + cb[j] * bm
-                    if has_gm:
-                        gu = gu + gmt[j]
-                    if not detach and reset == 1:
-                        gs = gs - th * gu
-                    gb = (_F0 if pt[j] > th else gu) if reset == 0 else gu
-                    ci[j] = cb[j] * g if delta else cb[j] * g + ci[j] * bs
-                    cb[j] = gb
-                    cs[j] = gs
-            for j in range(n):
-                gv0[b, j] = cs[j] * _surrogate(v0[b, j] - th, scode, k) + cb[j] * bm
-                gi0[b, j] = cb[j] * g if delta else cb[j] * g + ci[j] * bs
-
-    if order == 1:
-        return backward_rec_sf if rec else backward_ff_sf
     return backward_rec if rec else backward_ff
 
 

@@ -9,46 +9,62 @@ For an input ``X [N, C, L]`` that is mostly zero (spike trains, time folded into
 Each nonzero ``X[n, c, i] = v`` reaches the outputs ``l = (i + p - j) / s`` (integer,
 in range) for the taps ``j`` with ``i + p - j`` divisible by ``s``: it adds
 ``v W[:, c, j]`` there (:func:`conv1d`); the weight gradient is the same scan,
-``dL/dW[o, c, j] += v dL/dY[n, o, l]`` (:func:`conv1d_weight`). Both cost one pass
+``dL/dW[o, c, j] += v dL/dY[n, o, l]`` (:func:`conv1d_weight`). The taps are
+``j = (i + p) mod s, + s, ...`` up to ``min(K - 1, i + p)``. Both cost one pass
 over ``X`` plus ``nnz(X) O ceil(K / s)`` multiply-adds instead of the dense
 ``N O L_out C K``; outputs are accumulated channels last per sample, so the inner
 loops run over ``O`` contiguous values. Sums run in another order than torch's
-convolution: results agree to rounding, not bit for bit.
+convolution: results agree to rounding, not bit for bit. The input gradient is
+dense: :func:`spikeinit._kernels.window_numba.conv1d_input`.
 """
 
 from __future__ import annotations
 
 import numba
 import numpy as np
+import torch
 from numba import njit, prange
 
+from . import alloc
 from .threads import follow_torch_threads
+from .window_numba import conv1d_input
+
+__all__ = ["conv1d", "conv1d_input", "conv1d_weight"]
 
 
 @njit(parallel=True, cache=True, nogil=True)
-def _conv1d(x, wf, stride, pad, out):  # type: ignore[no-untyped-def]
-    """``x [N, C, L]``, ``wf [C, K, O]`` (``W[o, c, j]``), ``out [N, O, L_out]``."""
+def _conv1d(x, wf, stride, pad, nchunks, out, kept):  # type: ignore[no-untyped-def]
+    """``x [N, C, L]``, ``wf [C, K, O]`` (``W[o, c, j]``), ``out [N, O, L_out]``; writes
+    ``kept = (x != 0)`` as uint8 in the same scan and returns whether ``x`` is all 0/1."""
     rows, cn, length = x.shape
     kn, on = wf.shape[1], wf.shape[2]
     lout = out.shape[2]
-    for n in prange(rows):
+    per = (rows + nchunks - 1) // nchunks
+    other = 0  # entries neither 0 nor 1
+    for ch in prange(nchunks):
         acc = np.zeros((lout, on), np.float32)
-        for c in range(cn):
-            for i in range(length):
-                v = x[n, c, i]
-                if v != 0:
-                    for j in range(kn):
-                        r = i + pad - j
-                        if r >= 0 and r % stride == 0:
-                            pos = r // stride
+        count = 0
+        for n in range(ch * per, min(rows, (ch + 1) * per)):
+            acc[:] = 0
+            for c in range(cn):
+                for i in range(length):
+                    v = x[n, c, i]
+                    kept[n, c, i] = 0 if v == 0 else 1
+                    if v != 0:
+                        if v != 1:
+                            count += 1
+                        for j in range((i + pad) % stride, min(kn, i + pad + 1), stride):
+                            pos = (i + pad - j) // stride
                             if pos < lout:
                                 row = acc[pos]
                                 col = wf[c, j]
                                 for o in range(on):
                                     row[o] += v * col[o]
-        for o in range(on):
-            for pos in range(lout):
-                out[n, o, pos] = acc[pos, o]
+            for o in range(on):
+                for pos in range(lout):
+                    out[n, o, pos] = acc[pos, o]
+        other += count
+    return other == 0
 
 
 @njit(parallel=True, cache=True, nogil=True)
@@ -72,37 +88,30 @@ def _conv1d_weight(x, g, stride, pad, acc):  # type: ignore[no-untyped-def]
                                 for pos in range(lout):
                                     gt[pos, o] = g[n, o, pos]
                             filled = True
-                        for j in range(kn):
-                            r = i + pad - j
-                            if r >= 0 and r % stride == 0:
-                                pos = r // stride
-                                if pos < lout:
-                                    row = acc[ch, c, j]
-                                    src = gt[pos]
-                                    for o in range(on):
-                                        row[o] += v * src[o]
-
-
-@njit(cache=True, nogil=True)
-def is_binary(x):  # type: ignore[no-untyped-def]
-    """Whether every entry of ``x`` is 0 or 1 (stops at the first other value)."""
-    flat = x.reshape(-1)
-    for i in range(flat.shape[0]):
-        v = flat[i]
-        if v != 0 and v != 1:
-            return False
-    return True
+                        for j in range((i + pad) % stride, min(kn, i + pad + 1), stride):
+                            pos = (i + pad - j) // stride
+                            if pos < lout:
+                                row = acc[ch, c, j]
+                                src = gt[pos]
+                                for o in range(on):
+                                    row[o] += v * src[o]
 
 
 @follow_torch_threads
-def conv1d(x: np.ndarray, weight: np.ndarray, stride: int, padding: int) -> np.ndarray:
-    """The convolution of a mostly-zero ``x [N, C, L]`` with ``weight [O, C, K]``."""
+def conv1d(
+    x: np.ndarray, weight: np.ndarray, stride: int, padding: int
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """The convolution of a mostly-zero ``x [N, C, L]`` with ``weight [O, C, K]``, and
+    ``x`` as uint8 when every entry is 0 or 1 (spikes: a quarter of the memory to keep
+    for the weight gradient), else ``None``; one scan of ``x`` for both."""
     on, _, kn = weight.shape
     lout = (x.shape[2] + 2 * padding - kn) // stride + 1
-    out = np.empty((x.shape[0], on, lout), dtype=np.float32)
+    out = alloc.empty(x.shape[0], on, lout).numpy()
+    kept = alloc.empty(*x.shape, dtype=torch.uint8).numpy()
     wf = np.ascontiguousarray(weight.transpose(1, 2, 0))
-    _conv1d(x, wf, stride, padding, out)
-    return out
+    chunks = max(1, min(numba.get_num_threads(), x.shape[0]))
+    binary = _conv1d(x, wf, stride, padding, chunks, out, kept)
+    return out, (kept if binary else None)
 
 
 @follow_torch_threads

@@ -88,3 +88,24 @@ def test_cache_dir(monkeypatch, tmp_path):
     assert sd.cache_dir(tmp_path / "x") == tmp_path / "x"
     monkeypatch.delenv("SPIKEINIT_DATA")
     assert sd.cache_dir().name == "spikeinit"
+
+
+def test_event_store_batches_match_a_naive_loop():
+    # events counted one by one into a dense [B, T, *features] tensor, duplicates and
+    # empty samples included, against the store's batch and its time-first form
+    gen = torch.Generator().manual_seed(0)
+    steps, units = [], []
+    for _ in range(30):
+        n = int(torch.randint(0, 9, (1,), generator=gen))
+        steps.append(torch.randint(0, 7, (n,), generator=gen).tolist())
+        units.append(torch.randint(0, 6, (n,), generator=gen).tolist())
+    store = sd.EventStore.from_lists(steps, units, n_steps=7, feature_shape=(2, 3))
+    idx = torch.randint(0, 30, (17,), generator=gen)
+    want = torch.zeros(17, 7, 6)
+    for j, i in enumerate(idx.tolist()):
+        for t, u in zip(steps[i], units[i], strict=True):
+            want[j, t, u] += 1.0
+    want = want.view(17, 7, 2, 3)
+    assert torch.equal(store[idx], want)
+    assert torch.equal(store.time_first(idx), want.transpose(0, 1))
+    assert float(want.max()) >= 2  # a repeated event ran

@@ -109,3 +109,15 @@ def test_losses_against_direct_computation():
         losses.max_over_time_ce(trace, y[:3])
     with pytest.raises(ValueError, match=r"\[T, B, C\]"):
         losses.max_over_time_ce(trace[0], y)
+
+
+def test_logits_are_the_per_class_scores_over_time():
+    g = torch.Generator().manual_seed(1)
+    trace = torch.randn(30, 6, 3, generator=g)
+    trace[4, 2, 1] = float("nan")  # a NaN wins the maximum, as in max(dim=0)
+    trace[:, 0, 0] = 0.0  # ties
+    want = {"max": trace.max(0).values, "mean": trace.mean(0), "sum": trace.sum(0)}
+    for name, scores in want.items():
+        torch.testing.assert_close(
+            losses.logits(trace, name), scores, rtol=0, atol=0, equal_nan=True
+        )

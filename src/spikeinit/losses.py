@@ -11,6 +11,8 @@ from __future__ import annotations
 import torch
 from torch.nn import functional as F
 
+from .kept import max_over_time
+
 
 def _check(trace: torch.Tensor, target: torch.Tensor) -> None:
     if trace.dim() != 3:
@@ -24,7 +26,7 @@ def _check(trace: torch.Tensor, target: torch.Tensor) -> None:
 def max_over_time_ce(trace: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     """Cross-entropy of the per-class maximum over time."""
     _check(trace, target)
-    return F.cross_entropy(trace.max(dim=0).values, target)
+    return F.cross_entropy(max_over_time(trace), target)
 
 
 def mean_over_time_ce(trace: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
@@ -53,9 +55,11 @@ LOSSES = {
 
 
 def logits(trace: torch.Tensor, loss: str) -> torch.Tensor:
-    """The ``[B, C]`` scores a loss compares, for accuracy: max, mean or sum over time."""
+    """The ``[B, C]`` scores a loss compares, for accuracy: max, mean or sum over time.
+    (The maximum's values only: :func:`spikeinit.kept.max_over_time` with
+    ``values_only``.)"""
     if loss == "max":
-        return trace.max(dim=0).values
+        return max_over_time(trace, values_only=True)
     if loss == "mean":
         return trace.mean(dim=0)
     if loss in ("sum", "count"):

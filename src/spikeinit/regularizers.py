@@ -29,6 +29,7 @@ from typing import Literal
 import torch
 
 from ._validate import nonneg_finite
+from .kept import spike_counts
 
 Bound = Literal["lower", "upper"]
 BOUNDS: tuple[str, ...] = ("lower", "upper")
@@ -39,7 +40,7 @@ def _spike_counts(spikes: torch.Tensor) -> torch.Tensor:
     if not isinstance(spikes, torch.Tensor) or spikes.dim() < 3:
         shape = tuple(spikes.shape) if isinstance(spikes, torch.Tensor) else type(spikes)
         raise ValueError(f"spikes must have shape [T, B, ...units], got {shape}")
-    return spikes.sum(dim=0)
+    return spike_counts(spikes)
 
 
 @dataclass(frozen=True)

@@ -55,20 +55,28 @@ def _supported(x: torch.Tensor, weight: torch.Tensor) -> bool:
     )
 
 
-def uses_sparse_path(x: torch.Tensor, weight: torch.Tensor, sparse: bool | None) -> bool:
-    """Whether :func:`linear` takes the event-driven path for this input."""
-    return _event_path(x, _supported(x, weight), sparse)
+def uses_sparse_path(
+    x: torch.Tensor, weight: torch.Tensor, sparse: bool | None, density: float | None = None
+) -> bool:
+    """Whether :func:`linear` takes the event-driven path for this input (``density``:
+    the fraction of nonzero entries of ``x`` where the caller knows it, else estimated)."""
+    return _event_path(x, _supported(x, weight), sparse, density)
 
 
-def _event_path(x2d: torch.Tensor, supported: bool, sparse: bool | None) -> bool:
+def _event_path(
+    x2d: torch.Tensor, supported: bool, sparse: bool | None, density: float | None = None
+) -> bool:
     """The one rule of :func:`linear` and :func:`conv1d`: ``sparse`` forces the path
     (where ``supported``) or the dense product; ``None`` decides by the density of
-    ``x2d [M, K]`` against :data:`SPARSE_BREAK_EVEN`."""
+    ``x2d [M, K]`` (``density`` where the caller knows it, else estimated) against
+    :data:`SPARSE_BREAK_EVEN`."""
     if sparse is not None and not isinstance(sparse, bool):
         raise TypeError(f"sparse must be True, False or None, got {sparse!r}")
     if sparse is False or not supported:
         return False
-    return sparse is True or input_density(x2d) < SPARSE_BREAK_EVEN
+    if sparse is True:
+        return True
+    return (input_density(x2d) if density is None else density) < SPARSE_BREAK_EVEN
 
 
 def _dispatch(

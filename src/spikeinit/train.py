@@ -81,6 +81,7 @@ from . import losses as _losses
 from ._rundir import lock_run_dir
 from ._validate import integer, one_of
 from .data import Split, TimeFirstLoader
+from .kept import mean_spikes
 from .neuron import NonFiniteCurrentError
 from .nn import Readout, SpikingLayer
 from .optim import OPTIMIZERS, SCHEDULES, make_optimizer, make_scheduler, schedule_per_batch
@@ -995,7 +996,7 @@ class Trainer:
                 with torch.no_grad():
                     correct += int((_losses.logits(out, cfg.loss).argmax(dim=1) == y).sum())
                     rates = [
-                        float(s.mean()) / dt
+                        mean_spikes(s) / dt
                         for s, dt in zip(hidden.outputs, hidden.dts, strict=True)
                     ]
                 if not rate_sum:

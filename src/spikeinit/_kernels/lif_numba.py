@@ -58,6 +58,19 @@ def _surrogate(x, code, k):  # type: ignore[no-untyped-def]
 
 
 @njit(cache=True, inline="always")
+def _membrane(xj, ist, vst, j, bs, bm, g, delta):  # type: ignore[no-untyped-def]
+    """``U[t] = beta_m V[t-1] + g I[t]`` of neuron ``j`` for input ``x[t] = xj``, with
+    ``I[t] = beta_s I[t-1] + x[t]`` kept in ``ist`` (``I[t] = x[t]`` for a delta synapse)
+    and ``V[t-1]`` read from ``vst`` (update-first order)."""
+    if delta:
+        i = xj
+    else:
+        i = ist[j] * bs + xj
+        ist[j] = i
+    return vst[j] * bm + i * g
+
+
+@njit(cache=True, inline="always")
 def _reset(b, fired, th, reset):  # type: ignore[no-untyped-def]
     """``R(b, s)`` of :mod:`spikeinit._kernels.rule`: 0 zero, 1 subtract, else none."""
     if reset == 0:
@@ -82,12 +95,7 @@ def _forward_ff(x, i0, v0, bs, bm, g, th, reset, delta, chunk, mem, spk):  # typ
             mt = mem[t, lo : lo + n]
             st = spk[t, lo : lo + n]
             for j in range(n):
-                if delta:
-                    i = xt[j]
-                else:
-                    i = ist[j] * bs + xt[j]
-                    ist[j] = i
-                u = vst[j] * bm + i * g
+                u = _membrane(xt[j], ist, vst, j, bs, bm, g, delta)
                 mt[j] = u
                 fired = u > th
                 st[j] = _F1 if fired else _F0
@@ -118,12 +126,7 @@ def _forward_ff_late(x, i0, v0, bs, bm, g, th, reset, delta, chunk, mem, spk):  
             st = spk[t, lo : lo + n]
             sp = spk[t - 1, lo : lo + n] if t > 0 else none
             for j in range(n):
-                if delta:
-                    i = xt[j]
-                else:
-                    i = ist[j] * bs + xt[j]
-                    ist[j] = i
-                u = vst[j] * bm + i * g - th * sp[j]
+                u = _membrane(xt[j], ist, vst, j, bs, bm, g, delta) - th * sp[j]
                 mt[j] = u
                 st[j] = _F1 if u > th else _F0
                 vst[j] = u

@@ -6,13 +6,24 @@ For input spikes ``X [T, B, K]``, weight ``W [N, K]`` and bias ``b``, a
 (docs/science.md, section 'The reference neuron'; update-first order, zero,
 subtract or no reset). Here each batch row's current is built inside the
 time loop from the nonzero entries of ``X[t]`` alone (the event-driven rule
-of :mod:`spikeinit.sparse_input`), so the ``[T, B, N]`` current is never
-written: the forward pass stores the membrane ``U`` and the spikes only.
+of :mod:`spikeinit.sparse_input`, :mod:`spikeinit._kernels.event_rows`), so the
+``[T, B, N]`` current is never written: the forward pass stores the membrane
+``U`` and the spikes only, and on the way counts each neuron's spikes per trial
+(:mod:`spikeinit.kept`) and flags a non-finite ``U``.
 
 The backward pass runs the adjoint recursion of :mod:`spikeinit.neuron` and
 turns ``dL/dx[t]`` straight into ``dL/dW^T[k] += X[t, k] dL/dx[t]`` over the
 nonzero ``X[t, k]``, ``dL/db += dL/dx[t]`` and (when the input needs it)
-``dL/dX[t] = dL/dx[t] W``, again without a ``[T, B, N]`` intermediate.
+``dL/dX[t] = dL/dx[t] W``, again without a ``[T, B, N]`` intermediate. Its
+incoming ``dL/dS`` is the sum of up to two parts, formed row by row:
+
+* ``g_ro[t] W_ro``: from a fused readout that read these spikes
+  (:mod:`spikeinit._kernels.readout_numba`), given as its narrow current
+  gradient ``g_ro = dL/dx_ro [T, B, R]`` and its weight ``W_ro [R, N]``
+  (summed over ``R`` in ascending order, as the readout's own ``dL/dS``; a zero
+  ``g_ro[t, b]`` is skipped: it adds zeros);
+* a gradient from other uses of the spikes: ``[T, B, N]``, or ``[B, N]`` when it
+  is constant over time (the gradient of a spike count ``sum_t S[t]``).
 
 The forward pass rounds exactly as the unfused path (the event-driven product,
 then :mod:`spikeinit._kernels.lif_numba`): the same float32 operations in the
@@ -23,110 +34,101 @@ from __future__ import annotations
 
 from typing import Any
 
-import numba
 import numpy as np
 from numba import njit, prange
 
-from .lif_numba import _cell
-from .readout_numba import _nonzero
+from .event_rows import add_outer, block_state, chunks, event_current, vec_mat
+from .lif_numba import _cell, _membrane, _reset
 from .threads import follow_torch_threads
 
 _F0 = np.float32(0.0)
 _F1 = np.float32(1.0)
 
+#: how the gradient from other uses of the spikes arrives: none, [T, B, N], [B, N]
+GS_NONE, GS_DENSE, GS_PER_TRIAL = 0, 1, 2
 
-@njit(parallel=True, cache=True, nogil=True)
-def _forward(x, wt, bias, has_bias, bs, bm, g, th, reset, delta, chunks, mem, spk):  # type: ignore[no-untyped-def]
-    steps, batch, k_in = x.shape
-    width = wt.shape[1]
-    for c in prange(chunks):
-        lo = c * batch // chunks
-        hi = (c + 1) * batch // chunks
-        ist = np.zeros((hi - lo, width), np.float32)
-        vst = np.zeros((hi - lo, width), np.float32)
-        cur = np.empty(width, np.float32)
-        idx = np.empty(k_in, np.int64)
-        for t in range(steps):
-            for b in range(lo, hi):
-                xrow = x[t, b]
-                cnt = _nonzero(xrow, idx)
-                for n in range(width):
-                    cur[n] = _F0
-                for q in range(cnt):  # x[t] = X[t] W^T over the nonzero X[t, k], k ascending
-                    k = idx[q]
-                    v = xrow[k]
+
+def _make_forward(delta: bool, reset: int):  # type: ignore[no-untyped-def]
+    """Compile the forward pass for one synapse type and one reset (closure constants:
+    numba folds the branches away, so the loop over neurons vectorises)."""
+
+    @njit(parallel=True, cache=True, nogil=True)
+    def forward(x, wt, bias, has_bias, bs, bm, g, th, nblocks, mem, spk, cnt):  # type: ignore[no-untyped-def]
+        steps, batch, k_in = x.shape
+        width = wt.shape[1]
+        for c in prange(nblocks):
+            lo, hi, ist, vst = block_state(c, nblocks, batch, width)
+            cur = np.empty(width, np.float32)
+            idx = np.empty(k_in, np.int64)
+            for t in range(steps):
+                for b in range(lo, hi):
+                    event_current(x[t, b], wt, bias, has_bias, idx, cur)
+                    ib = ist[b - lo]
+                    vb = vst[b - lo]
+                    mt = mem[t, b]
+                    st = spk[t, b]
+                    cb = cnt[b]
                     for n in range(width):
-                        cur[n] += v * wt[k, n]
-                if has_bias:
-                    for n in range(width):
-                        cur[n] = cur[n] + bias[n]
-                ib = ist[b - lo]
-                vb = vst[b - lo]
-                mt = mem[t, b]
-                st = spk[t, b]
-                for n in range(width):
-                    if delta:
-                        i = cur[n]
-                    else:
-                        i = ib[n] * bs + cur[n]
-                        ib[n] = i
-                    u = vb[n] * bm + i * g
-                    mt[n] = u
-                    fired = u > th
-                    st[n] = _F1 if fired else _F0
-                    if reset == 0:
-                        vb[n] = _F0 if fired else u
-                    elif reset == 1:
-                        vb[n] = u - th if fired else u
-                    else:
-                        vb[n] = u
+                        u = _membrane(cur[n], ib, vb, n, bs, bm, g, delta)
+                        mt[n] = u
+                        fired = u > th
+                        sp = _F1 if fired else _F0
+                        st[n] = sp
+                        cb[n] += sp + u * _F0  # u * 0 = 0 unless U is inf or NaN
+                        vb[n] = _reset(u, fired, th, reset)
+
+    return forward
 
 
-def _make_backward(scode: int, has_gs: bool, has_gm: bool):  # type: ignore[no-untyped-def]
-    """Compile the backward pass for one surrogate and one set of incoming gradients
-    (closure constants, as in :mod:`spikeinit._kernels.lif_numba`, so that the inner
-    loop over neurons vectorises)."""
+def _make_backward(scode: int, gs_mode: int, has_ro: bool):  # type: ignore[no-untyped-def]
+    """Compile the backward pass for one surrogate and one form of the incoming
+    ``dL/dS`` (closure constants, as in :mod:`spikeinit._kernels.lif_numba`, so that
+    the inner loop over neurons vectorises)."""
 
     @njit(parallel=True, cache=True, nogil=True)
     def backward(  # type: ignore[no-untyped-def]
-        mem, x, w, gspk, gmem, bs, bm, g, th, rg, reset, delta, detach, k,
-        need_x, need_w, chunks, gx, gwt, gb,
+        mem, x, w, gspk, g_ro, w_ro, bs, bm, g, th, rg, reset, delta, detach, k,
+        need_x, need_w, nblocks, gx, gwt, gb,
     ):  # fmt: skip
         steps, batch, width = mem.shape
         k_in = x.shape[2]
-        for c in prange(chunks):
-            lo = c * batch // chunks
-            hi = (c + 1) * batch // chunks
+        n_ro = w_ro.shape[0]
+        for c in prange(nblocks):
+            lo, hi, cis, cvs = block_state(c, nblocks, batch, width)
             acc = gwt[c]
             accb = gb[c]
-            cis = np.zeros((hi - lo, width), np.float32)
-            cvs = np.zeros((hi - lo, width), np.float32)
+            gsr = np.zeros(width, np.float32)
             idx = np.empty(k_in, np.int64)
             for t in range(steps - 1, -1, -1):
                 for b in range(lo, hi):
                     mt = mem[t, b]
-                    gst = gspk[t if has_gs else 0, b if has_gs else 0]
-                    gmt = gmem[t if has_gm else 0, b if has_gm else 0]
+                    if gs_mode == GS_DENSE:
+                        gst = gspk[t, b]
+                    elif gs_mode == GS_PER_TRIAL:
+                        gst = gspk[0, b]
+                    else:
+                        gst = gspk[0, 0]
+                    crow = g_ro[t, b] if has_ro else g_ro[0, 0]
+                    live = 0
+                    if has_ro:
+                        for r in range(n_ro):
+                            live += crow[r] != _F0
+                    if live:  # the readout's part g_ro[t] W_ro
+                        vec_mat(crow, w_ro, gsr)
                     ci = cis[b - lo]
                     cv = cvs[b - lo]
                     for n in range(width):
-                        gs = gst[n] if has_gs else _F0
+                        if gs_mode == GS_NONE:  # dL/dS[t]: the parts there are
+                            gs = gsr[n] if live else _F0
+                        else:
+                            gs = gst[n] + gsr[n] if live else gst[n]
                         gu = _cell(mt[n], gs, cv[n], th, rg, reset, detach, scode, k)
-                        if has_gm:
-                            gu = gu + gmt[n]
                         cin = gu * g if delta else gu * g + ci[n] * bs
                         ci[n] = cin
                         cv[n] = gu * bm
                         accb[n] += cin
                     if need_w:  # dL/dW^T[k] += X[t, k] dL/dx[t] over the nonzero X[t, k]
-                        xrow = x[t, b]
-                        cnt = _nonzero(xrow, idx)
-                        for q in range(cnt):
-                            kk = idx[q]
-                            v = xrow[kk]
-                            ak = acc[kk]
-                            for n in range(width):
-                                ak[n] += v * ci[n]
+                        add_outer(x[t, b], idx, ci, acc)
                     if need_x:  # dL/dX[t] = dL/dx[t] W
                         row = gx[t, b]
                         for kk in range(k_in):
@@ -140,19 +142,15 @@ def _make_backward(scode: int, has_gs: bool, has_gm: bool):  # type: ignore[no-u
     return backward
 
 
-_BACKWARD: dict[tuple[int, bool, bool], Any] = {}
+_COMPILED: dict[tuple[Any, ...], Any] = {}
 
 
-def _backward_kernel(scode: int, has_gs: bool, has_gm: bool) -> Any:
-    key = (scode, has_gs, has_gm)
-    if key not in _BACKWARD:
-        _BACKWARD[key] = _make_backward(*key)
-    return _BACKWARD[key]
-
-
-def _chunks(batch: int) -> int:
-    """Batch blocks: about four per thread (each carries its own state)."""
-    return max(1, min(4 * numba.get_num_threads(), batch))
+def _kernel(make: Any, *key: Any) -> Any:
+    """The compiled specialisation ``make(*key)``, built once per process."""
+    full = (make.__name__, *key)
+    if full not in _COMPILED:
+        _COMPILED[full] = make(*key)
+    return _COMPILED[full]
 
 
 @follow_torch_threads
@@ -161,22 +159,27 @@ def forward(
     wt: np.ndarray,
     bias: np.ndarray | None,
     consts: tuple[Any, ...],
-) -> tuple[np.ndarray, np.ndarray]:
-    """``(U, spikes)`` for input ``x [T, B, K]``, ``wt = W^T [K, N]``, ``bias [N]``
-    (float32, C-contiguous) and ``consts = (beta_s, beta_m, g, theta, reset code)``.
-    A NaN or an infinite current makes ``U`` non-finite at its step (``g != 0``)."""
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, bool]:
+    """``(U, spikes, counts, finite)`` for input ``x [T, B, K]``, ``wt = W^T [K, N]``,
+    ``bias [N]`` (float32, C-contiguous) and ``consts = (beta_s, beta_m, g, theta, reset
+    code)``; ``counts = sum_t spikes[t]`` (``[B, N]``); ``finite`` tells whether every
+    ``U`` is finite (a NaN or an infinite current makes ``U`` non-finite at its step,
+    ``g != 0``)."""
     steps, batch, _ = x.shape
     width = wt.shape[1]
     mem = np.empty((steps, batch, width), np.float32)
     spk = np.empty((steps, batch, width), np.float32)
     b = np.zeros(width, np.float32) if bias is None else bias
     bs, bm, g, th, reset = consts
+    nblocks = chunks(batch)
+    cnt = np.zeros((batch, width), np.float32)
     f32 = np.float32
-    _forward(
-        x, wt, b, bias is not None, f32(bs), f32(bm), f32(g), f32(th), reset, bs == 0.0,
-        _chunks(batch), mem, spk,
-    )  # fmt: skip
-    return mem, spk
+    _kernel(_make_forward, bool(bs == 0.0), int(reset))(
+        x, wt, b, bias is not None, f32(bs), f32(bm), f32(g), f32(th), nblocks, mem, spk, cnt
+    )
+    if not np.isfinite(cnt).all():  # a non-finite U (the count carries it): count afresh
+        return mem, spk, spk.sum(axis=0, dtype=np.float32), False
+    return mem, spk, cnt, True
 
 
 @follow_torch_threads
@@ -185,7 +188,7 @@ def backward(
     x: np.ndarray,
     w: np.ndarray,
     g_spk: np.ndarray | None,
-    g_mem: np.ndarray | None,
+    readout: tuple[np.ndarray, np.ndarray] | None,
     consts: tuple[Any, ...],
     reset_grad: float,
     detach: bool,
@@ -194,20 +197,31 @@ def backward(
     need_x: bool,
     need_w: bool,
 ) -> tuple[np.ndarray | None, np.ndarray, np.ndarray]:
-    """``(dL/dX or None, dL/dW^T [K, N], dL/db [N])`` from ``dL/dS`` and ``dL/dU``."""
+    """``(dL/dX or None, dL/dW^T [K, N], dL/db [N])`` from the incoming ``dL/dS``:
+    ``g_spk`` (``[T, B, N]``, ``[B, N]`` when constant over time, or None) plus, with
+    ``readout = (g_ro [T, B, R], W_ro [R, N])``, ``g_ro[t] W_ro``."""
     steps, batch, width = mem.shape
     k_in = x.shape[2]
     bs, bm, g, th, reset = consts
-    chunks = _chunks(batch)
+    nblocks = chunks(batch)
     gx = np.empty((steps, batch, k_in) if need_x else (1, 1, 1), np.float32)
-    gwt = np.zeros((chunks, k_in, width), np.float32)
-    gb = np.zeros((chunks, width), np.float32)
-    dummy = np.zeros((1, 1, 1), np.float32)
-    kernel = _backward_kernel(scode, g_spk is not None, g_mem is not None)
+    gwt = np.zeros((nblocks, k_in, width), np.float32)
+    gb = np.zeros((nblocks, width), np.float32)
+    if g_spk is None:
+        gs_mode, gspk = GS_NONE, np.zeros((1, 1, 1), np.float32)
+    elif g_spk.ndim == 2:
+        gs_mode, gspk = GS_PER_TRIAL, g_spk[None]
+    else:
+        gs_mode, gspk = GS_DENSE, g_spk
+    if readout is None:
+        g_ro, w_ro = np.zeros((1, 1, 1), np.float32), np.zeros((1, 1), np.float32)
+    else:
+        g_ro, w_ro = readout
+    kernel = _kernel(_make_backward, scode, gs_mode, readout is not None)
     f32 = np.float32
     kernel(
-        mem, x, w, dummy if g_spk is None else g_spk, dummy if g_mem is None else g_mem,
+        mem, x, w, gspk, g_ro, w_ro,
         f32(bs), f32(bm), f32(g), f32(th), f32(reset_grad), reset, bs == 0.0, bool(detach),
-        f32(steepness), need_x, need_w, chunks, gx, gwt, gb,
+        f32(steepness), need_x, need_w, nblocks, gx, gwt, gb,
     )  # fmt: skip
     return (gx if need_x else None), gwt.sum(axis=0), gb.sum(axis=0)

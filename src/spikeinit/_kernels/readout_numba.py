@@ -16,139 +16,123 @@ Its adjoint, for ``gU = dL/dU`` and carries ``c_v = dL/dV[t]``, ``c_i = dL/dI[t+
 
 Both directions run per batch row in one compiled pass over time, so the
 narrow current ``x`` (``N`` is the number of classes) is never written to
-memory and the products only touch the nonzero entries of ``S`` (found by a
-branch-free scan of each row). Threads take blocks of batch rows and step
-through time with the rows of one step side by side in memory. The forward
-pass rounds exactly as the unfused path (:func:`spikeinit.sparse_input.linear`,
-then the LIF kernel): the same float32 operations in the same order.
-``dL/dS`` sums over ``N`` in another order than a BLAS GEMM (rounding-level
-differences).
+memory and the products only touch the nonzero entries of ``S``
+(:mod:`spikeinit._kernels.event_rows`); a step whose ``dL/dx[t]`` is zero (after
+the last maximum of a max-over-time loss) skips the weight gradient's scan. The
+forward and backward passes step the filter (and its adjoint) of a block of
+rows in one loop; the forward keeps each class's maximum over time and its
+first step (:mod:`spikeinit.kept`). The backward pass returns either ``dL/dS``
+(``[T, B, K]``) or the narrow ``dL/dx`` (``[T, B, N]``), which the fused layer
+that produced ``S`` turns into its own ``dL/dS[t] = dL/dx[t] W`` row by row
+(:mod:`spikeinit._kernels.linear_lif_numba`), so that the wide ``dL/dS`` is
+never stored. The forward pass rounds exactly as the unfused path
+(:func:`spikeinit.sparse_input.linear`, then the LIF kernel): the same float32
+operations in the same order. ``dL/dS`` sums over ``N`` in another order than
+a BLAS GEMM (rounding-level differences).
 """
 
 from __future__ import annotations
 
-import numba
 import numpy as np
 from numba import njit, prange
 
+from .event_rows import add_events, add_outer, block_state, chunks, vec_mat
+from .lif_numba import _membrane
 from .threads import follow_torch_threads
 
 _F0 = np.float32(0.0)
 
 
-@njit(cache=True, inline="always")
-def _nonzero(srow, idx):  # type: ignore[no-untyped-def]
-    """The indices of the nonzero entries of ``srow`` into ``idx`` (in order); their count.
-    Branch-free: every index is written, the count only advances on a nonzero."""
-    cnt = 0
-    for k in range(srow.shape[0]):
-        idx[cnt] = k
-        cnt += srow[k] != _F0
-    return cnt
-
-
 @njit(parallel=True, cache=True, nogil=True)
-def _forward(s, wt, bias, has_bias, bs, bm, g, delta, chunks, mem):  # type: ignore[no-untyped-def]
+def _forward(s, wt, bias, has_bias, bs, bm, g, delta, nblocks, mem, top, at):  # type: ignore[no-untyped-def]
+    width = wt.shape[1]  # the classes
     steps, batch, k_in = s.shape
-    width = wt.shape[1]
-    for c in prange(chunks):
-        lo = c * batch // chunks
-        hi = (c + 1) * batch // chunks
-        ist = np.zeros((hi - lo, width), np.float32)
-        vst = np.zeros((hi - lo, width), np.float32)
-        cur = np.empty(width, np.float32)
+    for c in prange(nblocks):
+        lo, hi, ist2, vst2 = block_state(c, nblocks, batch, width)
+        m = (hi - lo) * width  # the block's rows side by side: one loop over its neurons
+        ist = ist2.reshape(m)
+        vst = vst2.reshape(m)
+        cur = np.empty(m, np.float32)
         idx = np.empty(k_in, np.int64)
+        mx = top[lo:hi].reshape(m)
+        ix = at[lo:hi].reshape(m)
         for t in range(steps):
+            for j in range(m):  # the current of every row: zero, events, bias
+                cur[j] = _F0
             for b in range(lo, hi):
-                srow = s[t, b]
-                cnt = _nonzero(srow, idx)
-                for n in range(width):
-                    cur[n] = _F0
-                for q in range(cnt):  # x[t] = S[t] W^T over the nonzero S[t, k], k ascending
-                    k = idx[q]
-                    v = srow[k]
-                    for n in range(width):
-                        cur[n] += v * wt[k, n]
-                if has_bias:
-                    for n in range(width):
-                        cur[n] = cur[n] + bias[n]
-                mt = mem[t, b]
-                ib = ist[b - lo]
-                vb = vst[b - lo]
-                for n in range(width):
-                    if delta:
-                        i = cur[n]
-                    else:
-                        i = ib[n] * bs + cur[n]
-                        ib[n] = i
-                    u = vb[n] * bm + i * g
-                    mt[n] = u
-                    vb[n] = u
+                j = (b - lo) * width
+                add_events(s[t, b], wt, idx, cur[j : j + width])
+            if has_bias:
+                for j in range(m):
+                    cur[j] = cur[j] + bias[j % width]
+            mt = mem[t, lo:hi].reshape(m)
+            for j in range(m):
+                u = _membrane(cur[j], ist, vst, j, bs, bm, g, delta)
+                mt[j] = u
+                vst[j] = u
+                up = t == 0 or u > mx[j]  # the first maximal step
+                mx[j] = u if up else mx[j]
+                ix[j] = t if up else ix[j]
 
 
 @njit(parallel=True, cache=True, nogil=True)
-def _backward(s, w, gmem, bs, bm, g, delta, need_s, need_w, chunks, gs, gwt, gb):  # type: ignore[no-untyped-def]
+def _backward(s, w, gmem, bs, bm, g, delta, need_s, need_c, need_w, nblocks, gs, gc, gwt, gb):  # type: ignore[no-untyped-def]
     steps, batch, k_in = s.shape
     width = w.shape[0]
-    for c in prange(chunks):
-        lo = c * batch // chunks
-        hi = (c + 1) * batch // chunks
+    for c in prange(nblocks):
+        lo, hi, cis2, cvs2 = block_state(c, nblocks, batch, width)
+        m = (hi - lo) * width  # the block's rows side by side, as in the forward pass
         acc = gwt[c]
-        accb = gb[c]
-        cis = np.zeros((hi - lo, width), np.float32)
-        cvs = np.zeros((hi - lo, width), np.float32)
+        cis = cis2.reshape(m)
+        cvs = cvs2.reshape(m)
+        accb = np.zeros(m, np.float32)
         idx = np.empty(k_in, np.int64)
         for t in range(steps - 1, -1, -1):
+            gm = gmem[t, lo:hi].reshape(m)
+            for j in range(m):
+                gu = cvs[j] + gm[j]
+                cin = gu * g if delta else gu * g + cis[j] * bs
+                cis[j] = cin
+                cvs[j] = gu * bm
+                accb[j] += cin
+            if need_c:  # dL/dx[t], for the layer that produced S
+                gct = gc[t, lo:hi].reshape(m)
+                for j in range(m):
+                    gct[j] = cis[j]
             for b in range(lo, hi):
-                gm = gmem[t, b]
-                ci = cis[b - lo]
-                cv = cvs[b - lo]
-                for n in range(width):
-                    gu = cv[n] + gm[n]
-                    cin = gu * g if delta else gu * g + ci[n] * bs
-                    ci[n] = cin
-                    cv[n] = gu * bm
-                    accb[n] += cin
+                ci = cis[(b - lo) * width : (b - lo + 1) * width]
                 if need_s:  # dL/dS[t] = dL/dx[t] W
-                    row = gs[t, b]
-                    w0 = w[0]
-                    c0 = ci[0]
-                    for k in range(k_in):
-                        row[k] = c0 * w0[k]
-                    for n in range(1, width):
-                        cn = ci[n]
-                        wr = w[n]
-                        for k in range(k_in):
-                            row[k] += cn * wr[k]
+                    vec_mat(ci, w, gs[t, b])
                 if need_w:  # dL/dW^T[k] += S[t, k] dL/dx[t] over the nonzero S[t, k]
-                    srow = s[t, b]
-                    cnt = _nonzero(srow, idx)
-                    for q in range(cnt):
-                        k = idx[q]
-                        v = srow[k]
-                        for n in range(width):
-                            acc[k, n] += v * ci[n]
-
-
-def _chunks(batch: int) -> int:
-    """Batch blocks: about four per thread (each carries its own state)."""
-    return max(1, min(4 * numba.get_num_threads(), batch))
+                    live = 0
+                    for n in range(width):
+                        live += ci[n] != _F0
+                    if live:
+                        add_outer(s[t, b], idx, ci, acc)
+        for r in range(hi - lo):
+            for n in range(width):
+                gb[c, n] += accb[r * width + n]
 
 
 @follow_torch_threads
 def forward(
     s: np.ndarray, wt: np.ndarray, bias: np.ndarray | None, bs: float, bm: float, g: float
-) -> np.ndarray:
-    """``U [T, B, N]`` for spikes ``s [T, B, K]``, ``wt = W^T [K, N]`` and ``bias [N]``
-    (all float32, C-contiguous)."""
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(U [T, B, N], max_t U [B, N], its first step [B, N])`` for spikes ``s [T, B, K]``,
+    ``wt = W^T [K, N]`` and ``bias [N]`` (all float32, C-contiguous); the maximum is
+    meaningful where ``U`` is finite."""
+    steps, batch, _ = s.shape
     width = wt.shape[1]
-    mem = np.empty((s.shape[0], s.shape[1], width), np.float32)
+    mem = np.empty((steps, batch, width), np.float32)
+    top = np.empty((batch, width), np.float32)
+    at = np.zeros((batch, width), np.int64)
     b = np.zeros(width, np.float32) if bias is None else bias
     f32 = np.float32
     _forward(
-        s, wt, b, bias is not None, f32(bs), f32(bm), f32(g), bs == 0.0, _chunks(s.shape[1]), mem
-    )
-    return mem
+        s, wt, b, bias is not None, f32(bs), f32(bm), f32(g), bs == 0.0, chunks(batch), mem,
+        top, at,
+    )  # fmt: skip
+    return mem, top, at
 
 
 @follow_torch_threads
@@ -161,17 +145,21 @@ def backward(
     g: float,
     need_s: bool,
     need_w: bool,
+    need_current: bool = False,
 ) -> tuple[np.ndarray | None, np.ndarray, np.ndarray]:
-    """``(dL/dS [T, B, K] or None, dL/dW^T [K, N], dL/db [N])`` for ``gmem = dL/dU``."""
+    """``(dL/dS [T, B, K] or None, dL/dW^T [K, N], dL/db [N])`` for ``gmem = dL/dU``;
+    with ``need_current`` the first entry is ``dL/dx [T, B, N]`` instead of ``dL/dS``."""
     steps, batch, k_in = s.shape
     width = w.shape[0]
-    chunks = _chunks(batch)
+    nblocks = chunks(batch)
     gs = np.empty((steps, batch, k_in) if need_s else (1, 1, 1), np.float32)
-    gwt = np.zeros((chunks, k_in, width), np.float32)
-    gb = np.zeros((chunks, width), np.float32)
+    gc = np.empty((steps, batch, width) if need_current else (1, 1, 1), np.float32)
+    gwt = np.zeros((nblocks, k_in, width), np.float32)
+    gb = np.zeros((nblocks, width), np.float32)
     f32 = np.float32
     _backward(
         s, w, gmem, f32(bs), f32(bm), f32(g), bs == 0.0,
-        need_s, need_w, chunks, gs, gwt, gb,
+        need_s and not need_current, need_current, need_w, nblocks, gs, gc, gwt, gb,
     )  # fmt: skip
-    return (gs if need_s else None), gwt.sum(axis=0), gb.sum(axis=0)
+    first = gc if need_current else (gs if need_s else None)
+    return first, gwt.sum(axis=0), gb.sum(axis=0)

@@ -171,12 +171,20 @@ class EventStore:
         return EventStore(self.keys[ev], offsets, self.n_steps, self.feature_shape)
 
     def _event_index(self, idx: Tensor) -> Tensor:
-        start = self.offsets[idx]
-        length = self.offsets[idx + 1] - start
+        return self._events(idx)[0]
+
+    def _events(self, idx: Tensor) -> tuple[Tensor, Tensor, int]:
+        """``(positions in keys, sample of each event, count)`` of the samples ``idx``:
+        sample ``j``'s events are ``keys[start_j : start_j + length_j]``, so event ``e``
+        (the ``e``-th overall) sits at ``e + start_j - first_j`` with ``first_j`` the
+        events before sample ``j`` (one ``repeat_interleave`` for both columns)."""
+        bounds = self.offsets[torch.stack((idx, idx + 1))]
+        start, length = bounds[0], bounds[1] - bounds[0]
         total = int(length.sum())
         first = torch.cumsum(length, 0) - length
-        pos = torch.arange(total) - torch.repeat_interleave(first, length)
-        return torch.repeat_interleave(start, length) + pos
+        per_sample = torch.stack((start - first, torch.arange(idx.numel())))
+        shift, row = torch.repeat_interleave(per_sample, length, dim=1, output_size=total)
+        return torch.arange(total) + shift, row, total
 
     def __getitem__(self, index: Tensor | int | slice) -> Tensor:
         if isinstance(index, int):
@@ -186,16 +194,11 @@ class EventStore:
         idx = torch.as_tensor(index, dtype=torch.int64).reshape(-1)
         b = idx.numel()
         n_bins = self.n_steps * self.n_features
-        out = torch.zeros(b, n_bins, dtype=torch.float32)
-        length = self.offsets[idx + 1] - self.offsets[idx]
-        if int(length.sum()):
-            ev = self._event_index(idx)
-            row = torch.repeat_interleave(torch.arange(b), length)
-            out.index_put_(
-                (row, self.keys[ev].to(torch.int64)),
-                torch.ones(ev.numel(), dtype=torch.float32),
-                accumulate=True,
-            )
+        out = torch.zeros(b * n_bins, dtype=torch.float32)
+        ev, row, total = self._events(idx)
+        if total:
+            flat = row * n_bins + self.keys[ev].to(torch.int64)
+            out.index_add_(0, flat, torch.ones(total, dtype=torch.float32))
         return out.view(b, self.n_steps, *self.feature_shape)
 
     def time_first(self, index: Tensor) -> Tensor:
@@ -204,14 +207,13 @@ class EventStore:
         idx = torch.as_tensor(index, dtype=torch.int64).reshape(-1)
         b = idx.numel()
         out = torch.zeros(self.n_steps * b * self.n_features, dtype=torch.float32)
-        length = self.offsets[idx + 1] - self.offsets[idx]
-        if int(length.sum()):
-            ev = self._event_index(idx)
-            row = torch.repeat_interleave(torch.arange(b), length)
+        ev, row, total = self._events(idx)
+        if total:
             key = self.keys[ev].to(torch.int64)
             step = torch.div(key, self.n_features, rounding_mode="floor")
             flat = (step * b + row) * self.n_features + (key - step * self.n_features)
-            out.index_put_((flat,), torch.ones(flat.numel(), dtype=torch.float32), accumulate=True)
+            # one count per event (whole numbers: exact in any order, as with accumulate)
+            out.index_add_(0, flat, torch.ones(total, dtype=torch.float32))
         return out.view(self.n_steps, b, *self.feature_shape)
 
 

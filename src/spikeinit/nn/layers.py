@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -17,6 +18,8 @@ from .. import sparse_input as event_input
 from .._kernels import linear_lif_backend, readout_backend
 from .._kernels.rule import RESET_CODES, SURROGATE_CODES, step_rule
 from .._validate import positive_int
+from ..kept import attach as keep
+from ..kept import spike_density
 from ..neuron import check_finite_current, get_kernel_backend, lif_sequence
 from ..params import LIFParams
 from ..surrogate import Surrogate
@@ -30,11 +33,81 @@ def _default_uniform_(w: torch.Tensor, fan_in: int) -> None:
         w.uniform_(-bound, bound)
 
 
+def _fused_path_ok(layer: SpikingLinear, x: torch.Tensor, backend: Any) -> bool:
+    """Whether a fused event-driven kernel (``backend()``: the fused layer's or the
+    readout's numba module) may compute ``layer``'s forward on ``x``: the ``auto`` or
+    ``numba`` kernel backend with the module importable, a float32 CPU bias or none, a
+    plain Tensor input sparse enough for the event-driven rule of
+    :mod:`spikeinit.sparse_input`, and finite weights (the event scan would skip a NaN
+    weight where the input is 0, where the dense product spreads it)."""
+    if get_kernel_backend() not in ("auto", "numba") or backend() is None:
+        return False
+    bias = layer.bias
+    if bias is not None and (bias.dtype != torch.float32 or bias.device.type != "cpu"):
+        return False
+    if type(x) is not torch.Tensor:
+        return False
+    flat = x.reshape(-1, layer.in_features)
+    density = spike_density(x)  # known for the spikes of a fused layer
+    if not event_input.uses_sparse_path(flat, layer.weight, layer.sparse_input, density):
+        return False
+    return bool(np.isfinite(layer.weight.detach().numpy()).all())  # CPU float32 here
+
+
+def _event_operands(
+    x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None
+) -> tuple[torch.Tensor, np.ndarray, np.ndarray | None]:
+    """``(x, W^T, b)`` for the fused kernels: detached, contiguous, the last two as numpy."""
+    wt = weight.detach().t().contiguous().numpy()
+    b = None if bias is None else bias.detach().contiguous().numpy()
+    return x.detach().contiguous(), wt, b
+
+
+def _param_grads(
+    ctx: Any, gx: np.ndarray | None, gwt: np.ndarray, gb: np.ndarray
+) -> tuple[torch.Tensor | None, torch.Tensor | None, torch.Tensor | None]:
+    """The gradients of the first three inputs ``(x, weight, bias)`` that autograd asks
+    for, from the kernels' ``dL/dx``, ``dL/dW^T`` and ``dL/db``."""
+    need_x, need_w = ctx.needs_input_grad[0], ctx.needs_input_grad[1]
+    need_b = ctx.has_bias and ctx.needs_input_grad[2]
+    grad_x = torch.from_numpy(gx) if need_x and gx is not None else None
+    grad_w = torch.from_numpy(gwt).t().contiguous() if need_w else None
+    grad_b = torch.from_numpy(gb) if need_b else None
+    return grad_x, grad_w, grad_b
+
+
+#: the attribute of a fused layer's spikes that carries ``(link, token, version)``
+_LINK_ATTR = "_spikeinit_link"
+
+
+class _SpikeLink:
+    """The hand-over from a fused readout that reads the spikes of a fused layer
+    (:class:`_FusedReadout`) to that layer's backward (:class:`_FusedLinearLIF`):
+    the readout's narrow current gradient ``dL/dx_ro [T, B, R]`` and weight ``W_ro``,
+    from which the layer forms ``dL/dS = dL/dx_ro W_ro`` row by row, so that the wide
+    ``[T, B, N]`` gradient is never stored nor added to the other uses' gradient."""
+
+    __slots__ = ("claimed", "readout")
+
+    def __init__(self) -> None:
+        self.claimed = False
+        self.readout: tuple[np.ndarray, np.ndarray] | None = None
+
+    def take(self, ran: bool) -> tuple[np.ndarray, np.ndarray] | None:
+        """The readout's part if the readout's backward ran in this pass (``ran``: the
+        layer's token got a gradient); cleared either way."""
+        part, self.readout = self.readout, None
+        return part if ran else None
+
+
 class _FusedLinearLIF(torch.autograd.Function):
     """Spikes of a feed-forward :class:`SpikingLinear` on sparse input in one compiled
     pass, and the adjoint with the weight gradient taken at the input events
     (:mod:`spikeinit._kernels.linear_lif_numba`; docs/science.md, section 'The
-    reference neuron')."""
+    reference neuron'). The second output is a token: a fused readout of these spikes
+    takes it as its input, so that its backward runs first and hands its part of
+    ``dL/dS`` over through the :class:`_SpikeLink`. The third is the spike count
+    ``sum_t S[t]`` (no gradient; :mod:`spikeinit.kept`)."""
 
     @staticmethod
     def forward(  # type: ignore[override]
@@ -44,43 +117,47 @@ class _FusedLinearLIF(torch.autograd.Function):
         bias: torch.Tensor | None,
         layer: SpikingLinear,
         consts: tuple[Any, ...],
-    ) -> torch.Tensor:
+        link: _SpikeLink,
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         kernels = linear_lif_backend()
         assert kernels is not None
-        xs = x.detach().contiguous()
-        wt = weight.detach().t().contiguous().numpy()
-        b = None if bias is None else bias.detach().contiguous().numpy()
-        mem, spk = kernels.forward(xs.numpy(), wt, b, consts)
-        mem_t = torch.from_numpy(mem)
-        if not bool(torch.isfinite(mem_t.sum())):
+        xs, wt, b = _event_operands(x, weight, bias)
+        mem, spk, counts, finite = kernels.forward(xs.numpy(), wt, b, consts)
+        if not finite:
             # a NaN or an infinite current makes U non-finite at its step (g != 0): the
             # unfused path names it (a U that overflowed from finite currents passes)
             check_finite_current(layer.input_current(x.detach()))
-        ctx.consts = consts
+        ctx.set_materialize_grads(False)
+        ctx.consts, ctx.link = consts, link
         ctx.surrogate, ctx.detach_reset = layer.surrogate, layer.detach_reset
         ctx.reset_grad = step_rule(layer.params).reset_grad
         ctx.has_bias = bias is not None
-        ctx.save_for_backward(mem_t, xs, weight)
-        return torch.from_numpy(spk)
+        ctx.save_for_backward(torch.from_numpy(mem), xs, weight)
+        counts_t = torch.from_numpy(counts)  # sum_t S[t], for spikeinit.kept
+        ctx.mark_non_differentiable(counts_t)
+        return torch.from_numpy(spk), torch.zeros(()), counts_t
 
     @staticmethod
-    def backward(ctx: Any, grad_spk: torch.Tensor | None):  # type: ignore[override]
+    def backward(ctx: Any, grad_spk: torch.Tensor | None, grad_token: torch.Tensor | None, _: Any):  # type: ignore[override]
+        readout = ctx.link.take(grad_token is not None)
+        if grad_spk is None and readout is None:
+            return None, None, None, None, None, None
         mem, xs, weight = ctx.saved_tensors
         kernels = linear_lif_backend()
         assert kernels is not None
-        need_x, need_w = ctx.needs_input_grad[0], ctx.needs_input_grad[1]
-        need_b = ctx.has_bias and ctx.needs_input_grad[2]
-        gs = None if grad_spk is None else grad_spk.detach().to(torch.float32).contiguous()
+        gs = None
+        if grad_spk is not None:
+            gs = grad_spk.detach().to(torch.float32)
+            # constant over time (the gradient of a spike count sum_t S[t]): one [B, N] row
+            gs = gs[0].contiguous() if gs.dim() == 3 and gs.stride(0) == 0 else gs.contiguous()
         sg = ctx.surrogate
         gx, gwt, gb = kernels.backward(
             mem.numpy(), xs.numpy(), weight.detach().contiguous().numpy(),
-            None if gs is None else gs.numpy(), None, ctx.consts, ctx.reset_grad,
-            ctx.detach_reset, SURROGATE_CODES[sg.name], sg.steepness, need_x, need_w,
+            None if gs is None else gs.numpy(), readout, ctx.consts, ctx.reset_grad,
+            ctx.detach_reset, SURROGATE_CODES[sg.name], sg.steepness,
+            ctx.needs_input_grad[0], ctx.needs_input_grad[1],
         )  # fmt: skip
-        grad_x = torch.from_numpy(gx) if need_x else None
-        grad_w = torch.from_numpy(gwt).t().contiguous() if need_w else None
-        grad_b = torch.from_numpy(gb) if need_b else None
-        return grad_x, grad_w, grad_b, None, None
+        return (*_param_grads(ctx, gx, gwt, gb), None, None, None)
 
 
 class SpikingLinear(SpikingLayer):
@@ -150,9 +227,9 @@ class SpikingLinear(SpikingLayer):
 
     def _fused_lif_consts(self, x: torch.Tensor) -> tuple[Any, ...] | None:
         """``(beta_s, beta_m, g, theta, reset code)`` if the fused feed-forward kernel
-        (:mod:`spikeinit._kernels.linear_lif_numba`) runs this forward, else None: float32
-        CPU, numba, no recurrence, update-first order with a zero, subtract or no reset,
-        input sparse enough for the event-driven rule of :mod:`spikeinit.sparse_input`."""
+        (:mod:`spikeinit._kernels.linear_lif_numba`) runs this forward, else None: no
+        recurrence, update-first order with a zero, subtract or no reset, a surrogate the
+        kernels know, and the conditions of :func:`_fused_path_ok`."""
         cls = type(self)
         if self.recurrent_weight is not None:
             return None
@@ -161,22 +238,12 @@ class SpikingLinear(SpikingLayer):
             or cls.run_current is not SpikingLayer.run_current
         ):
             return None
-        if get_kernel_backend() not in ("auto", "numba") or linear_lif_backend() is None:
-            return None
         r = step_rule(self.params)
         if r.spike_first or r.reset not in (0, 1, 2) or r.gain == 0.0:
             return None
         if self.surrogate.name not in SURROGATE_CODES:
             return None
-        bias_ok = self.bias is None or (
-            self.bias.dtype == torch.float32 and self.bias.device.type == "cpu"
-        )
-        if not bias_ok or type(x) is not torch.Tensor:
-            return None
-        flat = x.reshape(-1, self.in_features)
-        if not event_input.uses_sparse_path(flat, self.weight, self.sparse_input):
-            return None
-        if not bool(torch.isfinite(self.weight).all()):
+        if not _fused_path_ok(self, x, linear_lif_backend):
             return None
         return (r.beta_syn, r.beta_mem, r.gain, r.threshold, r.reset)
 
@@ -185,8 +252,12 @@ class SpikingLinear(SpikingLayer):
         consts = self._fused_lif_consts(x)
         if consts is None:
             return super().forward(x)
-        spikes: torch.Tensor = _FusedLinearLIF.apply(x, self.weight, self.bias, self, consts)
-        return spikes
+        link = _SpikeLink()
+        spikes, token, counts = _FusedLinearLIF.apply(x, self.weight, self.bias, self, consts, link)
+        keep(spikes, "count", counts)
+        if spikes.requires_grad:  # a fused readout of these spikes hands its gradient over
+            setattr(spikes, _LINK_ATTR, (link, token, spikes._version))
+        return spikes  # type: ignore[no-any-return]
 
     def extra_repr(self) -> str:
         rec = ", recurrent=True" if self.recurrent_weight is not None else ""
@@ -291,43 +362,54 @@ class SpikingConv2d(_SpikingConv):
 class _FusedReadout(torch.autograd.Function):
     """``U`` of a readout from its input spikes in one compiled pass, and its adjoint
     (:mod:`spikeinit._kernels.readout_numba`; docs/science.md, section 'The reference
-    neuron', with no threshold and no reset)."""
+    neuron', with no threshold and no reset); also (no gradient) ``max_t U`` and its
+    first step (:mod:`spikeinit.kept`).
+
+    The first input is the spikes themselves (``link`` None: the backward returns
+    ``dL/dS``), or the token of the fused :class:`SpikingLinear` that produced them
+    (``link`` its :class:`_SpikeLink`: the backward hands ``dL/dx_ro`` to that layer
+    in place of ``dL/dS`` and a zero gradient to the token). ``spikes`` is the data
+    the kernel reads, in both cases."""
 
     @staticmethod
     def forward(  # type: ignore[override]
         ctx: Any,
-        x: torch.Tensor,
+        first: torch.Tensor,
         weight: torch.Tensor,
         bias: torch.Tensor | None,
+        spikes: torch.Tensor,
         consts: tuple[float, float, float],
-    ) -> torch.Tensor:
+        link: _SpikeLink | None,
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         kernels = readout_backend()
         assert kernels is not None
-        xs = x.detach().contiguous()
-        wt = weight.detach().t().contiguous().numpy()
-        b = None if bias is None else bias.detach().contiguous().numpy()
-        mem = kernels.forward(xs.numpy(), wt, b, *consts)
-        ctx.consts = consts
+        xs, wt, b = _event_operands(spikes, weight, bias)
+        mem, top, at = kernels.forward(xs.numpy(), wt, b, *consts)
+        ctx.consts, ctx.link = consts, link
         ctx.has_bias = bias is not None
         ctx.save_for_backward(xs, weight)
-        return torch.from_numpy(mem)
+        kept = (torch.from_numpy(top), torch.from_numpy(at))
+        ctx.mark_non_differentiable(*kept)
+        return torch.from_numpy(mem), *kept
 
     @staticmethod
-    def backward(ctx: Any, grad_mem: torch.Tensor):  # type: ignore[override]
+    def backward(ctx: Any, grad_mem: torch.Tensor, *_: Any):  # type: ignore[override]
         xs, weight = ctx.saved_tensors
         kernels = readout_backend()
         assert kernels is not None
-        need_x, need_w = ctx.needs_input_grad[0], ctx.needs_input_grad[1]
-        need_b = ctx.has_bias and ctx.needs_input_grad[2]
+        need_first, linked = ctx.needs_input_grad[0], ctx.link is not None
+        w = weight.detach().contiguous().numpy()
         g = grad_mem.detach().to(torch.float32).contiguous().numpy()
-        gx, gwt, gb = kernels.backward(
-            xs.numpy(), weight.detach().contiguous().numpy(), g, *ctx.consts,
-            need_x, need_w,
+        g_first, gwt, gb = kernels.backward(
+            xs.numpy(), w, g, *ctx.consts, need_first and not linked, ctx.needs_input_grad[1],
+            need_first and linked,
         )  # fmt: skip
-        grad_x = torch.from_numpy(gx) if need_x else None
-        grad_w = torch.from_numpy(gwt).t().contiguous() if need_w else None
-        grad_b = torch.from_numpy(gb) if need_b else None
-        return grad_x, grad_w, grad_b, None
+        grad_first, grad_w, grad_b = _param_grads(ctx, None if linked else g_first, gwt, gb)
+        if need_first and linked:  # dL/dx_ro to the layer; the token's gradient is zero
+            assert g_first is not None
+            ctx.link.readout = (g_first, w)
+            grad_first = torch.zeros(())
+        return grad_first, grad_w, grad_b, None, None, None
 
 
 class Readout(SpikingLinear):
@@ -361,29 +443,36 @@ class Readout(SpikingLinear):
         return torch.zeros_like(mem), mem
 
     def _fused_consts(self, x: torch.Tensor) -> tuple[float, float, float] | None:
-        """``(beta_s, beta_m, g)`` if the fused kernel computes this forward, else None."""
-        if get_kernel_backend() not in ("auto", "numba") or readout_backend() is None:
-            return None
+        """``(beta_s, beta_m, g)`` if the fused kernel computes this forward, else None
+        (update-first order, no reset, and the conditions of :func:`_fused_path_ok`)."""
         r = step_rule(self.params)
         if r.spike_first or r.reset != RESET_CODES["none"]:
             return None
-        flat = x.reshape(-1, self.in_features)
-        if not event_input.uses_sparse_path(flat, self.weight, self.sparse_input):
-            return None
-        bias_ok = self.bias is None or (
-            self.bias.dtype == torch.float32 and self.bias.device.type == "cpu"
-        )
-        if not bias_ok or type(x) is not torch.Tensor:
+        if not _fused_path_ok(self, x, readout_backend):
             return None
         return (r.beta_syn, r.beta_mem, r.gain)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = check_sequence_input(x, 3, type(self).__name__, (self.in_features,), self.weight.dtype)
         consts = self._fused_consts(x)
-        if consts is None or not bool(torch.isfinite(self.weight).all()):
+        if consts is None:
             return self.run_current(self.input_current(x))[1]
-        mem: torch.Tensor = _FusedReadout.apply(x, self.weight, self.bias, consts)
+        link, token, version = getattr(x, _LINK_ATTR, (None, None, None))
+        mem: torch.Tensor
+        if (  # the spikes of a fused layer, unchanged since: hand the gradient over
+            link is not None
+            and not link.claimed
+            and x._version == version
+            and torch.is_grad_enabled()
+        ):
+            link.claimed = True
+            first = token
+        else:
+            first, link = x, None
+        mem, top, at = _FusedReadout.apply(first, self.weight, self.bias, x.detach(), consts, link)
         if not bool(torch.isfinite(mem.detach().sum())):
             # a NaN or an infinity in the input: the unfused path names it
             check_finite_current(self.input_current(x))
+        else:  # for the max-over-time loss (spikeinit.kept)
+            keep(mem, "max", top, at)
         return mem

@@ -12,6 +12,8 @@ tests/test_readout_fused.py to rounding.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import pytest
 import torch
 from test_linear_lif_fused import naive_layer
@@ -23,6 +25,13 @@ from spikeinit._kernels import linear_lif_backend, readout_backend
 pytestmark = pytest.mark.skipif(
     linear_lif_backend() is None or readout_backend() is None, reason="numba not installed"
 )
+
+
+@pytest.fixture(autouse=True)
+def _handoff() -> Iterator[None]:
+    """The tests below run their forwards with the hand-off on (it is opt-in)."""
+    with si.nn.spike_gradient_handoff():
+        yield
 
 
 def _net(bias: bool) -> tuple[si.nn.SpikingLinear, si.nn.Readout, torch.Tensor]:
@@ -125,3 +134,33 @@ def test_the_link_is_used_once_and_not_after_an_in_place_change() -> None:
     s3.mul_(0.5)  # changed after the layer: no hand-over
     out3 = r3(s3)
     assert out3.grad_fn.link is None
+
+
+def test_off_by_default_so_the_spikes_gradient_stays_visible() -> None:
+    """Outside the context the readout returns dL/dS through autograd: the gradient
+    of the loss with respect to the spikes is there, and equals the plain path's."""
+    with si.nn.spike_gradient_handoff(False):
+        hidden, readout, x = _net(False)
+        spikes = hidden(x)
+        out = readout(spikes)
+    assert out.grad_fn.link is None
+    (got,) = torch.autograd.grad(_loss(out, spikes, "count"), [spikes])
+    plain = spikes.detach().requires_grad_()
+    (want,) = torch.autograd.grad(_loss(readout(plain), plain, "count"), [plain])
+    assert torch.equal(got, want) and float(got.abs().sum()) > 0
+
+
+def test_the_trainer_runs_its_training_forwards_with_the_handoff() -> None:
+    from spikeinit.nn import layers
+
+    hidden, readout, _ = _net(False)
+    seen: list[bool] = []
+    readout.register_forward_hook(lambda m, a, o: seen.append(layers._HANDOFF.get()))
+    with si.nn.spike_gradient_handoff(False):
+        gen = torch.Generator().manual_seed(2)
+        x = (torch.rand(50, 16, 20, generator=gen) < 0.05).float()  # [T, N, K]
+        y = torch.arange(16) % 5
+        cfg = si.train.TrainConfig(epochs=1, batch_size=8, lr=1e-3)
+        si.train.Trainer(torch.nn.Sequential(hidden, readout), cfg).fit((x, y), (x, y))
+    assert True in seen  # the training batches
+    assert False in seen  # evaluation: no gradient, no hand-off

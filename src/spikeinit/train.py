@@ -83,7 +83,7 @@ from ._validate import integer, one_of
 from .data import Split, TimeFirstLoader
 from .kept import mean_spikes
 from .neuron import NonFiniteCurrentError
-from .nn import Readout, SpikingLayer
+from .nn import Readout, SpikingLayer, spike_gradient_handoff
 from .optim import OPTIMIZERS, SCHEDULES, make_optimizer, make_scheduler, schedule_per_batch
 from .regularizers import ActivityRegularizer, activity_penalty
 
@@ -960,7 +960,8 @@ class Trainer:
                 x, y = _to_device(*_unpack(batch), self.device, batch_first)
                 hidden.clear()
                 try:
-                    out = model(x)
+                    with spike_gradient_handoff():  # nothing here reads dL/dS of a layer
+                        out = model(x)
                 except NonFiniteCurrentError as exc:
                     raise self._diverged(_non_finite(x, exc), epoch, b) from None
                 _check_labels(out, y)

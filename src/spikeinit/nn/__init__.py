@@ -2,7 +2,13 @@
 
 from .base import SpikingLayer, WeightGroup
 from .dale import DaleLinear
-from .layers import Readout, SpikingConv1d, SpikingConv2d, SpikingLinear
+from .layers import (
+    Readout,
+    SpikingConv1d,
+    SpikingConv2d,
+    SpikingLinear,
+    spike_gradient_handoff,
+)
 from .pooling import SpikingAvgPool1d, SpikingAvgPool2d, SpikingMaxPool1d, SpikingMaxPool2d
 from .recurrent_conv import RecurrentSpikingConv1d, RecurrentSpikingConv2d
 from .wrappers import LIF, Flatten, TimeConstantDropout, TimeFold
@@ -25,4 +31,5 @@ __all__ = [
     "SpikingLayer",
     "SpikingLinear",
     "WeightGroup",
+    "spike_gradient_handoff",
 ]

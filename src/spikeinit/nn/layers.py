@@ -7,7 +7,10 @@ forward call. Feed-forward currents for all time steps come from one matmul
 
 from __future__ import annotations
 
+import contextlib
 import math
+from collections.abc import Iterator
+from contextvars import ContextVar
 from typing import Any
 
 import numpy as np
@@ -78,6 +81,29 @@ def _param_grads(
 
 #: the attribute of a fused layer's spikes that carries ``(link, token, version)``
 _LINK_ATTR = "_spikeinit_link"
+
+_HANDOFF: ContextVar[bool] = ContextVar("spikeinit_spike_gradient_handoff", default=False)
+
+
+@contextlib.contextmanager
+def spike_gradient_handoff(enabled: bool = True) -> Iterator[None]:
+    """Within this context, a fused :class:`Readout` that reads the spikes of a fused
+    feed-forward :class:`SpikingLinear` hands its gradient to that layer instead of
+    returning ``dL/dS = dL/dx_ro W_ro`` through autograd (:class:`_SpikeLink`): the
+    wide ``[T, B, N]`` gradient is never stored nor added. Parameter and input
+    gradients are the same bit for bit (``tests/test_fused_spike_link.py``).
+
+    The price: the readout's part of ``dL/dS`` does not pass through the spike tensor
+    in autograd's graph, so ``torch.autograd.grad(loss, spikes)``, hooks and
+    ``retain_grad()`` on those spikes would not see it. Off by default for that
+    reason; :class:`spikeinit.train.Trainer` enables it for its own training steps,
+    where nothing looks at the spikes' gradient. Only forwards run inside the context
+    are affected (the backward may run outside it)."""
+    token = _HANDOFF.set(bool(enabled))
+    try:
+        yield
+    finally:
+        _HANDOFF.reset(token)
 
 
 class _SpikeLink:
@@ -464,6 +490,7 @@ class Readout(SpikingLinear):
             and not link.claimed
             and x._version == version
             and torch.is_grad_enabled()
+            and _HANDOFF.get()
         ):
             link.claimed = True
             first = token

@@ -82,3 +82,21 @@ def test_kernels_on_pooled_buffers_repeat_the_unpooled_step(monkeypatch) -> None
     alloc.release()
     for a, b, r in zip(first, second, ref, strict=True):
         assert torch.equal(a, r) and torch.equal(b, r)
+
+
+def test_training_returns_the_idle_blocks_to_the_system() -> None:
+    """Trainer.fit releases the pool when it ends (idle blocks would otherwise stay
+    mapped after training, up to the largest step's peak)."""
+    import spikeinit as si
+
+    alloc.release()
+    block = alloc.empty(8, 4 * MIB)
+    del block  # idle, still mapped
+    assert alloc.pooled_bytes() == 128 * MIB  # 8 x 4 Mi float32
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(si.nn.SpikingLinear(6, 8), si.nn.Readout(8, 3))
+    x = (torch.rand(20, 12, 6) < 0.2).float()
+    si.train.Trainer(model, si.train.TrainConfig(epochs=1, batch_size=6)).fit(
+        (x, torch.arange(12) % 3)
+    )
+    assert alloc.pooled_bytes() == 0

@@ -78,6 +78,7 @@ from tqdm.auto import tqdm
 
 from . import __version__
 from . import losses as _losses
+from ._kernels.alloc import release as release_buffers
 from ._rundir import lock_run_dir
 from ._validate import integer, one_of
 from .data import Split, TimeFirstLoader
@@ -1052,11 +1053,14 @@ class Trainer:
             ValueError: another process is training into ``out_dir`` (it is
                 locked for the whole call, see :mod:`spikeinit._rundir`).
         """
-        if self.out_dir is None:
-            return self._fit(train, val, test, resume, max_epochs_this_run)
-        with lock_run_dir(self.out_dir):
-            _remove_stale_temporaries(self.out_dir)
-            return self._fit(train, val, test, resume, max_epochs_this_run)
+        try:
+            if self.out_dir is None:
+                return self._fit(train, val, test, resume, max_epochs_this_run)
+            with lock_run_dir(self.out_dir):
+                _remove_stale_temporaries(self.out_dir)
+                return self._fit(train, val, test, resume, max_epochs_this_run)
+        finally:  # the kernels' idle step buffers go back to the system (_kernels.alloc)
+            release_buffers()
 
     def _fit(
         self,

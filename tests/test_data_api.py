@@ -112,7 +112,7 @@ def test_event_store_batches_match_a_naive_loop():
 
 
 def test_event_store_time_first_matches_a_naive_loop_over_many_batches():
-    # time_first's numpy positions against events counted one by one: random stores with
+    # time_first against events counted one by one: random stores with
     # empty samples and repeated events, batches with repeated, unsorted and no indices
     gen = torch.Generator().manual_seed(1)
     for n_steps, shape in ((5, (4,)), (9, (2, 3)), (1, (1,))):

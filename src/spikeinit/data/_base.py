@@ -203,29 +203,16 @@ class EventStore:
 
     def time_first(self, index: Tensor) -> Tensor:
         """``self[index]`` time-first, ``[n_steps, B, *feature_shape]``, written in place
-        (no transposed copy): the batch :class:`Split` yields for stored events.
-
-        Sample ``j`` (``index[j]``) owns ``keys[start_j : start_j + length_j]``; its event
-        with key ``k = step * n_features + unit`` adds 1 at flat position
-        ``(step * B + j) * n_features + unit``. The positions are computed with numpy
-        (a batch's few thousand integers: a fraction of the per-call cost of the same
-        dozen torch ops) and counted with one ``index_add_`` (whole numbers: exact in
-        any order)."""
-        idx = torch.as_tensor(index, dtype=torch.int64).reshape(-1).numpy()
-        b = idx.size
-        nf = self.n_features
-        out = torch.zeros(self.n_steps * b * nf, dtype=torch.float32)
-        offsets = self.offsets.numpy()
-        start = offsets[idx]
-        length = offsets[idx + 1] - start
-        total = int(length.sum())
+        (no transposed copy): the batch :class:`Split` yields for stored events."""
+        idx = torch.as_tensor(index, dtype=torch.int64).reshape(-1)
+        b = idx.numel()
+        out = torch.zeros(self.n_steps * b * self.n_features, dtype=torch.float32)
+        ev, row, total = self._events(idx)
         if total:
-            row = np.repeat(np.arange(b, dtype=np.int64), length)
-            # event e (the e-th of the batch, of sample row[e]) sits at e + start - first
-            first = np.cumsum(length) - length
-            ev = np.arange(total, dtype=np.int64) + np.repeat(start - first, length)
-            step, unit = np.divmod(self.keys.numpy()[ev].astype(np.int64), nf)
-            flat = torch.from_numpy((step * b + row) * nf + unit)
+            key = self.keys[ev].to(torch.int64)
+            step = torch.div(key, self.n_features, rounding_mode="floor")
+            flat = (step * b + row) * self.n_features + (key - step * self.n_features)
+            # one count per event (whole numbers: exact in any order, as with accumulate)
             out.index_add_(0, flat, torch.ones(total, dtype=torch.float32))
         return out.view(self.n_steps, b, *self.feature_shape)
 

@@ -109,3 +109,26 @@ def test_event_store_batches_match_a_naive_loop():
     assert torch.equal(store[idx], want)
     assert torch.equal(store.time_first(idx), want.transpose(0, 1))
     assert float(want.max()) >= 2  # a repeated event ran
+
+
+def test_event_store_time_first_matches_a_naive_loop_over_many_batches():
+    # time_first against events counted one by one: random stores with
+    # empty samples and repeated events, batches with repeated, unsorted and no indices
+    gen = torch.Generator().manual_seed(1)
+    for n_steps, shape in ((5, (4,)), (9, (2, 3)), (1, (1,))):
+        n_feat = int(torch.tensor(shape).prod())
+        steps, units = [], []
+        for _ in range(25):
+            n = int(torch.randint(0, 12, (1,), generator=gen))
+            steps.append(torch.randint(0, n_steps, (n,), generator=gen).tolist())
+            units.append(torch.randint(0, n_feat, (n,), generator=gen).tolist())
+        store = sd.EventStore.from_lists(steps, units, n_steps=n_steps, feature_shape=shape)
+        for b in (0, 1, 7, 40):
+            idx = torch.randint(0, 25, (b,), generator=gen)
+            want = torch.zeros(n_steps, b, n_feat)
+            for j, i in enumerate(idx.tolist()):
+                for t, u in zip(steps[i], units[i], strict=True):
+                    want[t, j, u] += 1.0
+            got = store.time_first(idx)
+            assert got.dtype == torch.float32 and got.is_contiguous()
+            assert torch.equal(got, want.view(n_steps, b, *shape))

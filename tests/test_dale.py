@@ -122,7 +122,7 @@ def test_calibrate_keeps_dale_weights_non_negative() -> None:
     model = si.models.build("dale_shd", (100,), 4, recurrent=False)
     x = (torch.rand(100, 4, 100) < 0.05).float()
     rep = si.initialize(model, x, seed=0, readout="normal", calibrate=True, sigma_u=2.0)
-    assert all(float(g.weight.min()) >= 0.0 for g in model[0].weight_groups())
+    assert all(float(g.weight.detach().min()) >= 0.0 for g in model[0].weight_groups())
     assert rep.layers[0].measured_sigma_u == pytest.approx(2.0, rel=0.02)
 
 
@@ -181,7 +181,7 @@ def test_inhibitory_population_balanced(n_in: int, steps: int, seed: int) -> Non
         u = pops[pop][1].double()
         assert abs(float(u.mean())) <= 0.05, (pop, float(u.mean()))
         assert float(u.var(0, unbiased=False).mean().sqrt()) == pytest.approx(1.0, rel=0.10), pop
-    assert all(float(g.weight.min()) >= 0.0 for g in model[0].weight_groups())
+    assert all(float(g.weight.detach().min()) >= 0.0 for g in model[0].weight_groups())
 
 
 def _population_stats(layer: DaleLinear, x: torch.Tensor) -> dict[str, tuple[float, float]]:

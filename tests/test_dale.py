@@ -178,7 +178,7 @@ def test_inhibitory_population_balanced(n_in: int, steps: int, seed: int) -> Non
     si.initialize(model, x, seed=seed, readout="normal")
     pops = model[0].simulate_populations(x, free=True)
     for pop in ("exc", "inh"):
-        u = pops[pop][1].double()
+        u = pops[pop][1].detach().double()
         assert abs(float(u.mean())) <= 0.05, (pop, float(u.mean()))
         assert float(u.var(0, unbiased=False).mean().sqrt()) == pytest.approx(1.0, rel=0.10), pop
     assert all(float(g.weight.detach().min()) >= 0.0 for g in model[0].weight_groups())

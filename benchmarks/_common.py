@@ -149,3 +149,12 @@ def _fmt(c: Any) -> str:
     if isinstance(c, float):
         return f"{c:.3g}" if abs(c) < 100 else f"{c:.0f}"
     return str(c)
+
+
+def status_mib(key: str) -> float:
+    """A memory line of ``/proc/self/status`` (``VmRSS``, ``VmHWM``, ...) in MiB (Linux)."""
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith(key + ":"):
+                return int(line.split()[1]) / 1024
+    raise RuntimeError(f"{key} not in /proc/self/status")

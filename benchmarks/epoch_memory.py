@@ -15,15 +15,8 @@ import json
 
 import torch
 
+from ._common import status_mib
 from .epoch import SpikeinitEpoch
-
-
-def _status_mib(key: str) -> float:
-    with open("/proc/self/status") as f:
-        for line in f:
-            if line.startswith(key + ":"):
-                return int(line.split()[1]) / 1024
-    raise RuntimeError(f"{key} not in /proc/self/status")
 
 
 def main() -> None:
@@ -35,9 +28,9 @@ def main() -> None:
     epoch()  # warm-up: JIT compilation, allocator pools
     with open("/proc/self/clear_refs", "w") as f:
         f.write("5")  # reset VmHWM to the current RSS
-    before = _status_mib("VmRSS")
+    before = status_mib("VmRSS")
     epoch()
-    peak = _status_mib("VmHWM")
+    peak = status_mib("VmHWM")
     print(
         json.dumps(
             {

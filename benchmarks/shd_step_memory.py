@@ -20,18 +20,12 @@ import torch
 import spikeinit as si
 from spikeinit.optim import SMORMS3
 
+from ._common import status_mib
+
 try:  # absent before the buffer pool: the script also measures older commits' src
     from spikeinit._kernels import alloc
 except ImportError:
     alloc = None  # type: ignore[assignment]
-
-
-def _status_mib(key: str) -> float:
-    with open("/proc/self/status") as f:
-        for line in f:
-            if line.startswith(key):
-                return int(line.split()[1]) / 1024
-    raise RuntimeError(f"{key} not in /proc/self/status")
 
 
 def main() -> None:
@@ -56,11 +50,11 @@ def main() -> None:
     step()
     with open("/proc/self/clear_refs", "w") as f:
         f.write("5")
-    before = _status_mib("VmRSS")
+    before = status_mib("VmRSS")
     t0 = time.perf_counter()
     step()
     seconds = time.perf_counter() - t0
-    peak = _status_mib("VmHWM")
+    peak = status_mib("VmHWM")
     print(
         json.dumps(
             {

@@ -106,3 +106,14 @@ def test_a_membrane_overflowing_from_finite_currents_keeps_exact_counts() -> Non
     spikes = layer(x)  # a finite current: no error, as on the unfused path
     assert torch.equal(spikes, SpikingLayer.forward(layer, x))
     assert torch.equal(spike_counts(spikes), spikes.sum(dim=0))
+
+
+def test_an_in_place_change_drops_the_kept_bits() -> None:
+    from spikeinit.kept import spike_bits
+
+    layer, x = _layer_and_input()
+    with torch.no_grad():
+        spikes = layer(x)
+        assert spike_bits(spikes) is not None
+        spikes[0] = 1.0
+    assert spike_bits(spikes) is None

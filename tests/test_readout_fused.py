@@ -107,3 +107,49 @@ def test_dense_or_float64_input_keeps_the_unfused_path() -> None:
     r64 = si.nn.Readout(16, 3, params=p).double()
     x64 = _spikes(10, 2, 16, 0.05, 5).double()
     assert r64._fused_consts(x64) is None
+
+
+def test_a_fused_layers_spike_bits_give_the_same_readout_bit_for_bit() -> None:
+    """A fused SpikingLinear keeps its spikes' rows as bits (spikeinit.kept); a fused
+    readout of those spikes finds its events from the bits: the same U and gradients,
+    bit for bit, as scanning a copy of the spikes (which carries no bits)."""
+    import numpy as np
+
+    from spikeinit._kernels import readout_numba
+    from spikeinit.kept import spike_bits
+
+    torch.manual_seed(0)
+    p = si.LIFParams(tau_mem=20e-3, tau_syn=10e-3, dt=2e-3)
+    layer = si.nn.SpikingLinear(20, 70, params=p)  # 70: one full word and a tail
+    with torch.no_grad():
+        layer.weight.mul_(6.0)
+    r = si.nn.Readout(70, 4, params=si.LIFParams(tau_mem=0.2, tau_syn=10e-3, dt=2e-3))
+    x = _spikes(30, 6, 20, 0.05, 5)
+    spikes = layer(x)
+    bits = spike_bits(spikes)
+    assert bits is not None and bits.shape == (30, 6, 2)
+    flags = np.zeros((30, 6, 128), bool)
+    flags[..., :70] = spikes.detach().numpy() != 0
+    assert np.array_equal(bits, np.packbits(flags, axis=-1, bitorder="little").view("<u8"))
+    assert 0 < float(spikes.detach().mean()) < 0.5
+
+    copy = spikes.detach().clone().requires_grad_()
+    assert spike_bits(copy) is None
+    out, ref = r(spikes), r(copy)
+    assert torch.equal(out, ref)
+    g = torch.randn(out.shape, generator=torch.Generator().manual_seed(6))
+    got = torch.autograd.grad(out, [r.weight, layer.weight], g, retain_graph=True)
+    (want_w,) = torch.autograd.grad(ref, [r.weight], g)
+    assert torch.equal(got[0], want_w)
+    # the layer's gradient through the readout equals the one through the copy's dL/dS
+    (gs,) = torch.autograd.grad(r(copy), [copy], g)
+    (want_l,) = torch.autograd.grad(spikes, [layer.weight], gs)
+    assert torch.equal(got[1], want_l)
+
+    # the kernel reads the events from the bits alone: zeroed spikes change nothing
+    wt = r.weight.detach().t().contiguous().numpy()
+    zeros = np.zeros((30, 6, 70), np.float32)
+    consts = r._fused_consts(spikes)
+    assert consts is not None
+    u_bits = readout_numba.forward(zeros, wt, None, *consts, bits=bits)[0]
+    assert np.array_equal(u_bits, ref.detach().numpy())

@@ -6,28 +6,32 @@ reductions over time come at no extra pass over the ``[T, B, ...]`` tensor:
 * the fused feed-forward layer (:class:`spikeinit.nn.SpikingLinear` on the kernel
   of :mod:`spikeinit._kernels.linear_lif_numba`) counts each neuron's spikes per
   trial, ``sum_t S[t]``;
+* the same layer packs each row ``S[t, b]`` of its 0/1 spikes into bits (one per
+  neuron, :func:`spikeinit._kernels.bitscan.pack`), from which a fused readout
+  finds the events of the row without reading the row;
 * the fused readout (:class:`spikeinit.nn.Readout` on
   :mod:`spikeinit._kernels.readout_numba`) keeps each class's maximum over time
   ``max_t U[t]`` and its first step.
 
 :func:`attach` keeps such a result with the output tensor; the readers
 (:func:`spike_counts` for the activity regularisers of
-:mod:`spikeinit.regularizers`, :func:`mean_spikes` for the trainer's firing
-rates, :func:`spike_density` for a fused readout's choice of the event-driven
-path, :func:`max_over_time` for the max-over-time loss and accuracy of
-:mod:`spikeinit.losses`) use it while the tensor is unchanged (same version)
-and reduce the tensor itself otherwise. The values are the reduction's own:
-spikes are 0 or 1, so every float32 sum of them up to ``2**24`` is exact in any
-order; the maximum is the first maximal step, as ``torch.max(dim=0)`` takes it
-(the mean: to float32 rounding). So are the gradients: the sum's
-(``dL/dS[t] = dL/dcount`` at every step, an expanded view) and the maximum's
-(``dL/dmax`` at the maximal step, zero elsewhere).
+:mod:`spikeinit.regularizers`, :func:`mean_spikes` for the trainer's firing rates,
+:func:`spike_density` for a fused readout's choice of the event-driven path,
+:func:`spike_bits` for its event scan, :func:`max_over_time` for the max-over-time
+loss and accuracy of :mod:`spikeinit.losses`) use it while the tensor is unchanged
+(same version) and reduce the tensor itself otherwise. The values are the
+reduction's own: spikes are 0 or 1, so every float32 sum of them up to ``2**24`` is
+exact in any order; the bits are ``S[t, b] != 0`` exactly; the maximum is the first
+maximal step, as ``torch.max(dim=0)`` takes it (the mean: to float32 rounding). So
+are the gradients: the sum's (``dL/dS[t] = dL/dcount`` at every step, an expanded
+view) and the maximum's (``dL/dmax`` at the maximal step, zero elsewhere).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 import torch
 
 _ATTR = "_spikeinit_kept"
@@ -104,6 +108,17 @@ def spike_density(spikes: torch.Tensor) -> float | None:
     if kept is None:
         return None
     return float(kept[0].sum(dtype=torch.float64)) / spikes.numel()
+
+
+def spike_bits(spikes: torch.Tensor) -> np.ndarray | None:
+    """The bits of the 0/1 ``spikes [T, B, N]`` (``[T, B, ceil(N / 64)]`` uint64: bit ``i``
+    of word ``w`` is ``spikes[t, b, 64 w + i] != 0``) that a fused layer left; None where
+    there are none (then the kernels scan the spikes themselves)."""
+    kept = _kept(spikes, "bits")
+    if kept is None:
+        return None
+    bits: np.ndarray = kept[0].numpy().view(np.uint64)
+    return bits
 
 
 def max_over_time(trace: torch.Tensor, values_only: bool = False) -> torch.Tensor:

@@ -21,18 +21,10 @@ import numba
 import numpy as np
 from numba import njit
 
+from .bitscan import nonzero, unpack
+
 _F0 = np.float32(0.0)
-
-
-@njit(cache=True, inline="always")
-def nonzero(srow, idx):  # type: ignore[no-untyped-def]
-    """The indices of the nonzero entries of ``srow`` into ``idx`` (in order); their count.
-    Branch-free: every index is written, the count only advances on a nonzero."""
-    cnt = 0
-    for k in range(srow.shape[0]):
-        idx[cnt] = k
-        cnt += srow[k] != _F0
-    return cnt
+_F1 = np.float32(1.0)
 
 
 @njit(cache=True, inline="always")
@@ -58,6 +50,22 @@ def add_outer(srow, idx, c, acc):  # type: ignore[no-untyped-def]
     for q in range(nonzero(srow, idx)):
         k = idx[q]
         axpy(srow[k], c, acc[k])
+
+
+@njit(cache=True, inline="always")
+def add_unit_events(brow, wt, idx, cur):  # type: ignore[no-untyped-def]
+    """:func:`add_events` for a 0/1 row given as its bits ``brow``
+    (:func:`spikeinit._kernels.bitscan.pack`): ``cur += 1 * W^T[k]`` for the set bits
+    ``k`` in ascending order, the same float32 operations as on the row itself."""
+    for q in range(unpack(brow, idx)):
+        axpy(_F1, wt[idx[q]], cur)
+
+
+@njit(cache=True, inline="always")
+def add_unit_outer(brow, idx, c, acc):  # type: ignore[no-untyped-def]
+    """:func:`add_outer` for a 0/1 row given as its bits: ``acc[k] += 1 * c``."""
+    for q in range(unpack(brow, idx)):
+        axpy(_F1, c, acc[idx[q]])
 
 
 @njit(cache=True, inline="always")

@@ -37,6 +37,7 @@ from typing import Any
 import numpy as np
 from numba import njit, prange
 
+from .bitscan import pack, words
 from .event_rows import add_outer, block_state, chunks, event_current, vec_mat
 from .lif_numba import _cell, _membrane, _reset
 from .threads import follow_torch_threads
@@ -53,7 +54,7 @@ def _make_forward(delta: bool, reset: int):  # type: ignore[no-untyped-def]
     numba folds the branches away, so the loop over neurons vectorises)."""
 
     @njit(parallel=True, cache=True, nogil=True)
-    def forward(x, wt, bias, has_bias, bs, bm, g, th, nblocks, mem, spk, cnt):  # type: ignore[no-untyped-def]
+    def forward(x, wt, bias, has_bias, bs, bm, g, th, nblocks, mem, spk, cnt, bits):  # type: ignore[no-untyped-def]
         steps, batch, k_in = x.shape
         width = wt.shape[1]
         for c in prange(nblocks):
@@ -76,6 +77,7 @@ def _make_forward(delta: bool, reset: int):  # type: ignore[no-untyped-def]
                         st[n] = sp
                         cb[n] += sp + u * _F0  # u * 0 = 0 unless U is inf or NaN
                         vb[n] = _reset(u, fired, th, reset)
+                    pack(st, bits[t, b])  # the row's events, for a fused readout
 
     return forward
 
@@ -159,12 +161,13 @@ def forward(
     wt: np.ndarray,
     bias: np.ndarray | None,
     consts: tuple[Any, ...],
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, bool]:
-    """``(U, spikes, counts, finite)`` for input ``x [T, B, K]``, ``wt = W^T [K, N]``,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, bool]:
+    """``(U, spikes, counts, bits, finite)`` for input ``x [T, B, K]``, ``wt = W^T [K, N]``,
     ``bias [N]`` (float32, C-contiguous) and ``consts = (beta_s, beta_m, g, theta, reset
-    code)``; ``counts = sum_t spikes[t]`` (``[B, N]``); ``finite`` tells whether every
-    ``U`` is finite (a NaN or an infinite current makes ``U`` non-finite at its step,
-    ``g != 0``)."""
+    code)``; ``counts = sum_t spikes[t]`` (``[B, N]``); ``bits`` the spikes' rows packed
+    (``[T, B, words(N)]`` uint64, :func:`spikeinit._kernels.bitscan.pack`); ``finite``
+    tells whether every ``U`` is finite (a NaN or an infinite current makes ``U``
+    non-finite at its step, ``g != 0``)."""
     steps, batch, _ = x.shape
     width = wt.shape[1]
     mem = np.empty((steps, batch, width), np.float32)
@@ -173,13 +176,15 @@ def forward(
     bs, bm, g, th, reset = consts
     nblocks = chunks(batch)
     cnt = np.zeros((batch, width), np.float32)
+    bits = np.empty((steps, batch, words(width)), np.uint64)
     f32 = np.float32
     _kernel(_make_forward, bool(bs == 0.0), int(reset))(
-        x, wt, b, bias is not None, f32(bs), f32(bm), f32(g), f32(th), nblocks, mem, spk, cnt
-    )
+        x, wt, b, bias is not None, f32(bs), f32(bm), f32(g), f32(th), nblocks, mem, spk, cnt,
+        bits,
+    )  # fmt: skip
     if not np.isfinite(cnt).all():  # a non-finite U (the count carries it): count afresh
-        return mem, spk, spk.sum(axis=0, dtype=np.float32), False
-    return mem, spk, cnt, True
+        return mem, spk, spk.sum(axis=0, dtype=np.float32), bits, False
+    return mem, spk, cnt, bits, True
 
 
 @follow_torch_threads

@@ -17,7 +17,11 @@ Its adjoint, for ``gU = dL/dU`` and carries ``c_v = dL/dV[t]``, ``c_i = dL/dI[t+
 Both directions run per batch row in one compiled pass over time, so the
 narrow current ``x`` (``N`` is the number of classes) is never written to
 memory and the products only touch the nonzero entries of ``S``
-(:mod:`spikeinit._kernels.event_rows`); a step whose ``dL/dx[t]`` is zero (after
+(:mod:`spikeinit._kernels.event_rows`). When ``S`` comes from a fused layer that
+packed each row into bits (:mod:`spikeinit.kept`), the events are read from the
+bits (``T B N / 8`` bytes) and ``S`` itself is not read at all: the scan of the
+wide ``[T, B, K]`` spikes, twice per training step, was the readout's main cost,
+and most of it memory traffic. A step whose ``dL/dx[t]`` is zero (after
 the last maximum of a max-over-time loss) skips the weight gradient's scan. The
 forward and backward passes step the filter (and its adjoint) of a block of
 rows in one loop; the forward keeps each class's maximum over time and its
@@ -36,7 +40,15 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
-from .event_rows import add_events, add_outer, block_state, chunks, vec_mat
+from .event_rows import (
+    add_events,
+    add_outer,
+    add_unit_events,
+    add_unit_outer,
+    block_state,
+    chunks,
+    vec_mat,
+)
 from .lif_numba import _membrane
 from .threads import follow_torch_threads
 
@@ -44,9 +56,9 @@ _F0 = np.float32(0.0)
 
 
 @njit(parallel=True, cache=True, nogil=True)
-def _forward(s, wt, bias, has_bias, bs, bm, g, delta, nblocks, mem, top, at):  # type: ignore[no-untyped-def]
+def _forward(s, bits, has_bits, wt, bias, has_bias, bs, bm, g, delta, nblocks, mem, top, at):  # type: ignore[no-untyped-def]
     width = wt.shape[1]  # the classes
-    steps, batch, k_in = s.shape
+    steps, batch, k_in = mem.shape[0], mem.shape[1], wt.shape[0]
     for c in prange(nblocks):
         lo, hi, ist2, vst2 = block_state(c, nblocks, batch, width)
         m = (hi - lo) * width  # the block's rows side by side: one loop over its neurons
@@ -61,7 +73,10 @@ def _forward(s, wt, bias, has_bias, bs, bm, g, delta, nblocks, mem, top, at):  #
                 cur[j] = _F0
             for b in range(lo, hi):
                 j = (b - lo) * width
-                add_events(s[t, b], wt, idx, cur[j : j + width])
+                if has_bits:  # the row's events from its bits
+                    add_unit_events(bits[t, b], wt, idx, cur[j : j + width])
+                else:
+                    add_events(s[t, b], wt, idx, cur[j : j + width])
             if has_bias:
                 for j in range(m):
                     cur[j] = cur[j] + bias[j % width]
@@ -76,9 +91,11 @@ def _forward(s, wt, bias, has_bias, bs, bm, g, delta, nblocks, mem, top, at):  #
 
 
 @njit(parallel=True, cache=True, nogil=True)
-def _backward(s, w, gmem, bs, bm, g, delta, need_s, need_c, need_w, nblocks, gs, gc, gwt, gb):  # type: ignore[no-untyped-def]
-    steps, batch, k_in = s.shape
-    width = w.shape[0]
+def _backward(  # type: ignore[no-untyped-def]
+    s, bits, has_bits, w, gmem, bs, bm, g, delta, need_s, need_c, need_w, nblocks, gs, gc, gwt, gb
+):
+    steps, batch, width = gmem.shape
+    k_in = w.shape[1]
     for c in prange(nblocks):
         lo, hi, cis2, cvs2 = block_state(c, nblocks, batch, width)
         m = (hi - lo) * width  # the block's rows side by side, as in the forward pass
@@ -107,20 +124,37 @@ def _backward(s, w, gmem, bs, bm, g, delta, need_s, need_c, need_w, nblocks, gs,
                     live = 0
                     for n in range(width):
                         live += ci[n] != _F0
-                    if live:
+                    if live and has_bits:
+                        add_unit_outer(bits[t, b], idx, ci, acc)
+                    elif live:
                         add_outer(s[t, b], idx, ci, acc)
         for r in range(hi - lo):
             for n in range(width):
                 gb[c, n] += accb[r * width + n]
 
 
+def _bits_operand(bits: np.ndarray | None) -> tuple[np.ndarray, bool]:
+    return (_NO_BITS, False) if bits is None else (bits, True)
+
+
+_NO_BITS = np.zeros((1, 1, 1), np.uint64)
+
+
 @follow_torch_threads
 def forward(
-    s: np.ndarray, wt: np.ndarray, bias: np.ndarray | None, bs: float, bm: float, g: float
+    s: np.ndarray,
+    wt: np.ndarray,
+    bias: np.ndarray | None,
+    bs: float,
+    bm: float,
+    g: float,
+    bits: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """``(U [T, B, N], max_t U [B, N], its first step [B, N])`` for spikes ``s [T, B, K]``,
     ``wt = W^T [K, N]`` and ``bias [N]`` (all float32, C-contiguous); the maximum is
-    meaningful where ``U`` is finite."""
+    meaningful where ``U`` is finite. ``bits`` (``[T, B, words(K)]`` uint64,
+    :func:`spikeinit._kernels.bitscan.pack` of each row of 0/1 spikes ``s``): the events
+    are read from them instead of scanning ``s`` (the same result)."""
     steps, batch, _ = s.shape
     width = wt.shape[1]
     mem = np.empty((steps, batch, width), np.float32)
@@ -129,8 +163,8 @@ def forward(
     b = np.zeros(width, np.float32) if bias is None else bias
     f32 = np.float32
     _forward(
-        s, wt, b, bias is not None, f32(bs), f32(bm), f32(g), bs == 0.0, chunks(batch), mem,
-        top, at,
+        s, *_bits_operand(bits), wt, b, bias is not None, f32(bs), f32(bm), f32(g), bs == 0.0,
+        chunks(batch), mem, top, at,
     )  # fmt: skip
     return mem, top, at
 
@@ -146,9 +180,11 @@ def backward(
     need_s: bool,
     need_w: bool,
     need_current: bool = False,
+    bits: np.ndarray | None = None,
 ) -> tuple[np.ndarray | None, np.ndarray, np.ndarray]:
     """``(dL/dS [T, B, K] or None, dL/dW^T [K, N], dL/db [N])`` for ``gmem = dL/dU``;
-    with ``need_current`` the first entry is ``dL/dx [T, B, N]`` instead of ``dL/dS``."""
+    with ``need_current`` the first entry is ``dL/dx [T, B, N]`` instead of ``dL/dS``;
+    ``bits`` as for :func:`forward`."""
     steps, batch, k_in = s.shape
     width = w.shape[0]
     nblocks = chunks(batch)
@@ -158,7 +194,7 @@ def backward(
     gb = np.zeros((nblocks, width), np.float32)
     f32 = np.float32
     _backward(
-        s, w, gmem, f32(bs), f32(bm), f32(g), bs == 0.0,
+        s, *_bits_operand(bits), w, gmem, f32(bs), f32(bm), f32(g), bs == 0.0,
         need_s and not need_current, need_current, need_w, nblocks, gs, gc, gwt, gb,
     )  # fmt: skip
     first = gc if need_current else (gs if need_s else None)

@@ -22,7 +22,7 @@ from .._kernels import linear_lif_backend, readout_backend
 from .._kernels.rule import RESET_CODES, SURROGATE_CODES, step_rule
 from .._validate import positive_int
 from ..kept import attach as keep
-from ..kept import spike_density
+from ..kept import spike_bits, spike_density
 from ..neuron import check_finite_current, get_kernel_backend, lif_sequence
 from ..params import LIFParams
 from ..surrogate import Surrogate
@@ -133,7 +133,7 @@ class _FusedLinearLIF(torch.autograd.Function):
     reference neuron'). The second output is a token: a fused readout of these spikes
     takes it as its input, so that its backward runs first and hands its part of
     ``dL/dS`` over through the :class:`_SpikeLink`. The third is the spike count
-    ``sum_t S[t]`` (no gradient; :mod:`spikeinit.kept`)."""
+    ``sum_t S[t]``, the fourth the spikes' rows as bits (no gradient; :mod:`spikeinit.kept`)."""
 
     @staticmethod
     def forward(  # type: ignore[override]
@@ -144,11 +144,11 @@ class _FusedLinearLIF(torch.autograd.Function):
         layer: SpikingLinear,
         consts: tuple[Any, ...],
         link: _SpikeLink,
-    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
         kernels = linear_lif_backend()
         assert kernels is not None
         xs, wt, b = _event_operands(x, weight, bias)
-        mem, spk, counts, finite = kernels.forward(xs.numpy(), wt, b, consts)
+        mem, spk, counts, bits, finite = kernels.forward(xs.numpy(), wt, b, consts)
         if not finite:
             # a NaN or an infinite current makes U non-finite at its step (g != 0): the
             # unfused path names it (a U that overflowed from finite currents passes)
@@ -159,12 +159,13 @@ class _FusedLinearLIF(torch.autograd.Function):
         ctx.reset_grad = step_rule(layer.params).reset_grad
         ctx.has_bias = bias is not None
         ctx.save_for_backward(torch.from_numpy(mem), xs, weight)
-        counts_t = torch.from_numpy(counts)  # sum_t S[t], for spikeinit.kept
-        ctx.mark_non_differentiable(counts_t)
-        return torch.from_numpy(spk), torch.zeros(()), counts_t
+        # sum_t S[t] and the spikes' bits, for spikeinit.kept
+        counts_t, bits_t = torch.from_numpy(counts), torch.from_numpy(bits.view(np.int64))
+        ctx.mark_non_differentiable(counts_t, bits_t)
+        return torch.from_numpy(spk), torch.zeros(()), counts_t, bits_t
 
     @staticmethod
-    def backward(ctx: Any, grad_spk: torch.Tensor | None, grad_token: torch.Tensor | None, _: Any):  # type: ignore[override]
+    def backward(ctx: Any, grad_spk: torch.Tensor | None, grad_token: torch.Tensor | None, *_: Any):  # type: ignore[override]
         readout = ctx.link.take(grad_token is not None)
         if grad_spk is None and readout is None:
             return None, None, None, None, None, None
@@ -279,8 +280,11 @@ class SpikingLinear(SpikingLayer):
         if consts is None:
             return super().forward(x)
         link = _SpikeLink()
-        spikes, token, counts = _FusedLinearLIF.apply(x, self.weight, self.bias, self, consts, link)
+        spikes, token, counts, bits = _FusedLinearLIF.apply(
+            x, self.weight, self.bias, self, consts, link
+        )
         keep(spikes, "count", counts)
+        keep(spikes, "bits", bits)
         if spikes.requires_grad:  # a fused readout of these spikes hands its gradient over
             setattr(spikes, _LINK_ATTR, (link, token, spikes._version))
         return spikes  # type: ignore[no-any-return]
@@ -406,12 +410,13 @@ class _FusedReadout(torch.autograd.Function):
         spikes: torch.Tensor,
         consts: tuple[float, float, float],
         link: _SpikeLink | None,
+        bits: np.ndarray | None,
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         kernels = readout_backend()
         assert kernels is not None
         xs, wt, b = _event_operands(spikes, weight, bias)
-        mem, top, at = kernels.forward(xs.numpy(), wt, b, *consts)
-        ctx.consts, ctx.link = consts, link
+        mem, top, at = kernels.forward(xs.numpy(), wt, b, *consts, bits=bits)
+        ctx.consts, ctx.link, ctx.bits = consts, link, bits
         ctx.has_bias = bias is not None
         ctx.save_for_backward(xs, weight)
         kept = (torch.from_numpy(top), torch.from_numpy(at))
@@ -428,14 +433,14 @@ class _FusedReadout(torch.autograd.Function):
         g = grad_mem.detach().to(torch.float32).contiguous().numpy()
         g_first, gwt, gb = kernels.backward(
             xs.numpy(), w, g, *ctx.consts, need_first and not linked, ctx.needs_input_grad[1],
-            need_first and linked,
+            need_first and linked, bits=ctx.bits,
         )  # fmt: skip
         grad_first, grad_w, grad_b = _param_grads(ctx, None if linked else g_first, gwt, gb)
         if need_first and linked:  # dL/dx_ro to the layer; the token's gradient is zero
             assert g_first is not None
             ctx.link.readout = (g_first, w)
             grad_first = torch.zeros(())
-        return grad_first, grad_w, grad_b, None, None, None
+        return grad_first, grad_w, grad_b, None, None, None, None
 
 
 class Readout(SpikingLinear):
@@ -496,7 +501,9 @@ class Readout(SpikingLinear):
             first = token
         else:
             first, link = x, None
-        mem, top, at = _FusedReadout.apply(first, self.weight, self.bias, x.detach(), consts, link)
+        mem, top, at = _FusedReadout.apply(
+            first, self.weight, self.bias, x.detach(), consts, link, spike_bits(x)
+        )
         if not bool(torch.isfinite(mem.detach().sum())):
             # a NaN or an infinity in the input: the unfused path names it
             check_finite_current(self.input_current(x))

@@ -5,6 +5,15 @@ case is supported: Triton for float32 CUDA tensors (feed-forward), numba for
 float32 CPU tensors; otherwise it uses its pure-torch loop. Every backend
 implements :class:`KernelBackend` and runs the step of :mod:`spikeinit._kernels.rule`
 with the surrogates of :data:`spikeinit.surrogate.SURROGATE_TABLE`.
+
+The numba kernels compile with ``error_model="numpy"``: a float division by zero
+gives IEEE inf or NaN instead of raising. Under numba's default (``"python"``)
+every division carries a zero test and a branch to raise, which stops LLVM from
+vectorising the loop around it: the surrogate derivative divides, so every
+backward pass over neurons ran scalar (measured: the fused layer's adjoint loop
+3.6 -> 0.6 ns per neuron and step). No divisor in these kernels can be zero
+(the surrogates divide by ``1 + ...^2`` or ``1 + exp(...)``), so the results are
+the same.
 """
 
 from __future__ import annotations

@@ -49,7 +49,7 @@ from .window_numba import window_dots
 _F0 = np.float32(0.0)
 
 
-@njit(parallel=True, cache=True, nogil=True)
+@njit(parallel=True, cache=True, nogil=True, error_model="numpy")
 def _forward_conv1d(x, i0, v0, wf, bs, bm, g, th, reset, order, delta, mem, spk):  # type: ignore[no-untyped-def]
     """``x, mem, spk``: ``[T, B, C*L]``; ``i0, v0``: ``[B, C*L]``; ``wf[c, j * C + o] =
     W[o, c, K - 1 - j]`` (flipped, channels last): a spike at ``(c, q)`` adds ``wf[c]`` to
@@ -87,7 +87,7 @@ def _forward_conv1d(x, i0, v0, wf, bs, bm, g, th, reset, order, delta, mem, spk)
             )
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, error_model="numpy")
 def _transpose_conv(ci, wt, cpad, acc, out, cn, length):  # type: ignore[no-untyped-def]
     """``out[c * L + m] = (g R)[c, m] = sum_o sum_j W[o, c, j] ci[o * L + m - j + p]``.
 
@@ -111,7 +111,7 @@ def _make_backward(scode: int, has_gs: bool, has_gm: bool, order: int):  # type:
     order (closure constants, as in :func:`spikeinit._kernels.lif_numba._make_backward`);
     the step itself is :func:`spikeinit._kernels.lif_numba._adjoint_step`."""
 
-    @njit(parallel=True, cache=True, nogil=True)
+    @njit(parallel=True, cache=True, nogil=True, error_model="numpy")
     def backward_conv(  # type: ignore[no-untyped-def]
         mem, v0, wt, gspk, gmem, bs, bm, g, th, rg, reset, delta, detach, k, want_w,
         gx, gi0, gv0, gw,

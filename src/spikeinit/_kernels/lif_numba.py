@@ -80,7 +80,7 @@ def _reset(b, fired, th, reset):  # type: ignore[no-untyped-def]
     return b
 
 
-@njit(parallel=True, cache=True, nogil=True)
+@njit(parallel=True, cache=True, nogil=True, error_model="numpy")
 def _forward_ff(x, i0, v0, bs, bm, g, th, reset, delta, chunk, mem, spk):  # type: ignore[no-untyped-def]
     """Update-first order, reset codes 0-2 (spikeinit; snnTorch's zero reset)."""
     steps, m = x.shape
@@ -107,7 +107,7 @@ def _forward_ff(x, i0, v0, bs, bm, g, th, reset, delta, chunk, mem, spk):  # typ
                     vst[j] = u
 
 
-@njit(parallel=True, cache=True, nogil=True)
+@njit(parallel=True, cache=True, nogil=True, error_model="numpy")
 def _forward_ff_late(x, i0, v0, bs, bm, g, th, reset, delta, chunk, mem, spk):  # type: ignore[no-untyped-def]
     """Update-first order, reset code 3: snnTorch's theta S[t-1] after the decay.
     (Its own function: a branch or a conditional load in ``_forward_ff``'s loop keeps
@@ -132,7 +132,7 @@ def _forward_ff_late(x, i0, v0, bs, bm, g, th, reset, delta, chunk, mem, spk):  
                 vst[j] = u
 
 
-@njit(parallel=True, cache=True, nogil=True)
+@njit(parallel=True, cache=True, nogil=True, error_model="numpy")
 def _forward_ff_sf(x, i0, v0, bs, bm, g, th, reset, delta, chunk, mem, spk):  # type: ignore[no-untyped-def]
     """stork's order: spike from the previous membrane, input one step late."""
     steps, m = x.shape
@@ -158,7 +158,7 @@ def _forward_ff_sf(x, i0, v0, bs, bm, g, th, reset, delta, chunk, mem, spk):  # 
                 vst[j] = u
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, error_model="numpy")
 def _step_rec(xt, rec, ist, vst, bs, bm, g, th, reset, order, delta, sp, mt, st):  # type: ignore[no-untyped-def]
     """One forward step given the recurrent input ``rec = S[t-1] R^T`` from torch's GEMM
     (``xt`` is ``x[t]``, or ``x[t-1]`` in stork's order; ``sp`` is ``S[t-1]``)."""
@@ -291,7 +291,7 @@ def _make_backward(scode: int, has_gs: bool, has_gm: bool, rec: bool, order: int
     and ``detach`` stay runtime arguments: they are plain selects.
     """
 
-    @njit(parallel=True, cache=True, nogil=True)
+    @njit(parallel=True, cache=True, nogil=True, error_model="numpy")
     def backward_ff(  # type: ignore[no-untyped-def]
         mem, v0, gspk, gmem, bs, bm, g, th, rg, reset, delta, detach, k, chunk, gx, gi0, gv0
     ):
@@ -317,7 +317,7 @@ def _make_backward(scode: int, has_gs: bool, has_gm: bool, rec: bool, order: int
                 gi0[lo : lo + n], gv0[lo : lo + n],
             )  # fmt: skip
 
-    @njit(parallel=True, cache=True, nogil=True)
+    @njit(parallel=True, cache=True, nogil=True, error_model="numpy")
     def backward_rec(  # type: ignore[no-untyped-def]
         mem, v0, w, gspk, gmem, bs, bm, g, th, rg, reset, delta, detach, k, gx, gi0, gv0
     ):

@@ -53,7 +53,7 @@ def _make_forward(delta: bool, reset: int):  # type: ignore[no-untyped-def]
     """Compile the forward pass for one synapse type and one reset (closure constants:
     numba folds the branches away, so the loop over neurons vectorises)."""
 
-    @njit(parallel=True, cache=True, nogil=True)
+    @njit(parallel=True, cache=True, nogil=True, error_model="numpy")
     def forward(x, wt, bias, has_bias, bs, bm, g, th, nblocks, mem, spk, cnt, bits):  # type: ignore[no-untyped-def]
         steps, batch, k_in = x.shape
         width = wt.shape[1]
@@ -87,7 +87,7 @@ def _make_backward(scode: int, gs_mode: int, has_ro: bool):  # type: ignore[no-u
     ``dL/dS`` (closure constants, as in :mod:`spikeinit._kernels.lif_numba`, so that
     the inner loop over neurons vectorises)."""
 
-    @njit(parallel=True, cache=True, nogil=True)
+    @njit(parallel=True, cache=True, nogil=True, error_model="numpy")
     def backward(  # type: ignore[no-untyped-def]
         mem, x, w, gspk, g_ro, w_ro, bs, bm, g, th, rg, reset, delta, detach, k,
         need_x, need_w, nblocks, gx, gwt, gb,

@@ -55,7 +55,7 @@ from .threads import follow_torch_threads
 _F0 = np.float32(0.0)
 
 
-@njit(parallel=True, cache=True, nogil=True)
+@njit(parallel=True, cache=True, nogil=True, error_model="numpy")
 def _forward(s, bits, has_bits, wt, bias, has_bias, bs, bm, g, delta, nblocks, mem, top, at):  # type: ignore[no-untyped-def]
     width = wt.shape[1]  # the classes
     steps, batch, k_in = mem.shape[0], mem.shape[1], wt.shape[0]
@@ -90,7 +90,7 @@ def _forward(s, bits, has_bits, wt, bias, has_bias, bs, bm, g, delta, nblocks, m
                 ix[j] = t if up else ix[j]
 
 
-@njit(parallel=True, cache=True, nogil=True)
+@njit(parallel=True, cache=True, nogil=True, error_model="numpy")
 def _backward(  # type: ignore[no-untyped-def]
     s, bits, has_bits, w, gmem, bs, bm, g, delta, need_s, need_c, need_w, nblocks, gs, gc, gwt, gb
 ):

@@ -32,7 +32,7 @@ from .window_numba import conv1d_input
 __all__ = ["conv1d", "conv1d_input", "conv1d_weight"]
 
 
-@njit(parallel=True, cache=True, nogil=True)
+@njit(parallel=True, cache=True, nogil=True, error_model="numpy")
 def _conv1d(x, wf, stride, pad, nchunks, out, kept):  # type: ignore[no-untyped-def]
     """``x [N, C, L]``, ``wf [C, K, O]`` (``W[o, c, j]``), ``out [N, O, L_out]``; writes
     ``kept = (x != 0)`` as uint8 in the same scan and returns whether ``x`` is all 0/1."""
@@ -67,7 +67,7 @@ def _conv1d(x, wf, stride, pad, nchunks, out, kept):  # type: ignore[no-untyped-
     return other == 0
 
 
-@njit(parallel=True, cache=True, nogil=True)
+@njit(parallel=True, cache=True, nogil=True, error_model="numpy")
 def _conv1d_weight(x, g, stride, pad, acc):  # type: ignore[no-untyped-def]
     """``acc[chunk, c, j, o]`` += scan of ``x [N, C, L]`` against ``g [N, O, L_out]``."""
     chunks, cn, kn, on = acc.shape

@@ -25,7 +25,7 @@ from numba import njit, prange
 from .threads import follow_torch_threads
 
 
-@njit(parallel=True, cache=True)
+@njit(parallel=True, cache=True, error_model="numpy")
 def _scan_matmul(x, wt, out):  # type: ignore[no-untyped-def]
     rows, cols = x.shape
     width = wt.shape[1]
@@ -39,7 +39,7 @@ def _scan_matmul(x, wt, out):  # type: ignore[no-untyped-def]
                     out[m, n] += v * wt[k, n]
 
 
-@njit(parallel=True, cache=True)
+@njit(parallel=True, cache=True, error_model="numpy")
 def _scan_weight_grad(x, g, acc):  # type: ignore[no-untyped-def]
     chunks, cols, width = acc.shape
     rows = g.shape[0]

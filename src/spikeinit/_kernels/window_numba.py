@@ -33,7 +33,7 @@ _F0 = np.float32(0.0)
 _REDUCE = {"reassoc", "contract", "nsz"}
 
 
-@njit(cache=True, nogil=True, fastmath=_REDUCE)
+@njit(cache=True, nogil=True, fastmath=_REDUCE, error_model="numpy")
 def window_dots(src, wt, h, nwin, out):  # type: ignore[no-untyped-def]
     """``out[m * C + c] = sum_e src[m * h + e] * wt[c, e]`` for ``m < nwin``, ``c < C``
     (``wt [C, E]``; ``src`` holds at least ``(nwin - 1) h + E`` values)."""
@@ -97,7 +97,7 @@ def window_dots(src, wt, h, nwin, out):  # type: ignore[no-untyped-def]
         m += 1
 
 
-@njit(parallel=True, cache=True, nogil=True)
+@njit(parallel=True, cache=True, nogil=True, error_model="numpy")
 def _conv1d_input(g, wt, stride, pad, nchunks, out):  # type: ignore[no-untyped-def]
     """``out [N, C, L]``: ``dL/dX`` of ``Y = conv1d(X, W, stride, pad)`` from ``g = dL/dY
     [N, O, L_out]``; ``wt [s, C, J O]`` from :func:`conv1d_input_weights`."""

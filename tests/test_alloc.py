@@ -41,6 +41,23 @@ def test_pool_holds_no_more_than_the_blocks_in_use_plus_the_new_one() -> None:
     alloc.release()
 
 
+def test_mid_sized_requests_are_pooled_and_small_ones_are_not() -> None:
+    """A Randman layer's [100, 250, 128] float32 output (12.8 MB) is pooled: the block
+    of a dead one serves the next; below MIN_BYTES malloc serves the request."""
+    alloc.release()
+    a = alloc.empty(100, 250, 128)
+    ptr = a.data_ptr()
+    assert alloc.pooled_bytes() == 100 * 250 * 128 * 4
+    del a
+    b = alloc.empty(100, 250, 128)
+    assert b.data_ptr() == ptr and alloc.pooled_bytes() == 100 * 250 * 128 * 4
+    small = alloc.empty(alloc.MIN_BYTES // 4 - 1)
+    assert alloc.pooled_bytes() == 100 * 250 * 128 * 4 and small.numel() > 0
+    del b
+    alloc.release()
+    assert alloc.pooled_bytes() == 0
+
+
 def test_small_and_uint8_requests() -> None:
     t = alloc.empty(3, 5)
     assert t.shape == (3, 5) and t.dtype == torch.float32

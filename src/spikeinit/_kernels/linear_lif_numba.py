@@ -37,6 +37,7 @@ from typing import Any
 import numpy as np
 from numba import njit, prange
 
+from . import alloc
 from .bitscan import pack, words
 from .event_rows import add_outer, block_state, chunks, event_current, vec_mat
 from .lif_numba import _cell, _membrane, _reset
@@ -170,8 +171,8 @@ def forward(
     non-finite at its step, ``g != 0``)."""
     steps, batch, _ = x.shape
     width = wt.shape[1]
-    mem = np.empty((steps, batch, width), np.float32)
-    spk = np.empty((steps, batch, width), np.float32)
+    mem = alloc.empty(steps, batch, width).numpy()
+    spk = alloc.empty(steps, batch, width).numpy()
     b = np.zeros(width, np.float32) if bias is None else bias
     bs, bm, g, th, reset = consts
     nblocks = chunks(batch)
@@ -209,7 +210,7 @@ def backward(
     k_in = x.shape[2]
     bs, bm, g, th, reset = consts
     nblocks = chunks(batch)
-    gx = np.empty((steps, batch, k_in) if need_x else (1, 1, 1), np.float32)
+    gx = alloc.empty(*((steps, batch, k_in) if need_x else (1, 1, 1))).numpy()
     gwt = np.zeros((nblocks, k_in, width), np.float32)
     gb = np.zeros((nblocks, width), np.float32)
     if g_spk is None:

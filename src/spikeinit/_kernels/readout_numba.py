@@ -40,6 +40,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
+from . import alloc
 from .event_rows import (
     add_events,
     add_outer,
@@ -157,7 +158,7 @@ def forward(
     are read from them instead of scanning ``s`` (the same result)."""
     steps, batch, _ = s.shape
     width = wt.shape[1]
-    mem = np.empty((steps, batch, width), np.float32)
+    mem = alloc.empty(steps, batch, width).numpy()
     top = np.empty((batch, width), np.float32)
     at = np.zeros((batch, width), np.int64)
     b = np.zeros(width, np.float32) if bias is None else bias
@@ -188,8 +189,8 @@ def backward(
     steps, batch, k_in = s.shape
     width = w.shape[0]
     nblocks = chunks(batch)
-    gs = np.empty((steps, batch, k_in) if need_s else (1, 1, 1), np.float32)
-    gc = np.empty((steps, batch, width) if need_current else (1, 1, 1), np.float32)
+    gs = alloc.empty(*((steps, batch, k_in) if need_s else (1, 1, 1))).numpy()
+    gc = alloc.empty(*((steps, batch, width) if need_current else (1, 1, 1))).numpy()
     gwt = np.zeros((nblocks, k_in, width), np.float32)
     gb = np.zeros((nblocks, width), np.float32)
     f32 = np.float32

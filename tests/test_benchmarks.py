@@ -57,3 +57,16 @@ def test_epoch_profile_categories_and_missing_stork(tmp_path, monkeypatch, capsy
     assert epoch.stork_python(None) is None
     assert epoch.stork_python(str(tmp_path / "absent" / "python")) is None
     assert "does not exist" in capsys.readouterr().out
+
+
+def test_epoch_kernels_times_the_four_fused_kernels_with_bits() -> None:
+    from benchmarks import epoch_kernels
+
+    res = epoch_kernels.time_kernels(calls=1, samples_per_class=60)
+    assert res["readout_reads_bits"]
+    assert res["shape"][0] == 100 and res["shape"][2] == 128
+    assert 0.0 < res["spike_density"] < 0.5
+    assert set(res["median_ms"]) == {
+        "hidden forward", "readout forward", "readout backward", "hidden backward"
+    }  # fmt: skip
+    assert all(v > 0 for v in res["median_ms"].values())

@@ -96,28 +96,38 @@ def _lowest_bit_impl(mask):  # type: ignore[no-untyped-def]
 
 
 @njit(cache=True, inline="always")
+def _word64(row, k0):  # type: ignore[no-untyped-def]
+    """The flags of ``row[k0 : k0 + 64]`` as one word (eight :func:`flags8`)."""
+    m = np.uint64(0)
+    for j in range(8):
+        m |= flags8(row, k0 + 8 * j) << np.uint64(8 * j)
+    return m
+
+
+@njit(cache=True, inline="always")
+def _set_bits(m, base, idx, cnt):  # type: ignore[no-untyped-def]
+    """Append ``base + i`` for the set bits ``i`` of ``m`` to ``idx`` from ``cnt`` on, in
+    ascending order; the new count."""
+    one = np.uint64(1)
+    while m:
+        idx[cnt] = base + lowest_bit(m)
+        cnt += 1
+        m &= m - one
+    return cnt
+
+
+@njit(cache=True, inline="always")
 def nonzero(srow, idx):  # type: ignore[no-untyped-def]
     """The indices of the nonzero entries of ``srow`` into ``idx``, in ascending order;
     their count. Eight entries per :func:`flags8`, the tail one by one."""
     n = srow.shape[0]
     cnt = 0
     k0 = 0
-    one = np.uint64(1)
-    while k0 + 64 <= n:  # eight masks of eight into one word, then its set bits
-        m = np.uint64(0)
-        for j in range(8):
-            m |= flags8(srow, k0 + 8 * j) << np.uint64(8 * j)
-        while m:
-            idx[cnt] = k0 + lowest_bit(m)
-            cnt += 1
-            m &= m - one
+    while k0 + 64 <= n:
+        cnt = _set_bits(_word64(srow, k0), k0, idx, cnt)
         k0 += 64
     while k0 + 8 <= n:
-        m = flags8(srow, k0)
-        while m:
-            idx[cnt] = k0 + lowest_bit(m)
-            cnt += 1
-            m &= m - one
+        cnt = _set_bits(flags8(srow, k0), k0, idx, cnt)
         k0 += 8
     for k in range(k0, n):  # the tail: branch-free, every index written
         idx[cnt] = k
@@ -137,13 +147,12 @@ def pack(row, out):  # type: ignore[no-untyped-def]
     n = row.shape[0]
     for w in range(out.shape[0]):
         k0 = 64 * w
-        m = np.uint64(0)
         if k0 + 64 <= n:
-            for j in range(8):
-                m |= flags8(row, k0 + 8 * j) << np.uint64(8 * j)
-        else:
-            for k in range(k0, n):
-                m |= np.uint64(row[k] != _F0) << np.uint64(k - k0)
+            out[w] = _word64(row, k0)
+            continue
+        m = np.uint64(0)
+        for k in range(k0, n):
+            m |= np.uint64(row[k] != _F0) << np.uint64(k - k0)
         out[w] = m
 
 
@@ -152,11 +161,6 @@ def unpack(bits, idx):  # type: ignore[no-untyped-def]
     """The indices of the set bits of the words ``bits`` into ``idx``, ascending; their
     count (the inverse of :func:`pack`)."""
     cnt = 0
-    one = np.uint64(1)
     for w in range(bits.shape[0]):
-        m = bits[w]
-        while m:
-            idx[cnt] = 64 * w + lowest_bit(m)
-            cnt += 1
-            m &= m - one
+        cnt = _set_bits(bits[w], 64 * w, idx, cnt)
     return cnt

@@ -179,7 +179,8 @@ def make_encoder(
             return encode_current(x, n_steps)
 
     elif encoding == "poisson":
-        encode_poisson(dummy, 1, max_rate=max_rate, dt=dt)
+        # a private generator: checking the parameters must not advance the global RNG
+        encode_poisson(dummy, 1, max_rate=max_rate, dt=dt, generator=torch.Generator())
 
         def enc(x: Tensor, g: torch.Generator) -> Tensor:
             return encode_poisson(x, n_steps, max_rate=max_rate, dt=dt, generator=g)

@@ -30,6 +30,7 @@ __all__ = [
     "MICHELI_INPUT_WIDTH",
     "MODELS",
     "OPTIMIZERS",
+    "OUTPUTS",
     "PROPAGATION_BIASES",
     "PROPAGATION_INPUTS",
     "PROPAGATION_NEURONS",
@@ -145,8 +146,11 @@ MODELS: tuple[str, ...] = (
 OPTIMIZERS: tuple[str, ...] = ("adam", "adamw", "smorms3")
 #: :data:`spikeinit.optim.SCHEDULES`
 SCHEDULES: tuple[str, ...] = ("none", "cosine", "cosine_batch")
+#: which part of a user's model output is decoded (spikeinit.foreign_training.select_output)
+OUTPUTS: tuple[str, ...] = ("auto", "spikes", "membrane")
+
 #: the keys of :data:`spikeinit.losses.LOSSES`, in the order the commands list them
-LOSSES: tuple[str, ...] = ("max", "mean", "sum", "count")
+LOSSES: tuple[str, ...] = ("max", "mean", "sum", "count", "rate_ce", "step_ce", "rate_mse")
 #: forms of the reset-aware Micheli rule: the covariance form (5.41) or the public code's
 RESET_FORMS: tuple[str, ...] = ("covariance", "public")
 #: ``spikeinit propagation --input``: Micheli's static image, fresh Gaussian current, Bernoulli

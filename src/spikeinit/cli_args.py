@@ -11,6 +11,7 @@ whose ``run(args) -> int`` carries it out.
 from __future__ import annotations
 
 import argparse
+import json
 import math
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -21,12 +22,14 @@ from .catalog import (
     MICHELI_INPUT_WIDTH,
     MODELS,
     OPTIMIZERS,
+    OUTPUTS,
     PROPAGATION_BIASES,
     PROPAGATION_INPUTS,
     PROPAGATION_NEURONS,
     RESET_FORMS,
     init_names,
 )
+from .entry_points import absolute, is_entry_point
 
 __all__ = [
     "COMMANDS",
@@ -133,19 +136,127 @@ def add_common_arguments(p: argparse.ArgumentParser, out: str) -> None:
     p.add_argument("--device", default="cpu", help="torch device, e.g. cpu or cuda")
 
 
+def model_name(text: str) -> str:
+    """A zoo model, or a user's factory ``FILE.py:FUNCTION`` (its file made absolute)."""
+    if text in MODELS:
+        return text
+    if is_entry_point(text):
+        return absolute(text, "--model")
+    raise argparse.ArgumentTypeError(
+        f"expected a zoo model ({', '.join(MODELS)}) or FILE.py:FUNCTION, got {text!r}"
+    )
+
+
+def data_name(text: str) -> str:
+    """A user's data factory ``FILE.py:FUNCTION`` returning ``(train, val[, test])``."""
+    if is_entry_point(text):
+        return absolute(text, "--data")
+    raise argparse.ArgumentTypeError(
+        f"expected FILE.py:FUNCTION or package.module:FUNCTION returning (train, val[, test]) "
+        f"loaders, got {text!r} (built-in datasets: --dataset)"
+    )
+
+
+def loss_name(text: str) -> str:
+    """A loss name, ``auto`` (the tutorials' loss for the output) or ``FILE.py:FUNCTION``."""
+    if text in LOSSES or text == "auto":
+        return text
+    if is_entry_point(text):
+        return absolute(text, "--loss")
+    raise argparse.ArgumentTypeError(
+        f"expected one of {', '.join(LOSSES)}, auto or FILE.py:FUNCTION, got {text!r}"
+    )
+
+
+READOUT_RULES: tuple[str, ...] = ("auto", "fluctuation", "normal", "keep")
+
+
+def readout_rule(text: str) -> str | float:
+    """An output-layer rule (:data:`READOUT_RULES`) or a target sigma_U / theta > 0."""
+    if text in READOUT_RULES:
+        return text
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not (math.isfinite(value) and value > 0):
+        raise argparse.ArgumentTypeError(
+            f"expected one of {', '.join(READOUT_RULES)} or a number > 0, got {text!r}"
+        )
+    return value
+
+
+def keyword_arguments(text: str) -> dict[str, Any]:
+    """``KEY=VALUE,KEY=VALUE`` (values read as JSON where they parse, else as text)."""
+    out: dict[str, Any] = {}
+    for item in (t.strip() for t in text.split(",")):
+        if not item:
+            continue
+        key, eq, raw = item.partition("=")
+        if not eq or not key.strip().isidentifier():
+            raise argparse.ArgumentTypeError(f"expected KEY=VALUE pairs, got {item!r}")
+        try:
+            value: Any = json.loads(raw)
+        except ValueError:
+            value = raw
+        out[key.strip()] = value
+    return out
+
+
 def add_training_arguments(p: argparse.ArgumentParser) -> None:
     """Options shared by ``train``, ``compare`` and ``sweep`` (unset values keep the preset)."""
     p.add_argument("--dataset", default="randman", choices=DATASETS)
-    p.add_argument("--model", choices=MODELS, help="zoo model (default: the preset's)")
+    p.add_argument(
+        "--model",
+        type=model_name,
+        help="zoo model (default: the preset's) or your own: FILE.py:FUNCTION returning an "
+        "nn.Module (snnTorch, Norse, SpikingJelly, spikeinit); needs --data",
+    )
+    add_user_arguments(p)
     p.add_argument("--epochs", type=positive_int(), help="default: the preset's")
     p.add_argument("--batch-size", type=positive_int(), help="default: the preset's")
     p.add_argument("--lr", type=float, help="learning rate (default: the preset's)")
     p.add_argument("--optimizer", choices=OPTIMIZERS)
-    p.add_argument("--loss", choices=LOSSES)
+    p.add_argument(
+        "--loss",
+        type=loss_name,
+        help=f"{', '.join(LOSSES)}, auto (a model of your own: the tutorials' loss for its "
+        "output) or FILE.py:FUNCTION(trace [T, B, C], y)",
+    )
     p.add_argument("--sigma-u", type=float, help="fluctuation target sigma_U / theta")
     p.add_argument("--steps", type=positive_int(), help="time steps T (image datasets)")
     p.add_argument("--samples-per-class", type=positive_int(), help="Randman size")
     p.add_argument("--hidden", help="hidden widths for fc/recurrent, e.g. 128 or 128,128")
+
+
+def add_user_arguments(p: argparse.ArgumentParser) -> None:
+    """``--data``, ``--model-kw``, ``--data-kw``, ``--output``, ``--repeat-steps``."""
+    p.add_argument(
+        "--data",
+        type=data_name,
+        help="your own data: FILE.py:FUNCTION returning (train, val) or (train, val, test) "
+        "loaders of (x, y) batches",
+    )
+    p.add_argument("--model-kw", type=keyword_arguments, help="KEY=VALUE,... for --model")
+    p.add_argument("--data-kw", type=keyword_arguments, help="KEY=VALUE,... for --data")
+    p.add_argument(
+        "--output",
+        choices=OUTPUTS,
+        help="which part of your model's output is decoded: auto (the spikes of a "
+        "(spikes, membrane) pair), spikes or membrane",
+    )
+    p.add_argument(
+        "--readout",
+        type=readout_rule,
+        help="rule for the output layer(s): auto (default: decode-aware for a model of your "
+        "own, the reference rule for a zoo model), fluctuation (as hidden layers), normal, "
+        "keep, or a target sigma_U / theta (a number, models of your own)",
+    )
+    p.add_argument(
+        "--repeat-steps",
+        type=positive_int(),
+        help="feed a static batch this many steps to a one-step model (snnTorch init_hidden)",
+    )
 
 
 def add_micheli_arguments(p: argparse.ArgumentParser) -> None:
@@ -183,6 +294,7 @@ SWEEP_PARAMETERS: tuple[str, ...] = (
     "optimizer",
     "loss",
     "schedule",
+    "readout",
 )
 
 
@@ -391,7 +503,12 @@ def add_diagnose(sub: Any) -> None:
     add_common_arguments(p, "runs/diagnose")
     p.add_argument("checkpoint", nargs="?", help="a `spikeinit train` --out dir or its .pt file")
     p.add_argument("--dataset", choices=DATASETS, help="default: the run's, or randman")
-    p.add_argument("--model", choices=MODELS, help="fresh model (no checkpoint)")
+    p.add_argument(
+        "--model",
+        type=model_name,
+        help="fresh model (no checkpoint): a zoo model or FILE.py:FUNCTION (needs --data)",
+    )
+    add_user_arguments(p)
     p.add_argument(
         "--init",
         choices=sorted(init_names(aliases=True)),

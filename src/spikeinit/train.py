@@ -203,7 +203,8 @@ class TrainConfig:
                 f"lr must be <= 1 for optimizer 'smorms3' (its step is min(lr, x) with x <= 1, "
                 f"so a larger lr acts as 1), got {self.lr!r}"
             )
-        one_of("loss", self.loss, LOSS_NAMES)
+        if not (isinstance(self.loss, str) and _losses.is_custom(self.loss)):
+            one_of("loss", self.loss, LOSS_NAMES)
         one_of("schedule", self.schedule, SCHEDULES)
         one_of("test_on", self.test_on, TEST_ON)
         if not isinstance(self.regularizers, tuple) or not all(
@@ -604,7 +605,7 @@ def evaluate(
 
     The model is put in eval mode for the pass and its mode restored after.
     """
-    one_of("loss", loss, LOSS_NAMES)
+    _losses.resolve(loss)  # a known name, or a user's FILE.py:FUNCTION
     if device is None:
         p = next(iter(model.parameters()), None)
         device = p.device if p is not None else torch.device("cpu")
@@ -620,7 +621,7 @@ def evaluate(
 def _evaluate(
     model: nn.Module, loader: Iterable[Any], loss: str, device: torch.device, batch_first: bool
 ) -> tuple[float, float]:
-    fn = _losses.LOSSES[loss]
+    fn = _losses.resolve(loss)
     was_training = model.training
     model.eval()
     total, loss_sum, correct = 0, 0.0, 0
@@ -786,7 +787,7 @@ class Trainer:
         self.best_val_accuracy: float | None = None
         self.best_epoch = 0
         self._best_state: dict[str, torch.Tensor] | None = None
-        self._loss_fn = _losses.LOSSES[cfg.loss]
+        self._loss_fn = _losses.resolve(cfg.loss)
         self._names = {p: n for n, p in model.named_parameters()}
         # the scale each parameter starts from: growth beyond EXPLODED times it is divergence
         self._start_scale = {

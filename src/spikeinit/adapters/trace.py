@@ -241,11 +241,59 @@ def _walk(
 
 @dataclass
 class Trace:
-    """The result of :func:`trace_model`: the neuron sites in execution order."""
+    """The result of :func:`trace_model`: the neuron sites in execution order.
+
+    ``outputs`` maps each neuron whose output reaches the tensors the model
+    returns *directly* (through no module with parameters and no other neuron)
+    to what of it does: ``"spikes"`` (its first output) and/or ``"state"`` (a
+    membrane or state it also returns, snnTorch's ``mem``). Those neurons are
+    the model's output layer: their spikes or membrane are decoded into classes.
+    """
 
     sites: list[Site]
     modules: dict[str, nn.Module]
     batch_size: int | None
+    outputs: dict[str, list[str]] = field(default_factory=dict)
+
+
+def _output_tensors(out: Any) -> list[torch.Tensor]:
+    if isinstance(out, torch.Tensor):
+        return [out]
+    if isinstance(out, (tuple, list)):
+        return [t for o in out for t in _output_tensors(o)]
+    if isinstance(out, dict):
+        return [t for o in out.values() for t in _output_tensors(o)]
+    return []
+
+
+def direct_outputs(
+    out: Any, leaves: dict[int, tuple[str, str]], owners: dict[int, tuple[str, nn.Module, str]]
+) -> dict[str, list[str]]:
+    """The neurons whose outputs reach ``out`` through no parameterised module (Trace)."""
+    found: dict[str, list[str]] = {}
+    stack: list[Any] = []
+    for t in _output_tensors(out):
+        if t.grad_fn is not None:
+            stack.append(t.grad_fn)
+        elif id(t) in leaves:
+            name, kind = leaves[id(t)]
+            found.setdefault(name, []).append(kind)
+    seen: set[int] = set()
+    while stack:
+        node = stack.pop()
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        if type(node).__name__ == "AccumulateGrad":
+            tag = leaves.get(id(node.variable))
+            if tag is not None and tag[1] not in found.setdefault(tag[0], []):
+                found[tag[0]].append(tag[1])
+            continue
+        nexts = [n for n, _ in node.next_functions if n is not None]
+        if any(_param_owner(n, owners) is not None for n in nexts):
+            continue  # a weight sits between: what lies behind it is not decoded directly
+        stack.extend(nexts)
+    return {k: v for k, v in found.items() if v}
 
 
 def trace_model(
@@ -280,6 +328,7 @@ def trace_model(
     neurons = [m for m in neurons if id(m) not in inside]
     owners = _owner_map(model)
     leaves: dict[int, str] = {}
+    kinds: dict[int, tuple[str, str]] = {}  # neuron outputs: (neuron, "spikes" | "state")
     keep: list[torch.Tensor] = []
     inputs: dict[int, list[torch.Tensor]] = {}
     shapes: dict[int, tuple[int, ...]] = {}
@@ -297,21 +346,22 @@ def trace_model(
                 inputs.setdefault(id(m), []).append(inp)
 
     def post(m: nn.Module, _args: tuple[Any, ...], out: Any) -> Any:
-        def leaf(t: torch.Tensor) -> torch.Tensor:
+        def leaf(t: torch.Tensor, kind: str) -> torch.Tensor:
             new = t.detach().clone()
             if new.is_floating_point():
                 new.requires_grad_(True)
                 leaves[id(new)] = names[id(m)]
+                kinds[id(new)] = (names[id(m)], kind)
                 keep.append(new)
             return new
 
         if isinstance(out, torch.Tensor):
-            return leaf(out)
+            return leaf(out, "spikes")
         if isinstance(out, tuple) and out and isinstance(out[0], torch.Tensor):
             if hasattr(out, "_fields"):  # a namedtuple state: keep its type
                 return out
-            first = leaf(out[0])
-            rest = tuple(leaf(o) if isinstance(o, torch.Tensor) else o for o in out[1:])
+            first = leaf(out[0], "spikes")
+            rest = tuple(leaf(o, "state") if isinstance(o, torch.Tensor) else o for o in out[1:])
             return (first, *rest)
         return out
 
@@ -329,7 +379,9 @@ def trace_model(
         for p, _ in flags:
             p.requires_grad_(True)
         with torch.enable_grad():
-            call_model(model, x, forward)
+            returned = call_model(model, x, forward)
+        outputs = direct_outputs(returned, kinds, owners)
+        del returned
         sites: list[Site] = []
         for m in order:
             name = names[id(m)]
@@ -354,7 +406,7 @@ def trace_model(
     shape = shapes.get(id(first.neuron))
     if shape:
         batch = shape[0] if first.mode == "step" else (shape[1] if len(shape) > 1 else None)
-    return Trace(sites, modules, batch)
+    return Trace(sites, modules, batch, outputs)
 
 
 # --------------------------------------------------------------------------- capture

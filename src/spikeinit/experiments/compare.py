@@ -24,7 +24,7 @@ from ..cli_run import resolve_device
 from .common import new_figure, save_figure, write_report, write_results
 from .presets import epochs_to_reach, preset, resolve_init, spec_dict
 from .sweep import Trial, check_address, execute
-from .train_cmd import spec_overrides
+from .train_cmd import dataset_of, spec_overrides
 
 
 def compare(
@@ -122,7 +122,7 @@ def run(args: argparse.Namespace) -> int:
         resolve_init(name)
     over = spec_overrides(args)
     specs = [
-        preset(args.dataset, init=i, seed=args.seed + k, **over)
+        preset(dataset_of(args), init=i, seed=args.seed + k, **over)
         for i in args.inits
         for k in range(args.seeds)
     ]

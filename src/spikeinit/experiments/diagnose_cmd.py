@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +25,7 @@ from .. import diagnose, initialize
 from ..cli_run import resolve_device
 from ..train import load_checkpoint, load_model_state
 from .common import write_report, write_results
+from ..entry_points import is_entry_point
 from .presets import (
     build_model,
     preset,
@@ -31,6 +33,7 @@ from .presets import (
     spec_dict,
     standardize_mnist,
 )
+from .user_runs import build_user
 
 
 def _spec_from_checkpoint(path: Path) -> tuple[dict[str, Any], Path]:
@@ -42,6 +45,12 @@ def _spec_from_checkpoint(path: Path) -> tuple[dict[str, Any], Path]:
     if not ckpt.exists():
         raise FileNotFoundError(f"no checkpoint (best.pt or last.pt) in {run_dir}")
     results = run_dir / "results.json"
+    trial = run_dir / "trial.json"  # a trial of `compare` / `sweep`
+    if not results.exists() and trial.exists():
+        try:
+            return dict(json.loads(trial.read_text())["spec"]), ckpt
+        except (json.JSONDecodeError, KeyError, TypeError) as exc:
+            raise ValueError(f"{trial} is not a spikeinit trial record ({exc})") from exc
     if not results.exists():
         raise FileNotFoundError(
             f"{results} not found: diagnose needs the results.json that `spikeinit train` writes"
@@ -53,8 +62,30 @@ def _spec_from_checkpoint(path: Path) -> tuple[dict[str, Any], Path]:
     return config, ckpt
 
 
+def _user_model(
+    args: argparse.Namespace, spec: Any, ckpt: Path | None
+) -> tuple[Any, Any, list[Any], str]:
+    """A user's model (``--model FILE.py:FUNCTION``): ``(net, forward, source)``, with the
+    run's trained weights from ``ckpt`` or freshly initialised by ``--init``."""
+    net, clf, batches = build_user(spec, split="val")
+    if ckpt is not None:
+        load_model_state(clf, load_checkpoint(ckpt)["model"], f"checkpoint {ckpt}:")
+        return net, clf.call, batches, f"checkpoint {ckpt}"
+    init = resolve_init(args.init)
+    if init != "default":
+        initialize(net, batches, method=init, seed=args.seed, forward=clf.call,
+                   readout=spec.readout)  # fmt: skip
+    return net, clf.call, batches, f"fresh {spec.model}, init {args.init}"
+
+
 def run(args: argparse.Namespace) -> int:
     device = resolve_device(args.device)
+    user = is_entry_point(args.model) or bool(args.data)
+    if args.checkpoint and not user:
+        config, _ = _spec_from_checkpoint(Path(args.checkpoint))
+        user = is_entry_point(config.get("model")) or is_entry_point(config.get("dataset"))
+    if user:
+        return _run_user(args, device)
     if args.checkpoint:
         config, ckpt = _spec_from_checkpoint(Path(args.checkpoint))
         fields = {k: v for k, v in config.items() if k in spec_dict(preset("randman"))}
@@ -90,6 +121,43 @@ def run(args: argparse.Namespace) -> int:
         out,
         f"# spikeinit diagnose\n\n{source}, dataset {spec.dataset} "
         f"({x.shape[1]} test samples)\n\n```\n{d}\n```\n\n![diagnosis](diagnosis.png)\n",
+    )
+    print(d)
+    return 0
+
+
+def _run_user(args: argparse.Namespace, device: Any) -> int:
+    """``diagnose`` of a user's model: a trained run of it, or fresh with ``--init``."""
+    ckpt = None
+    if args.checkpoint:
+        config, ckpt = _spec_from_checkpoint(Path(args.checkpoint))
+        fields = {k: v for k, v in config.items() if k in spec_dict(preset("randman"))}
+        fields["hidden"] = tuple(fields.get("hidden", (128,)))
+        spec = preset(fields.pop("dataset"), **fields)
+    else:
+        given = {
+            "model_kw": args.model_kw, "dataset_kw": args.data_kw, "output": args.output,
+            "repeat_steps": args.repeat_steps, "readout": args.readout,
+        }  # fmt: skip
+        spec = preset(
+            args.data or "", model=args.model or "", seed=args.seed,
+            **{k: v for k, v in given.items() if v is not None},
+        )  # fmt: skip
+    spec = replace(spec, init_samples=args.samples)
+    net, forward, batches, source = _user_model(args, spec, ckpt)
+    net.to(device)
+    with torch.no_grad():
+        d = diagnose(net, [b.to(device) for b in batches], forward=forward)
+    out = Path(args.out)
+    d.plot(out / "diagnosis.png")
+    write_results(
+        out, "diagnose", {**spec_dict(spec), "source": source}, device, layers=d.to_dict()["layers"]
+    )
+    write_report(
+        out,
+        f"# spikeinit diagnose\n\n{source}, data {spec.dataset} "
+        f"({sum(int(b.shape[0]) for b in batches)} batch rows of the validation loader)\n\n"
+        f"```\n{d}\n```\n\n![diagnosis](diagnosis.png)\n",
     )
     print(d)
     return 0

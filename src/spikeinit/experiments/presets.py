@@ -23,10 +23,12 @@ from ..catalog import init_aliases, init_names
 from ..catalog import resolve_init as _resolve_init
 from ..data import load as load_dataset
 from ..diagnostics import diagnose
+from ..entry_points import is_entry_point
 from ..init.model import initialize
 from ..params import LIFParams
 from ..regularizers import ActivityRegularizer
 from ..train import TrainConfig, fit
+from .user_runs import user_run
 
 #: views of the registry of rules (spikeinit.catalog.INIT_RULES): aliases, and names + aliases
 INIT_ALIASES = init_aliases()
@@ -54,8 +56,19 @@ class RunSpec:
     regularize: bool = True
     standardize: bool = False
     init_samples: int = 256
-    readout: str = "auto"
+    readout: str | float = "auto"
     form: str = "covariance"
+    # a user's model and data (--model / --data FILE.py:FUNCTION, experiments/user_runs.py):
+    # the factories' keyword arguments (the data factory's are dataset_kw), which part of
+    # the output is the trace, and how many steps a one-step model sees a static batch
+    model_kw: dict[str, Any] = field(default_factory=dict)
+    output: str = "auto"
+    repeat_steps: int | None = None
+
+    @property
+    def user(self) -> bool:
+        """The model or the data is a user's factory (``FILE.py:FUNCTION``)."""
+        return is_entry_point(self.model) or is_entry_point(self.dataset)
 
 
 PRESETS: dict[str, RunSpec] = {
@@ -115,9 +128,28 @@ def resolve_init(name: str) -> str:
     return _resolve_init(name)
 
 
+#: a user's model on a user's data: trained as the frameworks' tutorials train (Adam,
+#: 1e-3, the tutorials' loss for the model's output), no homeostasis
+USER = RunSpec(
+    dataset="", model="", epochs=10, batch_size=128, lr=1e-3, optimizer="adam", loss="auto",
+    regularize=False,
+)  # fmt: skip
+
+
 def preset(dataset: str, **overrides: Any) -> RunSpec:
-    """The preset for ``dataset`` (Randman's set-up for others), with overrides."""
-    base = PRESETS.get(dataset, replace(PRESETS["randman"], dataset=dataset))
+    """The preset for ``dataset`` (Randman's set-up for others), with overrides.
+
+    A user's data or model (``FILE.py:FUNCTION``) starts from :data:`USER`.
+    """
+    if is_entry_point(dataset) or is_entry_point(overrides.get("model")):
+        if not (is_entry_point(dataset) and is_entry_point(overrides.get("model"))):
+            raise ValueError(
+                "a model of your own (--model FILE.py:FUNCTION) needs data of your own "
+                "(--data FILE.py:FUNCTION) and the other way round"
+            )
+        base = replace(USER, dataset=dataset)
+    else:
+        base = PRESETS.get(dataset, replace(PRESETS["randman"], dataset=dataset))
     clean = {k: v for k, v in overrides.items() if v is not None}
     if "dataset_kw" in clean:
         clean["dataset_kw"] = {**base.dataset_kw, **clean["dataset_kw"]}
@@ -219,6 +251,8 @@ def run(
     holds ``"initial_diagnosis"``. ``on_epoch_end(epoch, record)`` is passed to
     :func:`spikeinit.train.fit`.
     """
+    if spec.user:
+        return user_run(spec, out, device, resume, progress, diagnose_init, on_epoch_end)
     model, ds, x_init, report = build_initialized(spec)
     diagnosis = None
     if diagnose_init:
@@ -283,3 +317,4 @@ def spec_dict(spec: RunSpec) -> dict[str, Any]:
     d = asdict(spec)
     d["hidden"] = list(spec.hidden)
     return d
+

@@ -50,7 +50,7 @@ from typing import Any
 import numpy as np
 
 from ..catalog import DATASETS, LOSSES, MODELS, OPTIMIZERS, SCHEDULES
-from ..cli_args import ENGINES
+from ..cli_args import ENGINES, readout_rule
 from ..cli_run import resolve_device
 from ..diagnostics import diagnose
 from ..train import TrainingDiverged
@@ -64,7 +64,7 @@ from .common import (
 )
 from .presets import INIT_NAMES, RunSpec, build_initialized, preset, spec_dict
 from .presets import run as run_one
-from .train_cmd import spec_overrides
+from .train_cmd import dataset_of, spec_overrides
 
 #: environment variable of the fault-injection hook used by the tests:
 #: ``<marker file>[:<epoch>]`` makes the first trial that reaches the end of
@@ -123,6 +123,9 @@ PARAMETERS: dict[str, Param] = {
     "optimizer": Param("choice", "optimiser", choices=_const(*OPTIMIZERS)),
     "loss": Param("choice", "loss", choices=_const(*LOSSES)),
     "schedule": Param("choice", "lr schedule", choices=_const(*SCHEDULES)),
+    "readout": Param(
+        "readout", "output-layer rule: auto, fluctuation, normal, keep or a target sigma_U"
+    ),
 }
 
 
@@ -188,6 +191,11 @@ def parse_value(name: str, raw: Any) -> Any:
         if not widths or any(w is None or w < 1 for w in widths):
             raise ValueError(f"hidden: expected positive widths like 128 or 64x64, got {raw!r}")
         return widths
+    if p.kind == "readout":
+        try:
+            return readout_rule(str(raw))
+        except argparse.ArgumentTypeError as exc:
+            raise ValueError(f"readout: {exc}") from None
     # choice
     assert p.choices is not None
     allowed = p.choices()
@@ -588,6 +596,25 @@ def _progress_callback(total: int) -> Any:
     return Progress()
 
 
+def use_token_auth_if_available() -> bool:
+    """Join with token authentication where a token is at hand, as ``ray start`` does.
+
+    Ray >= 2.59 starts a ``ray start --head`` cluster with token authentication
+    when a token exists (``~/.ray/auth_token``, ``RAY_AUTH_TOKEN`` or
+    ``RAY_AUTH_TOKEN_PATH``), but a driver joining it with ``ray.init(address=...)``
+    only sends the token when ``RAY_AUTH_MODE=token`` is set. An explicit
+    ``RAY_AUTH_MODE`` is left as it is. Returns whether token mode is on.
+    """
+    mode = os.environ.get("RAY_AUTH_MODE")
+    if mode is not None:
+        return mode.lower() == "token"
+    path = Path(os.environ.get("RAY_AUTH_TOKEN_PATH") or "~/.ray/auth_token").expanduser()
+    if os.environ.get("RAY_AUTH_TOKEN") or path.is_file():
+        os.environ["RAY_AUTH_MODE"] = "token"
+        return True
+    return False
+
+
 def run_ray(
     tasks: list[dict[str, Any]],
     out: Path,
@@ -607,6 +634,7 @@ def run_ray(
 
     os.environ.setdefault("TUNE_DISABLE_AUTO_CALLBACK_LOGGERS", "1")
     os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
+    token = bool(address) and use_token_auth_if_available()  # before Ray reads its config
     import ray
     from ray import tune
 
@@ -620,8 +648,13 @@ def run_ray(
                 ray.init(address=address, **kw)
             except (ConnectionError, RuntimeError) as exc:
                 msg = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+                hint = (
+                    "" if token else "; if the cluster uses token authentication (Ray >= 2.59), "
+                    "set RAY_AUTH_MODE=token and RAY_AUTH_TOKEN (or copy the head node's "
+                    "~/.ray/auth_token here)"
+                )
                 raise ValueError(
-                    f"--address {address}: cannot join the Ray cluster ({msg})"
+                    f"--address {address}: cannot join the Ray cluster ({msg}){hint}"
                 ) from None
         else:
             ray.init(num_cpus=num_cpus or os.cpu_count() or 1, include_dashboard=False, **kw)
@@ -1034,8 +1067,8 @@ def _fixed_from_args(args: argparse.Namespace) -> dict[str, Any]:
         over["steps"] = kw["n_steps"]
     if "samples_per_class" in kw:
         over["samples_per_class"] = kw["samples_per_class"]
-    if args.dataset is not None:
-        over["dataset"] = args.dataset
+    if getattr(args, "data", None) or args.dataset is not None:
+        over["dataset"] = dataset_of(args)
     if args.init is not None:
         over["init"] = args.init
     return over

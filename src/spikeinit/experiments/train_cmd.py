@@ -43,12 +43,22 @@ def spec_overrides(args: argparse.Namespace) -> dict[str, Any]:
         "dataset_kw": dataset_kw or None,
         "form": args.form,
         "standardize": args.standardize,
+        "model_kw": getattr(args, "model_kw", None),
+        "output": getattr(args, "output", None),
+        "readout": getattr(args, "readout", None),
+        "repeat_steps": getattr(args, "repeat_steps", None),
+        **({"dataset_kw": args.data_kw} if getattr(args, "data_kw", None) else {}),
     }
+
+
+def dataset_of(args: argparse.Namespace) -> str:
+    """``--data FILE.py:FUNCTION`` (a user's data) or ``--dataset``."""
+    return getattr(args, "data", None) or args.dataset
 
 
 def run(args: argparse.Namespace) -> int:
     device = resolve_device(args.device)
-    spec = preset(args.dataset, init=args.init, seed=args.seed, **spec_overrides(args))
+    spec = preset(dataset_of(args), init=args.init, seed=args.seed, **spec_overrides(args))
     try:
         out = run_one(spec, args.out, device=str(device), resume=args.resume)
     except TrainingDiverged as exc:

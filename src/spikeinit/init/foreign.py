@@ -67,6 +67,7 @@ from ..nn.base import WeightGroup
 from . import functional as F
 from . import registry
 from .functional import ResetForm
+from .outputs import Readout, decoding, rule_for, target_of
 from .registry import RuleContext
 from .report import GroupInit, InitReport, LayerInit, ModuleInit
 
@@ -762,7 +763,7 @@ def initialize_foreign(
     sigma_u: float,
     mu_u: float | None,
     alpha: float,
-    readout: str,
+    readout: Readout,
     calibrate: bool,
     tol: float,
     max_iter: int,
@@ -805,10 +806,17 @@ def initialize_foreign(
         set_by = {}
         owner_names = _owner_names(model)
         results: dict[str, SiteResult] = {}
+        # the output layers, and how the model's output decodes them (init/outputs.py)
+        output_of = {
+            site.name: decoding(trace.outputs.get(site.name, []), layer.is_readout)
+            for layer, site in zip(layers, trace.sites, strict=True)
+            if layer.is_readout or site.name in trace.outputs
+        }
+        output_rules: dict[str, str] = {}
         joint = [
             (layer, site)
             for layer, site in zip(layers, trace.sites, strict=True)
-            if site.knobs and not layer.is_readout
+            if site.knobs and site.name not in output_of
         ]
         if (
             method == "fluctuation"
@@ -819,7 +827,7 @@ def initialize_foreign(
                 and set(site.ops) <= PLAIN_OPS
                 for layer, site in joint
             )
-            and len(joint) == sum(1 for layer in layers if not layer.is_readout)
+            and len(joint) == sum(1 for site in trace.sites if site.name not in output_of)
         ):
             found = init_joint(
                 joint,
@@ -842,17 +850,27 @@ def initialize_foreign(
                 continue
             theta = layer.params.threshold
             is_readout = layer.is_readout
-            if is_readout and readout == "keep":
+            decoded = output_of.get(site.name)
+            out_rule = rule_for(readout, site.name) if decoded else None
+            if out_rule == "keep":
+                output_rules[site.name] = "kept as the framework drew it (readout='keep')"
                 continue
-            if method != "fluctuation" or (is_readout and readout == "normal"):
-                rule = method if not is_readout else "normal(0, 1/fan_in)"
+            as_normal = out_rule == "normal" or (is_readout and method != "fluctuation")
+            if method != "fluctuation" or as_normal:
+                rule = "normal(0, 1/fan_in)" if as_normal else method
                 for g in layer.weight_groups():
-                    if is_readout:
+                    if as_normal:
                         _normal_(g.weight, fan_in_of(g.weight) ** -0.5, gen)
                     else:
                         apply_fixed_rule(g, method, layer, gen, form)
                     set_by[_owner(g.weight, owner_names)] = rule
+                if decoded:
+                    output_rules[site.name] = rule
                 continue
+            target = sigma_u
+            if decoded:
+                assert out_rule is not None
+                target, output_rules[site.name] = target_of(out_rule, sigma_u)
             recurrent = site.recurrent or any(g.kind == "rec" for g in layer.weight_groups())
             if calibrate:
                 iterations = max_iter + 1
@@ -862,7 +880,7 @@ def initialize_foreign(
                 layer,
                 site,
                 runner,
-                sigma_u * theta,
+                target * theta,
                 None if mu_u is None else mu_u * theta,
                 alpha,
                 gen,
@@ -890,7 +908,12 @@ def initialize_foreign(
             module.training = flag
         set_running_stats(trace.modules, norm_inputs)
         for index, (layer, site) in enumerate(zip(layers, trace.sites, strict=True), start=1):
-            report.layers.append(_measured_entry(index, layer, site, currents[site.name], results))
+            entry = _measured_entry(index, layer, site, currents[site.name], results)
+            entry.output = output_of.get(site.name)
+            entry.output_rule = output_rules.get(site.name)
+            if entry.output is not None and entry.output_rule is None:
+                entry.output_rule = "set with the hidden layers (one BatchNorm solve)"
+            report.layers.append(entry)
         report.modules = _module_entries(
             model,
             set_by,

@@ -46,7 +46,7 @@ its target.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -64,6 +64,8 @@ from . import functional as F
 from . import registry
 from .dale_rule import calibrate_dale_layer, init_dale_layer
 from .foreign import initialize_foreign, restored_on_failure
+from .outputs import OUTPUT_RULES
+from .outputs import check_rule as check_output_rule
 from .registry import DATA_DEPENDENT, RuleContext
 from .registry import METHODS as METHODS  # re-exported: si.init.model.METHODS
 from .report import GroupInit, InitReport, LayerInit
@@ -72,7 +74,7 @@ STATS = ("filtered", "rate")
 MEAN_SPLITS = ("alpha", "stork")
 #: targets beyond this many thresholds describe no useful regime (and overflow float32 weights)
 MAX_TARGET = 1e3
-READOUT_RULES = ("fluctuation", "normal", "keep")
+READOUT_RULES = OUTPUT_RULES
 
 
 # --------------------------------------------------------------------------- data
@@ -497,7 +499,7 @@ def initialize(
     variance: str = "auto",
     alpha: float = 0.9,
     mean_split: str = "alpha",
-    readout: str = "fluctuation",
+    readout: str | float | Mapping[str, str | float] = "auto",
     calibrate: bool = False,
     target_rate: float | None = None,
     tol: float = 0.02,
@@ -533,7 +535,13 @@ def initialize(
             ``N_g / N_total`` of the mean, so with one rate every group gets
             ``mu_W = mu_u theta / (N_total nu eps_bar)``;
             :func:`spikeinit.init.stork_mean_share`). Only matters for ``mu_u != 0``.
-        readout: rule for :class:`~spikeinit.nn.Readout` layers (``READOUT_RULES``).
+        readout: rule for the output layers (``READOUT_RULES``): ``"auto"`` (default;
+            spikeinit's own :class:`~spikeinit.nn.Readout` as ``"fluctuation"``, the
+            papers' setting; the output layers of snnTorch / Norse / SpikingJelly
+            models by the decode-aware rule of :mod:`spikeinit.init.outputs`),
+            ``"fluctuation"``, ``"normal"``, ``"keep"``; for a foreign model also a
+            target ``sigma_U / theta`` for its output layers (a number) or a
+            ``{layer name: rule}`` dict.
         calibrate: refine each layer by measurement (``tol`` relative error).
         target_rate: with ``calibrate``, hit this output rate (Hz) instead of sigma_U.
         max_samples: at most this many samples of ``data`` are used.
@@ -560,8 +568,7 @@ def initialize(
         raise ValueError(f"stats must be one of {list(STATS)}, got {stats!r}")
     if variance not in ("auto", "temporal", "total"):
         raise ValueError(f"variance must be one of ['auto', 'temporal', 'total'], got {variance!r}")
-    if readout not in READOUT_RULES:
-        raise ValueError(f"readout must be one of {list(READOUT_RULES)}, got {readout!r}")
+    check_output_rule(readout)
     if not (0.0 < alpha <= 1.0) or not math.isfinite(alpha):
         raise ValueError(f"alpha must be in (0, 1], got {alpha!r}")
     if mean_split not in MEAN_SPLITS:
@@ -640,6 +647,12 @@ def initialize(
             generator=generator,
             form=form,
         )
+    if not isinstance(readout, str):
+        raise ValueError(
+            "readout as a number or a {layer name: rule} dict applies to snnTorch / Norse / "
+            "SpikingJelly models; spikeinit's own model takes one of " + str(list(READOUT_RULES))
+        )
+    readout = "fluctuation" if readout == "auto" else readout  # the papers' readout
     _check_native_sharing(model)
     if data is not None:
         data = collect_data(data, max_samples, batch_first)

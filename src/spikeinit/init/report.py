@@ -44,6 +44,10 @@ class LayerInit:
     variance: str = "temporal"
     is_readout: bool = False
     threshold: float | None = None
+    #: how the model's output decodes this layer ("spikes", "membrane", "spikes, membrane"),
+    #: or None for a hidden layer; and the output rule applied to it
+    output: str | None = None
+    output_rule: str | None = None
 
 
 @dataclass
@@ -93,6 +97,7 @@ class InitReport:
                 f"{_fmt(_div(layer.predicted_sigma_u, theta)):>8} "
                 f"{_fmt(_div(layer.measured_sigma_u, theta)):>8} "
                 f"{_fmt(layer.measured_rate_hz):>8}" + ("  (readout)" if layer.is_readout else "")
+                + (f"  (output: {layer.output}, {layer.output_rule})" if layer.output else "")
             )
         lines.append("(pred sU and meas sU: free-membrane std in units of the threshold theta)")
         left = [m for m in self.modules if not m.initialised]

@@ -1,0 +1,95 @@
+"""Decode-aware initialisation of a model's output layer (docs/science.md, section 'Output layers').
+
+The fluctuation-driven rule brings every neuron's free membrane to ``sigma_U =
+sigma_u theta``: a *hidden* layer then fires in the regime where surrogate
+gradients flow. An **output layer** is different: its spikes (or membrane) are
+decoded into class scores, and at the start those scores should be
+uninformative and unsaturated, like the small final layer of an ANN, while the
+membrane still comes close enough to threshold for the surrogate to pass a
+gradient. The tutorials' networks decode a *spiking* output layer by spike
+counts or rates; at ``sigma_U = 1 theta`` it fires on 16 % of steps from the
+start, and its counts differ by several spikes between classes before any
+training.
+
+The output layers are found from the traced forward
+(:attr:`spikeinit.adapters.trace.Trace.outputs`): the neurons whose spikes or
+membrane reach the returned tensors through no module with parameters. With
+``readout="auto"`` (the default) they get the measured rule with the smaller
+target :data:`OUTPUT_SIGMA_U`; a number ``s`` sets them to ``sigma_U = s theta``
+by the same measured rule; ``"fluctuation"`` treats them like hidden layers
+(spikeinit's behaviour before), ``"normal"`` draws ``N(0, 1/fan_in)``,
+``"keep"`` leaves the framework's draw. A dict ``{layer name: rule}`` sets
+layers one by one (others ``"auto"``).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+
+__all__ = [
+    "OUTPUT_RULES",
+    "OUTPUT_SIGMA_U",
+    "check_rule",
+    "decoding",
+    "rule_for",
+    "target_of",
+]
+
+#: rules for output layers (``readout=`` of :func:`spikeinit.initialize`)
+OUTPUT_RULES: tuple[str, ...] = ("auto", "fluctuation", "normal", "keep")
+
+#: ``sigma_U / theta`` of an output layer under ``readout="auto"``: with mu_U = 0 a
+#: Gaussian free membrane crosses threshold on 1 - Phi(2) = 2.3 % of steps, while it
+#: lies within half a threshold of it a third of the time (benchmarks/training_benefit.py)
+OUTPUT_SIGMA_U = 0.5
+
+#: the largest numeric output target (as for sigma_u)
+MAX_OUTPUT_SIGMA_U = 1e3
+
+Rule = str | float
+Readout = Rule | Mapping[str, Rule]
+
+
+def _is_target(rule: object) -> bool:
+    return (
+        isinstance(rule, (int, float))
+        and not isinstance(rule, bool)
+        and math.isfinite(rule)
+        and 0 < rule <= MAX_OUTPUT_SIGMA_U
+    )
+
+
+def check_rule(readout: Readout) -> None:
+    """``ValueError`` unless ``readout`` is a rule, a target, or a ``{layer: rule}`` dict."""
+    rules = readout.values() if isinstance(readout, Mapping) else [readout]
+    for rule in rules:
+        if not (_is_target(rule) or (isinstance(rule, str) and rule in OUTPUT_RULES)):
+            raise ValueError(
+                f"readout must be one of {list(OUTPUT_RULES)}, a target sigma_U / theta in "
+                f"(0, {MAX_OUTPUT_SIGMA_U:g}], or a {{layer name: rule}} dict of them, "
+                f"got {rule!r}"
+            )
+
+
+def rule_for(readout: Readout, name: str) -> Rule:
+    """The rule of output layer ``name`` (a numeric target as a float)."""
+    rule = readout.get(name, "auto") if isinstance(readout, Mapping) else readout
+    return float(rule) if _is_target(rule) else rule
+
+
+def target_of(rule: Rule, sigma_u: float) -> tuple[float, str]:
+    """``(sigma_U / theta, how)`` for the measured rule on an output layer."""
+    if rule == "auto":
+        return OUTPUT_SIGMA_U, f"decode-aware: sigma_U = {OUTPUT_SIGMA_U:g} theta (readout='auto')"
+    if isinstance(rule, float):
+        return rule, f"sigma_U = {rule:g} theta (readout={rule:g})"
+    return sigma_u, f"as hidden layers: sigma_U = {sigma_u:g} theta"
+
+
+def decoding(kinds: list[str], is_readout: bool) -> str:
+    """How the model's output reads a layer: ``"spikes"``, ``"membrane"`` or both."""
+    if is_readout:
+        return "membrane"
+    parts = ["spikes" if k == "spikes" else "membrane" for k in ("spikes", "state") if k in kinds]
+    return ", ".join(parts) or "spikes"

@@ -1,4 +1,7 @@
-"""Every snippet of the README's "Use it with snnTorch / Norse / SpikingJelly" section runs."""
+"""Every snippet of docs/frameworks.md ("Use it with snnTorch / Norse / SpikingJelly") runs.
+
+The page marks them ``<!-- run by tests/test_adapters_docs.py -->``; test_docs_site.py
+leaves blocks with that mark to this test."""
 
 from __future__ import annotations
 
@@ -8,15 +11,15 @@ from pathlib import Path
 import pytest
 import torch
 
-README = Path(__file__).resolve().parents[1] / "README.md"
-SECTION = README.read_text().split("## Use it with snnTorch / Norse / SpikingJelly", 1)[1]
-SECTION = SECTION.split("\n## ", 1)[0]
-BLOCKS = re.findall(r"```python\n(.*?)```", SECTION, flags=re.S)
+PAGE = Path(__file__).resolve().parents[1] / "docs" / "frameworks.md"
+MARK = "<!-- run by tests/test_adapters_docs.py -->"
+BLOCKS = re.findall(re.escape(MARK) + r"\n```python\n(.*?)```", PAGE.read_text(), flags=re.S)
 NEEDS = ["spikingjelly", "snntorch"]
 
 
 def test_two_snippets() -> None:
     assert len(BLOCKS) == 2
+    assert PAGE.read_text().count("```python") == 2  # every python block of the page is marked
 
 
 @pytest.mark.parametrize("index", range(len(BLOCKS)))
@@ -26,7 +29,7 @@ def test_snippet_runs(index: int) -> None:
     torch.set_num_threads(1)
     scope: dict[str, object] = {}
     try:
-        exec(compile(BLOCKS[index], f"README.md interop[{index}]", "exec"), scope)
+        exec(compile(BLOCKS[index], f"docs/frameworks.md [{index}]", "exec"), scope)
     finally:
         torch.set_num_threads(n)
     # what the snippets' comments say: every spiking layer at sigma_U = 1 theta

@@ -72,7 +72,7 @@ def test_bad_arguments_exit_2_with_one_line(tmp_path, capsys, argv, message):
 
 
 def test_shd_preset_end_to_end_on_shd_format_files(tmp_path, monkeypatch):
-    """`spikeinit train --dataset shd` (the README's SHD command: recurrent_conv_shd
+    """`spikeinit train --dataset shd` (the SHD command of docs/results.md: recurrent_conv_shd
     preset) from HDF5 files in SHD's format through training to evaluation."""
     import numpy as np
 

@@ -3,8 +3,9 @@
 A fenced ``python`` block in ``docs/`` is executed unless it is marked as not
 runnable: an info string with a title that starts with "needs" (```` ```python
 title="needs SHD" ````), or the comment ``<!-- not run -->`` on the line before
-it. The blocks of one page run in order in one namespace, as a reader would
-run them.
+it. A block marked ``<!-- run by tests/test_X.py -->`` is run by that test
+instead (docs/frameworks.md: test_adapters_docs.py). The blocks of one page run in
+order in one namespace, as a reader would run them.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ def _blocks(page: Path) -> list[tuple[str, bool]]:
     for m in FENCE.finditer("\n" + page.read_text()):
         skip = re.search(r'title="needs', m.group("info")) is not None
         skip = skip or "<!-- not run -->" in m.group("before")
+        skip = skip or "<!-- run by tests/" in m.group("before")  # run by that test
         out.append((m.group("code"), not skip))
     return out
 
@@ -41,6 +43,9 @@ PAGES = sorted(p for p in DOCS.rglob("*.md") if any(run for _, run in _blocks(p)
 def test_guide_pages_have_runnable_examples():
     names = {p.relative_to(DOCS).as_posix() for p in PAGES}
     assert {"getting-started.md", "guide/your-model.md"} <= names
+    # docs/frameworks.md's blocks are run (and checked) by test_adapters_docs.py alone
+    assert "frameworks.md" not in names
+    assert not any(run for _, run in _blocks(DOCS / "frameworks.md"))
     # the marker is honoured: the SHD example is shown but not run
     shd = [code for code, run in _blocks(DOCS / "guide" / "your-model.md") if not run]
     assert len(shd) == 1 and 'load("shd")' in shd[0]

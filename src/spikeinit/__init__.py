@@ -19,10 +19,12 @@ _LAZY: dict[str, str] = {
     "LIFParams": "spikeinit.params",
     "MatrixRecurrence": "spikeinit.neuron",
     "Surrogate": "spikeinit.surrogate",
+    "compare": "spikeinit.experiment_api",
     "diagnose": "spikeinit.diagnostics",
     "export_nir": "spikeinit.nir_export",
     "initialize": "spikeinit.init.model",
     "lif_sequence": "spikeinit.neuron",
+    "sweep": "spikeinit.experiment_api",
 }
 
 __all__ = [
@@ -33,6 +35,7 @@ __all__ = [
     "MatrixRecurrence",
     "Surrogate",
     "__version__",
+    "compare",
     "data",
     "diagnose",
     "export_nir",
@@ -45,6 +48,7 @@ __all__ = [
     "optim",
     "regularizers",
     "sparse_input",
+    "sweep",
     "theory",
     "train",
 ]
@@ -70,6 +74,7 @@ def __dir__() -> list[str]:
 if TYPE_CHECKING:  # the names as the type checker and IDEs see them
     from . import data, init, losses, models, nn, optim, regularizers, sparse_input, theory, train
     from .diagnostics import Diagnosis, diagnose
+    from .experiment_api import compare, sweep
     from .init.model import InitReport, initialize
     from .neuron import ConvRecurrence, MatrixRecurrence, lif_sequence
     from .nir_export import export_nir

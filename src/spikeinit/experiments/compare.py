@@ -14,6 +14,7 @@ plus ``trials`` (the sweep's per-trial records, with the initial-state diagnosis
 from __future__ import annotations
 
 import argparse
+import json
 import math
 from pathlib import Path
 from typing import Any
@@ -101,6 +102,12 @@ def plot_curves(runs: list[dict[str, Any]], out: str | Path, key: str = "val_acc
     return save_figure(fig, out, "learning_curves.png")
 
 
+def _option_text(value: Any) -> str:
+    if isinstance(value, dict):
+        return ",".join(f"{k}={json.dumps(v)}" for k, v in value.items())
+    return str(value)
+
+
 def report_table(summary: dict[str, Any]) -> str:
     rows = [
         "| init | test accuracy (mean ± std) | epochs to 90 % of best | runs reaching it |",
@@ -143,26 +150,43 @@ def run(args: argparse.Namespace) -> int:
     config.pop("init"), config.pop("seed")
     write_results(args.out, "compare", config, device, runs=runs, summary=summary, trials=records)
     extra = "".join(
-        f" --{flag} {value}"
+        f" --{flag} {_option_text(value)}"
         for flag, value in (
+            ("data", args.data),
             ("steps", args.steps),
             ("samples-per-class", args.samples_per_class),
             ("model", args.model),
+            ("model-kw", args.model_kw),
+            ("data-kw", args.data_kw),
             ("hidden", args.hidden),
+            ("optimizer", args.optimizer),
             ("lr", args.lr),
+            ("loss", args.loss),
+            ("output", args.output),
+            ("repeat-steps", args.repeat_steps),
+            ("readout", args.readout),
             ("form", args.form),
             ("seed", args.seed or None),
         )
         if value is not None
     )
     cmd = (
-        f"spikeinit compare --dataset {args.dataset} --inits {','.join(args.inits)} "
-        f"--seeds {args.seeds} --epochs {specs[0].epochs}{extra}"
+        "spikeinit compare"
+        + ("" if args.data else f" --dataset {args.dataset}")
+        + f" --inits {','.join(args.inits)} --seeds {args.seeds} --epochs {specs[0].epochs}{extra}"
         + {None: "", True: " --standardize", False: " --no-standardize"}[args.standardize]
+    )
+    losses = sorted({str((r.get("dataset") or {}).get("loss")) for r in records} - {"None"})
+    loss_text = (
+        f"Loss: {', '.join(losses)}"
+        + (" (the tutorials' loss for the model's output)" if specs[0].loss == "auto" else "")
+        + ".\n\n"
+        if specs[0].user and losses
+        else ""
     )
     write_report(
         args.out,
-        f"# spikeinit compare\n\n`{cmd}`\n\n{report_table(summary)}\n\n"
+        f"# spikeinit compare\n\n`{cmd}`\n\n{loss_text}{report_table(summary)}\n\n"
         f"90 % level: {summary['level']:.4f} (best validation accuracy of any run: "
         f"{summary['best_val_accuracy']:.4f}).\n\n![learning curves](learning_curves.png)\n",
     )

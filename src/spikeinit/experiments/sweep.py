@@ -446,6 +446,7 @@ def execute_trial(task: dict[str, Any]) -> dict[str, Any]:
             metrics=res["metrics"],
             history=res["history"],
             init=res["init"],
+            dataset=res.get("dataset"),
             initial_state=trial_state(diag),
             initial_diagnosis=_diag_summary(diag),
         )
@@ -1129,11 +1130,15 @@ def command_line(args: argparse.Namespace) -> str:
     for key, value in vars(args).items():
         if key in ("func", "command", "out", "resume") or value in (None, False, [], ""):
             continue
+        if key == "dataset" and getattr(args, "data", None):
+            continue  # --data names the data
         defaults = {"seed": 0, "threads": 1, "engine": "ray", "max_failures": 2, "device": "cpu"}
         if key in defaults and value == defaults[key]:
             continue
         flag = "--" + key.replace("_", "-")
-        if isinstance(value, list):
+        if isinstance(value, dict):
+            parts += [flag, ",".join(f"{k}={json.dumps(v)}" for k, v in value.items())]
+        elif isinstance(value, list):
             parts += [flag, *map(str, value)]
         elif value is True:
             parts.append(flag)

@@ -38,7 +38,7 @@ def _first_batches(loader: Any, n_samples: int) -> list[torch.Tensor]:
     total = 0
     with torch.random.fork_rng(devices=[]):
         for batch in loader:
-            if not isinstance(batch, (tuple, list)) or len(batch) < 2:
+            if not isinstance(batch, (tuple, list)) or len(batch) != 2:
                 raise ValueError(
                     f"--data: each batch must be a pair (x, y), got {type(batch).__name__}"
                 )

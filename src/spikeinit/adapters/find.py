@@ -20,6 +20,9 @@ own that loops over time, and are looped for the user:
 * a Norse ``SequentialState`` holding cells is fed ``x[t]`` with its state
   carried from step to step (:func:`state_loop`).
 
+Such a model's data reads two ways: a time-first sequence, or one batch with
+no time axis (a single step). Where both run, ``time_dim`` must say which
+(``0`` or ``None``); spikeinit refuses to guess (:func:`conventional_forward`).
 A custom ``forward(model, x)`` overrides both.
 """
 
@@ -27,7 +30,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from types import ModuleType
-from typing import Any
+from typing import Any, Literal
 
 import torch
 from torch import nn
@@ -38,7 +41,7 @@ from . import norse as _norse
 from . import snntorch as _snntorch
 from . import spikingjelly as _sj
 from .base import ForeignLayer, from_library
-from .trace import NORM_TYPES, WEIGHT_TYPES, Site, Trace, trace_model
+from .trace import NORM_TYPES, WEIGHT_TYPES, Site, Trace, default_forward, trace_model
 
 Forward = Callable[[nn.Module, Any], Any]
 
@@ -95,6 +98,21 @@ def neuron_modules(model: nn.Module) -> list[tuple[str, nn.Module]]:
     return out
 
 
+def carries_state(module: nn.Module) -> bool:
+    """Whether a step neuron keeps its state from one call of the model to the next.
+
+    snnTorch with ``init_hidden=True`` and SpikingJelly single-step nodes do: such a
+    model is run over several calls, so one call on a static batch is not its use.
+    A neuron whose state is passed in explicitly (snnTorch ``init_hidden=False``,
+    Norse cells) starts each call of a forward that does not carry it from rest.
+    """
+    entry = _framework(module)
+    if entry is None:
+        return False
+    fn = getattr(entry[1], "carries_state", None)
+    return True if fn is None else bool(fn(module))
+
+
 def reset_states(model: nn.Module) -> None:
     """Reset every snnTorch neuron and SpikingJelly memory module in ``model``."""
     for module in model.modules():
@@ -132,41 +150,135 @@ def state_loop(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
     return torch.stack(outs)
 
 
-def conventional_forward(model: nn.Module, x: Any = None) -> Forward | None:
-    """The loop a model without a time loop of its own needs (module docstring), or None.
+TimeDim = Literal["auto"] | int | None
+TIME_DIMS = ("auto", 0, None)
 
-    A model whose neurons all advance one step per call is probed with one step,
-    ``model(x[0])``: if each neuron is then called exactly once, the model's
-    forward is a single time step, and it is looped over ``x``'s first dimension.
-    A model that loops over time itself calls its neurons several times (or fails
-    on a single step) and is called as it is.
+
+def check_time_dim(time_dim: Any, forward: Any = None) -> None:
+    """``time_dim`` must be ``"auto"``, ``0`` or ``None``, and not given with ``forward=``."""
+    if isinstance(time_dim, bool) or time_dim not in TIME_DIMS:
+        raise ValueError(
+            f"time_dim must be 'auto', 0 (x is time-first [T, B, ...]) or None (x has no "
+            f"time axis: one step per call), got {time_dim!r}; for batch-first data pass "
+            "x.transpose(0, 1) with time_dim=0"
+        )
+    if forward is not None and time_dim != "auto":
+        raise ValueError(
+            "pass forward= or time_dim=, not both: forward(model, x) already says how the "
+            "model is run over time"
+        )
+
+
+def _one_step(model: nn.Module, x: torch.Tensor, neurons: list[nn.Module]) -> bool:
+    """Whether ``model(x)`` runs and calls each neuron exactly once (one time step).
+
+    The model's states and buffers (BatchNorm running statistics) are left as
+    they were.
     """
-    neurons = [m for _, m in neuron_modules(model)]
-    if not neurons or not all(is_step_neuron(m) for m in neurons):
-        return None
-    if from_library(model, "norse") and type(model).__name__ == "SequentialState":
-        return state_loop
-    if not isinstance(x, torch.Tensor) or x.dim() < 2:
-        return None
     counts: dict[int, int] = {}
 
     def count(m: nn.Module, _args: Any) -> None:
         counts[id(m)] = counts.get(id(m), 0) + 1
 
     handles = [m.register_forward_pre_hook(count) for m in neurons]
+    buffers = [
+        (m, n, b.clone()) for m in model.modules() for n, b in m._buffers.items() if b is not None
+    ]
     reset_states(model)
     try:
         with torch.no_grad():
-            model(x[0])
-    except Exception:  # the forward is not a single step (it indexes time itself)
-        return None
+            model(x)
+    except Exception:  # not one step of this input (it indexes time itself, or wrong shape)
+        return False
     finally:
         for h in handles:
             h.remove()
         reset_states(model)
-    if counts and all(n == 1 for n in counts.values()):
-        return time_loop
-    return None
+        for m, n, b in buffers:
+            m._buffers[n] = b
+    return bool(counts) and all(n == 1 for n in counts.values())
+
+
+def _shape(x: torch.Tensor) -> str:
+    return "[" + ", ".join(str(n) for n in x.shape) + "]"
+
+
+def conventional_forward(
+    model: nn.Module, x: Any = None, time_dim: TimeDim = "auto"
+) -> Forward | None:
+    """The loop a model without a time loop of its own needs (module docstring), or None.
+
+    Only a model whose neurons all advance one step per call is looped. Its data
+    can be read two ways: a time-first sequence (``model(x[t])`` for each ``t``)
+    or one batch with no time axis (``model(x)`` once, one step). ``time_dim``
+    says which: ``0`` time-first, ``None`` no time axis. With ``"auto"`` two
+    probes decide: ``model(x[0])`` and ``model(x)``, each run as one step (every
+    neuron called exactly once). If only ``model(x[0])`` runs so, ``x`` is
+    time-first. If both run, ``ValueError`` asks for ``time_dim`` rather than
+    guess (a batch of 8 images read as 8 time steps gives a wrong sigma_U with no
+    error). If only ``model(x)`` runs, ``x`` is a static batch: a model whose
+    neurons start each call from rest (the state passed in explicitly, as
+    snnTorch tutorial 6's class ``Net`` does with ``init_leaky()``) is called once;
+    one whose neurons keep their state between calls (:func:`carries_state`) is
+    refused too, since it is run over several calls and the number is not in
+    ``x`` (a static image seen for T steps sets about ``1 / (1 - beta)`` times
+    smaller weights than one step). A model that loops over time itself calls
+    its neurons several times (or fails on one step) and is called as it is.
+    """
+    check_time_dim(time_dim)
+    neurons = [m for _, m in neuron_modules(model)]
+    if not neurons or not all(is_step_neuron(m) for m in neurons) or time_dim is None:
+        return None
+    norse_state = from_library(model, "norse") and type(model).__name__ == "SequentialState"
+    if norse_state and time_dim == 0:
+        return state_loop
+    if not isinstance(x, torch.Tensor) or x.dim() < 2:
+        if time_dim == 0:
+            got = _shape(x) if isinstance(x, torch.Tensor) else type(x).__name__
+            raise ValueError(f"time_dim=0 needs a time-first tensor [T, B, ...], got {got}")
+        return state_loop if norse_state else None
+    step_of_x0 = _one_step(model, x[0], neurons)
+    if time_dim == 0:  # not one step on x[0]: the forward indexes time itself
+        return time_loop if step_of_x0 else None
+    step_of_x = _one_step(model, x, neurons)
+    name = type(model).__name__
+    static = (
+        "time_dim=None if x is one batch with no time axis (model(x) is called once: one "
+        "step from rest). A static input that the model sees every step (as snnTorch's "
+        "tutorial 6 feeds its images) is x.expand(T, *x.shape) with time_dim=0: its sigma_U "
+        "builds up over the steps, so one step gives other weights"
+    )
+    if step_of_x0 and step_of_x:
+        raise ValueError(
+            f"{name} advances its neurons one time step per call, and x of shape {_shape(x)} "
+            f"runs both as one step of a batch of {x.shape[0]} (model(x)) and as "
+            f"{x.shape[0]} time steps of x[t] {_shape(x[0])}: spikeinit cannot tell a batch "
+            "of static samples from a time sequence, and will not guess. Pass time_dim=0 if "
+            "x is time-first [T, B, ...] (model(x[t]) is called for each t, states "
+            f"carried), or {static}."
+        )
+    if step_of_x and not step_of_x0 and (norse_state or any(map(carries_state, neurons))):
+        raise ValueError(
+            f"{name} advances its neurons one time step per call, and x of shape {_shape(x)} "
+            f"is one step of a batch of {x.shape[0]} (model(x[0]) does not run as a step): "
+            "x has no time axis, and how many steps the model runs on it is not in x. Pass "
+            f"{static}."
+        )
+    if norse_state and not step_of_x:
+        return state_loop
+    return time_loop if step_of_x0 else None
+
+
+def resolve_forward(
+    model: nn.Module, x: Any, forward: Forward | None, time_dim: TimeDim = "auto"
+) -> Forward:
+    """``forward``, or the conventional loop for ``model`` on ``x``, or ``model(x)``.
+
+    The result is never None, so that :func:`find_sites` does not probe again.
+    """
+    if forward is not None:
+        return forward
+    return conventional_forward(model, x, time_dim) or default_forward
 
 
 def make_layer(
@@ -226,7 +338,11 @@ def check_supported(model: nn.Module) -> list[tuple[str, nn.Module]]:
 
 
 def find_sites(
-    model: nn.Module, x: Any, forward: Forward | None = None, dt: float = 1e-3
+    model: nn.Module,
+    x: Any,
+    forward: Forward | None = None,
+    dt: float = 1e-3,
+    time_dim: TimeDim = "auto",
 ) -> tuple[Trace, list[ForeignLayer]]:
     """Trace ``model`` on ``x`` and build one layer per neuron, in execution order."""
     check_supported(model)
@@ -236,7 +352,7 @@ def find_sites(
         is_neuron,
         is_step_neuron,
         reset_states,
-        forward or conventional_forward(model, x),
+        resolve_forward(model, x, forward, time_dim),
     )
     layers = []
     for site in trace.sites:
@@ -279,6 +395,7 @@ def find_layers(
     forward: Forward | None = None,
     *,
     dt: float = 1e-3,
+    time_dim: TimeDim = "auto",
 ) -> list[tuple[str, ForeignLayer]]:
     """The model's foreign spiking layers, in execution order, as spikeinit layers.
 
@@ -293,6 +410,9 @@ def find_layers(
         dt: the step in seconds for frameworks without one (snnTorch,
             SpikingJelly): it converts their per-step decays to time constants
             and spike counts to Hz. Norse's own ``dt`` is always used.
+        time_dim: ``0`` (time-first data) or ``None`` (no time axis) for a model
+            whose forward is one step; ``"auto"`` probes and refuses to guess
+            (:func:`conventional_forward`).
 
     Raises:
         ValueError: no supported neuron, or an unsupported neuron (the message
@@ -301,5 +421,6 @@ def find_layers(
     if data is None:
         check_supported(model)
         return _structural(model, dt)
-    _, layers = find_sites(model, data, forward, dt)
+    check_time_dim(time_dim, forward)
+    _, layers = find_sites(model, data, forward, dt, time_dim)
     return [(layer.layer_name, layer) for layer in layers]

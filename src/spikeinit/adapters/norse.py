@@ -102,6 +102,11 @@ def is_readout(module: nn.Module) -> bool:
     return is_neuron(module) and isinstance(module, (_nt().LI, _nt().LICell, _nt().LILinearCell))
 
 
+def carries_state(module: nn.Module) -> bool:
+    """Norse passes its state explicitly: a cell starts from rest unless given one."""
+    return False
+
+
 def reset(module: nn.Module) -> None:
     """Norse modules are stateless between calls (state is passed explicitly)."""
 

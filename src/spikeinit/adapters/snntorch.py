@@ -73,6 +73,11 @@ def is_step(module: nn.Module) -> bool:
     return True
 
 
+def carries_state(module: nn.Module) -> bool:
+    """``init_hidden=True``: the neuron keeps its state between calls."""
+    return bool(getattr(module, "init_hidden", False))
+
+
 def reset(module: nn.Module) -> None:
     """Empty the state buffers so that the next call starts from zeros."""
     for name in STATE_NAMES:

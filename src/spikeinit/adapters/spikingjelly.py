@@ -70,6 +70,11 @@ def is_memory(module: nn.Module) -> bool:
     return from_library(module, "spikingjelly") and isinstance(module, _base().MemoryModule)
 
 
+def carries_state(module: nn.Module) -> bool:
+    """SpikingJelly nodes keep their membrane between calls (until ``reset()``)."""
+    return True
+
+
 def reset(module: Any) -> None:
     if is_memory(module):
         module.reset()

@@ -771,6 +771,7 @@ def initialize_foreign(
     generator: torch.Generator | None,
     dt: float = 1e-3,
     form: ResetForm = "covariance",
+    time_dim: _find.TimeDim = "auto",
 ) -> InitReport:
     """:func:`spikeinit.initialize` for snnTorch / Norse / SpikingJelly models (module docstring).
 
@@ -796,7 +797,7 @@ def initialize_foreign(
             report.modules = _module_entries(model, set_by, set(), set())
             return report
         batches = prepare_batches(data, max_samples)
-        forward = forward or _find.conventional_forward(model, batches[0])
+        forward = _find.resolve_forward(model, batches[0], forward, time_dim)
         measurement_mode(model)
         trace, layers = _find.find_sites(model, batches[0], forward, dt)
         batches = limit_samples(batches, trace.batch_size, max_samples)

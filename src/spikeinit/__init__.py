@@ -18,11 +18,13 @@ _LAZY: dict[str, str] = {
     "InitReport": "spikeinit.init.model",
     "LIFParams": "spikeinit.params",
     "MatrixRecurrence": "spikeinit.neuron",
+    "NeuronAdapter": "spikeinit.adapters.protocol",
     "Surrogate": "spikeinit.surrogate",
     "diagnose": "spikeinit.diagnostics",
     "export_nir": "spikeinit.nir_export",
     "initialize": "spikeinit.init.model",
     "lif_sequence": "spikeinit.neuron",
+    "register_neuron": "spikeinit.adapters.protocol",
 }
 
 __all__ = [
@@ -31,6 +33,7 @@ __all__ = [
     "InitReport",
     "LIFParams",
     "MatrixRecurrence",
+    "NeuronAdapter",
     "Surrogate",
     "__version__",
     "data",
@@ -43,6 +46,7 @@ __all__ = [
     "models",
     "nn",
     "optim",
+    "register_neuron",
     "regularizers",
     "sparse_input",
     "theory",
@@ -69,6 +73,7 @@ def __dir__() -> list[str]:
 
 if TYPE_CHECKING:  # the names as the type checker and IDEs see them
     from . import data, init, losses, models, nn, optim, regularizers, sparse_input, theory, train
+    from .adapters.protocol import NeuronAdapter, register_neuron
     from .diagnostics import Diagnosis, diagnose
     from .init.model import InitReport, initialize
     from .neuron import ConvRecurrence, MatrixRecurrence, lif_sequence

@@ -28,8 +28,8 @@ A custom ``forward(model, x)`` overrides both.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
-from types import ModuleType
 from typing import Any, Literal
 
 import torch
@@ -41,29 +41,36 @@ from . import norse as _norse
 from . import snntorch as _snntorch
 from . import spikingjelly as _sj
 from .base import ForeignLayer, from_library
+from .protocol import _REGISTERED, Framework
 from .trace import NORM_TYPES, WEIGHT_TYPES, Site, Trace, default_forward, trace_model
 
 Forward = Callable[[nn.Module, Any], Any]
 
-_FRAMEWORKS: tuple[tuple[str, ModuleType, type[ForeignLayer]], ...] = (
-    ("snntorch", _snntorch, _snntorch.SnnTorchLayer),
-    ("norse", _norse, _norse.NorseLayer),
-    ("spikingjelly", _sj, _sj.SpikingJellyLayer),
+BUILTIN: tuple[Framework, ...] = (
+    Framework("snntorch", _snntorch, _snntorch.SnnTorchLayer),
+    Framework("norse", _norse, _norse.NorseLayer),
+    Framework("spikingjelly", _sj, _sj.SpikingJellyLayer),
 )
 
 
+def frameworks() -> tuple[Framework, ...]:
+    """The registry: classes given to :func:`~spikeinit.register_neuron` first, then the
+    built-in snnTorch, Norse and SpikingJelly adapters."""
+    return (*_REGISTERED.values(), *BUILTIN)
+
+
 def supported_neurons() -> dict[str, tuple[str, ...]]:
-    """The neuron classes the adapters handle, per framework."""
-    return {name: mod.SUPPORTED for name, mod, _ in _FRAMEWORKS}
+    """The neuron classes the adapters handle, per framework (registered ones included)."""
+    return {entry.name: tuple(entry.adapter.SUPPORTED) for entry in frameworks()}
 
 
 def _supported_text() -> str:
     return "; ".join(f"{k}: {', '.join(v)}" for k, v in supported_neurons().items())
 
 
-def _framework(module: nn.Module) -> tuple[str, ModuleType, type[ForeignLayer]] | None:
-    for entry in _FRAMEWORKS:
-        if entry[1].is_neuron(module):
+def _framework(module: nn.Module) -> Framework | None:
+    for entry in frameworks():
+        if entry.adapter.is_neuron(module):
             return entry
     return None
 
@@ -75,7 +82,7 @@ def is_neuron(module: nn.Module) -> bool:
 
 def is_step_neuron(module: nn.Module) -> bool:
     entry = _framework(module)
-    return entry is not None and bool(entry[1].is_step(module))
+    return entry is not None and bool(entry.adapter.is_step(module))
 
 
 def neuron_modules(model: nn.Module) -> list[tuple[str, nn.Module]]:
@@ -89,11 +96,8 @@ def neuron_modules(model: nn.Module) -> list[tuple[str, nn.Module]]:
         if entry is None:
             continue
         inside.update(id(s) for s in module.modules() if s is not module)
-        if not entry[1].is_supported(module):
-            raise ValueError(
-                f"module {name or type(module).__name__!r} ({entry[0]} {type(module).__name__}) "
-                f"is not supported by spikeinit's adapters; supported: {_supported_text()}"
-            )
+        if not entry.adapter.is_supported(module):
+            raise ValueError(_unsupported_message(name, module, entry))
         out.append((name or type(module).__name__, module))
     return out
 
@@ -109,8 +113,110 @@ def carries_state(module: nn.Module) -> bool:
     entry = _framework(module)
     if entry is None:
         return False
-    fn = getattr(entry[1], "carries_state", None)
-    return True if fn is None else bool(fn(module))
+    return bool(entry.adapter.carries_state(module))
+
+
+WAY_FORWARD = (
+    "to go on, teach spikeinit the neuron class with si.register_neuron(cls, adapter) "
+    "(how to read its threshold, run it with the threshold off, reset it, step or sequence "
+    "mode: docs/interop.md, section 'Your own neuron'), or set the weights that feed it "
+    "with a data-independent rule from spikeinit.init (micheli_normal_(w, threshold), "
+    "kaiming_normal_(w), ...) yourself"
+)
+#: top-level packages of spiking frameworks that spikeinit has no adapter for (never imported)
+FOREIGN_FRAMEWORKS = (
+    "sinabs",
+    "lava",
+    "spyx",
+    "rockpool",
+    "bindsnet",
+    "brainpy",
+    "brainstate",
+    "slayer",
+    "slayerpytorch",
+    "snnax",
+    "exodus",
+    "spikingtorch",
+)
+_NEURON_WORDS = re.compile(
+    r"LIF|IAF|Neuron|Node|Spik|Leaky|Izhikevich|AdEx|LSNN|Integrat|Fire|Lapicque|Synaptic"
+)
+_THRESHOLD_NAMES = ("threshold", "v_threshold", "v_th", "thr", "spike_threshold", "vth")
+
+
+def _names(modules: list[tuple[str, nn.Module]], limit: int = 6) -> str:
+    shown = [f"{name!r} ({_class_path(m)})" for name, m in modules[:limit]]
+    more = f" and {len(modules) - limit} more" if len(modules) > limit else ""
+    return ", ".join(shown) + more
+
+
+def _class_path(module: nn.Module) -> str:
+    """``"sinabs IAFSqueeze"`` for a spiking framework's class, ``"MyLIF"`` for a user's."""
+    cls = type(module)
+    top = cls.__module__.split(".")[0]
+    known = (*FOREIGN_FRAMEWORKS, *(e.name for e in BUILTIN))
+    return f"{top} {cls.__name__}" if top in known else cls.__name__
+
+
+def _unsupported_message(name: str, module: nn.Module, entry: Framework) -> str:
+    """Names the module, its class, why it is refused, and the way forward."""
+    cls = type(module).__name__
+    why = f"its update is none of those that spikeinit's {entry.name} adapter maps and runs"
+    bases = [b.__name__ for b in type(module).__mro__[1:] if b.__name__ in entry.adapter.SUPPORTED]
+    if cls in entry.adapter.SUPPORTED:  # another class of the same name
+        why = f"it is {type(module).__module__}.{cls}, not the {cls} that the adapter runs"
+    elif bases:
+        why = (
+            f"it is a subclass of {bases[0]} that may change its update (the adapter runs "
+            "exactly the classes it lists)"
+        )
+    return (
+        f"module {name or cls!r} ({entry.name} {cls}) is a spiking neuron that spikeinit "
+        f"does not support: {why}; supported: {_supported_text()}; {WAY_FORWARD}"
+    )
+
+
+def foreign_framework_modules(model: nn.Module) -> list[tuple[str, nn.Module, str]]:
+    """``(name, module, package)`` of the modules whose class (or a base class) comes
+    from a spiking framework without an adapter (:data:`FOREIGN_FRAMEWORKS`),
+    outermost only. Read from ``__module__``: nothing is imported."""
+    out: list[tuple[str, nn.Module, str]] = []
+    inside: set[int] = set()
+    for name, module in model.named_modules():
+        if id(module) in inside or not name:
+            continue
+        tops = [c.__module__.split(".")[0] for c in type(module).__mro__]
+        lib = next((t for t in tops if t in FOREIGN_FRAMEWORKS), None)
+        if lib is not None:
+            out.append((name, module, lib))
+            inside.update(id(s) for s in module.modules())
+    return out
+
+
+def _looks_like_neuron(module: nn.Module) -> bool:
+    cls = type(module)
+    if cls.__module__.split(".")[0] == "torch" or isinstance(
+        module, (nn.Sequential, nn.ModuleList, nn.ModuleDict)
+    ):
+        return False
+    if _NEURON_WORDS.search(cls.__name__):
+        return True
+    return any(hasattr(module, a) for a in _THRESHOLD_NAMES)
+
+
+def neuron_lookalikes(model: nn.Module) -> list[tuple[str, nn.Module]]:
+    """Modules that look like neurons (a neuron-like class name, or a threshold
+    attribute) and that no adapter knows, innermost only, the model itself excluded."""
+    found = [
+        (name, m)
+        for name, m in model.named_modules()
+        if name and _framework(m) is None and _looks_like_neuron(m)
+    ]
+    inner = []
+    for name, m in found:
+        if not any(o is not m and any(s is o for s in m.modules()) for _, o in found):
+            inner.append((name, m))
+    return inner
 
 
 def reset_states(model: nn.Module) -> None:
@@ -121,7 +227,7 @@ def reset_states(model: nn.Module) -> None:
             continue
         entry = _framework(module)
         if entry is not None:
-            entry[1].reset(module)
+            entry.adapter.reset(module)
 
 
 def time_loop(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
@@ -289,18 +395,18 @@ def make_layer(
     assert entry is not None
     notes: list[str] = []
     try:
-        params = entry[1].params_of(neuron, dt, notes)
+        params = entry.adapter.params_of(neuron, dt, notes)
     except ValueError as err:  # e.g. a decay so slow that LIFParams refuses it
         notes.append(f"no LIFParams form ({err}); the weights are set by measurement alone")
         params = None
     if params is None:  # no LIFParams form: a placeholder that carries theta and dt
         params = LIFParams(
-            dt=dt, threshold=entry[1].threshold_of(neuron), tau_mem=max(20e-3, 2 * dt)
+            dt=dt, threshold=entry.adapter.threshold_of(neuron), tau_mem=max(20e-3, 2 * dt)
         )
-        layer = entry[2](name, neuron, None, mode=mode, steps=steps, root=root, notes=notes)  # type: ignore[arg-type]
+        layer = entry.layer(name, neuron, None, mode=mode, steps=steps, root=root, notes=notes)  # type: ignore[arg-type]
         layer.params = params
         return layer
-    return entry[2](name, neuron, params, mode=mode, steps=steps, root=root, notes=notes)  # type: ignore[arg-type]
+    return entry.layer(name, neuron, params, mode=mode, steps=steps, root=root, notes=notes)  # type: ignore[arg-type]
 
 
 def attach_weights(layer: ForeignLayer, site: Site, trace: Trace, model: nn.Module) -> None:
@@ -328,13 +434,39 @@ def attach_weights(layer: ForeignLayer, site: Site, trace: Trace, model: nn.Modu
 
 
 def check_supported(model: nn.Module) -> list[tuple[str, nn.Module]]:
+    """The model's neurons; ``ValueError`` naming what was found when there is none, or
+    when neurons of a spiking framework without an adapter sit among known ones."""
     neurons = neuron_modules(model)
-    if not neurons:
+    foreign = foreign_framework_modules(model)
+    inside_foreign = {id(s) for _, m, _ in foreign for s in m.modules()}
+    foreign_neurons = [
+        (n, m, lib) for n, m, lib in foreign if any(_looks_like_neuron(s) for s in m.modules())
+    ]
+    if neurons and not foreign_neurons:
+        return neurons
+    libs = " and ".join(sorted({lib for _, _, lib in foreign_neurons or foreign}))
+    held = _names([(n, m) for n, m, _ in foreign_neurons or foreign])
+    if neurons:
         raise ValueError(
-            f"{type(model).__name__} has no spikeinit spiking layers and no supported "
-            f"snnTorch / Norse / SpikingJelly neuron ({_supported_text()})"
+            f"{type(model).__name__} holds neurons of {libs}, a spiking framework spikeinit "
+            f"has no adapter for ({held}), next to neurons it knows; they would be passed "
+            f"through as if they were not neurons. {WAY_FORWARD[0].upper()}{WAY_FORWARD[1:]}"
         )
-    return neurons
+    parts = [
+        f"{type(model).__name__} has no spikeinit spiking layers and no neuron that "
+        f"spikeinit's adapters know ({_supported_text()})"
+    ]
+    if foreign:
+        parts.append(
+            f"it holds modules of {libs}, a spiking framework spikeinit has no adapter for: {held}"
+        )
+    lookalikes = [(n, m) for n, m in neuron_lookalikes(model) if id(m) not in inside_foreign]
+    if lookalikes:
+        parts.append(
+            f"modules that look like neurons but are of no known class: {_names(lookalikes)}"
+        )
+    parts.append(WAY_FORWARD)
+    raise ValueError("; ".join(parts))
 
 
 def find_sites(

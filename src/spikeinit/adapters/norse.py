@@ -26,6 +26,7 @@ recurrent input appended to the input (``[x, z[t-1]]`` through ``[W_in, W_rec]``
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import torch
@@ -68,13 +69,22 @@ def available() -> bool:
     return _nt() is not None
 
 
+#: Norse neuron classes outside the ``SNN*`` bases (``CobaLIFCell``, ``LIFCorrelation``,
+#: ``CubaLIF`` of its NIR import), by name; encoders and decoders are not neurons
+NEURON_NAME = re.compile(r"LIF|^LI|IAF|Izhikevich|LSNN|AdEx")
+
+
 def is_neuron(module: nn.Module) -> bool:
+    """Any Norse neuron (supported or not)."""
     if not from_library(module, "norse") or _nt() is None:
         return False
     m = _snn_classes()
-    return isinstance(module, (m.SNN, m.SNNCell, m.SNNRecurrent, m.SNNRecurrentCell)) or isinstance(
+    if isinstance(module, (m.SNN, m.SNNCell, m.SNNRecurrent, m.SNNRecurrentCell)) or isinstance(
         module, _nt().LILinearCell
-    )
+    ):
+        return True
+    name = type(module).__name__
+    return bool(NEURON_NAME.search(name)) and not name.endswith(("Encoder", "Decoder"))
 
 
 def is_supported(module: nn.Module) -> bool:

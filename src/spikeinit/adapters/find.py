@@ -199,6 +199,8 @@ def _looks_like_neuron(module: nn.Module) -> bool:
         module, (nn.Sequential, nn.ModuleList, nn.ModuleDict)
     ):
         return False
+    if cls.__name__.endswith(("Encoder", "Decoder")):  # spike coding, not a neuron layer
+        return False
     if _NEURON_WORDS.search(cls.__name__):
         return True
     return any(hasattr(module, a) for a in _THRESHOLD_NAMES)

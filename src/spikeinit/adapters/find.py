@@ -76,7 +76,8 @@ def _framework(module: nn.Module) -> Framework | None:
 
 
 def is_neuron(module: nn.Module) -> bool:
-    """Any snnTorch / Norse / SpikingJelly neuron module (supported or not)."""
+    """Any neuron module the registry knows (registered, snnTorch, Norse, SpikingJelly;
+    supported or not)."""
     return _framework(module) is not None
 
 
@@ -109,6 +110,8 @@ def carries_state(module: nn.Module) -> bool:
     model is run over several calls, so one call on a static batch is not its use.
     A neuron whose state is passed in explicitly (snnTorch ``init_hidden=False``,
     Norse cells) starts each call of a forward that does not carry it from rest.
+    (snnTorch 1.0 also keeps ``mem`` in an ``init_hidden=False`` module called
+    without it: a one-step forward that relies on that is not detected.)
     """
     entry = _framework(module)
     if entry is None:

@@ -71,7 +71,7 @@ def _reset(case: Any, model: torch.nn.Module) -> None:
 
 def _diagnose(case: Any, model: torch.nn.Module, x: torch.Tensor) -> dict[str, Any]:
     try:
-        out = summarise(si.diagnose(model, x))
+        out = summarise(si.diagnose(model, x, time_dim=case.time_dim))
     except Exception as err:  # a row, not a crash: the table is about which models work
         out = {"error": f"{type(err).__name__}: {err}"[:300]}
     _reset(case, model)
@@ -82,7 +82,7 @@ def _initialise(case: Any, x: torch.Tensor, **kw: Any) -> dict[str, Any]:
     model = case.build()
     t0 = time.perf_counter()
     try:
-        si.initialize(model, x, **case.init_kwargs, **kw)
+        si.initialize(model, x, time_dim=case.time_dim, **case.init_kwargs, **kw)
     except Exception as err:
         return {"error": f"{type(err).__name__}: {err}"[:300], "init_s": None}
     seconds = time.perf_counter() - t0

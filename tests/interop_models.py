@@ -57,6 +57,9 @@ class InteropCase:
     batch: int = 2  # batch used by the tests
     slow: bool = False  # > ~10 s for initialise + diagnose on one core
     init_kwargs: dict[str, Any] = field(default_factory=dict)  # stated extra arguments
+    # ``time_dim=`` for si.initialize / si.diagnose: 0 where a one-step model's data also
+    # runs as one step of a batch (spikeinit refuses to guess; docs/interop.md)
+    time_dim: Any = "auto"
 
     def make_data(self, batch: int | None = None) -> Tensor:
         b = self.fixed_batch or (batch if batch is not None else self.batch)
@@ -836,7 +839,7 @@ SNNTORCH_CASES = [
         "snntorch_alpha_sequential", "snntorch",
         "jeshraghian/snntorch snntorch/_neurons/alpha.py (Alpha docstring, Sequential)",
         _seeded(snntorch_alpha_sequential), _seeded_data(_rate_coded_mnist(25)),
-        convention="step",
+        convention="step", time_dim=0,
         notes="Alpha (default reset 'zero'); MNIST rate-coded by snntorch.spikegen.rate "
         "[25, B, 784]",
     ),
@@ -854,7 +857,7 @@ SNNTORCH_CASES = [
         "snntorch_ssc_shd_like", "snntorch",
         "jeshraghian/snntorch docs/tutorials/tutorial_ssc.rst (SSC tutorial, commit c0f829f2)",
         _seeded(snntorch_ssc), _seeded_data(lambda b: poisson((83, b, 1, 700), 0.05)),
-        convention="step",
+        convention="step", time_dim=0,
         notes="SHD/SSC-like Poisson frames [83, B, 1, 700]; Dropout(0.4) between the last "
         "Leaky and Linear; 5 Leaky layers",
         slow=True,
@@ -1320,7 +1323,8 @@ NORSE_CASES = [
         "norse_test_lifboxcell", "norse",
         "norse/norse norse/torch/module/test/test_sequential.py::test_sequential_compile",
         _seeded(norse_test_lifbox), _seeded_data(lambda b: poisson((50, b, 2), 0.3)),
-        convention="step", notes="adapted source (framework test); LIFBoxCell, state carried",
+        convention="step", time_dim=0,
+        notes="adapted source (framework test); LIFBoxCell, state carried",
     ),
     InteropCase(
         "norse_test_lift_conv_lif", "norse",

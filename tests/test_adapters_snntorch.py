@@ -109,7 +109,9 @@ def test_fluctuation_init_hits_sigma_u() -> None:
 
 
 def test_sequential_init_hidden_is_looped_over_time() -> None:
-    """snnTorch tutorial 7's nn.Sequential of init_hidden neurons needs no forward=."""
+    """snnTorch tutorial 7's nn.Sequential of init_hidden neurons needs no forward=: with
+    ``time_dim=0`` it is looped over ``x[t]``. ``[T, B, N]`` also runs as one step of a
+    batch of T (a Linear takes any leading dims), so without ``time_dim`` it is refused."""
 
     def net() -> nn.Sequential:
         torch.manual_seed(0)
@@ -122,7 +124,9 @@ def test_sequential_init_hidden_is_looped_over_time() -> None:
 
     x = poisson(steps=30)
     plain, looped = net(), net()
-    report = si.initialize(plain, x, method="fluctuation", seed=1)
+    with pytest.raises(ValueError, match="time_dim=0"):
+        si.initialize(plain, x, method="fluctuation", seed=1)
+    report = si.initialize(plain, x, method="fluctuation", seed=1, time_dim=0)
     explicit = si.initialize(looped, x, method="fluctuation", forward=time_loop, seed=1)
     assert all(abs(layer.sigma_u_theta - 1.0) < 0.02 for layer in report.layers)
     for a, b in zip(plain.parameters(), looped.parameters(), strict=True):

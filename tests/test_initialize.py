@@ -198,7 +198,8 @@ def test_micheli_reset_form_reaches_native_and_snntorch_models(form, expected):
     net = torch.nn.Sequential(
         torch.nn.Linear(1000, 400), snn.Leaky(beta=0.5, init_hidden=True, output=False)
     )
-    si.initialize(net, torch.rand(4, 2, 1000), method="micheli_reset", form=form, seed=0)
+    x = torch.rand(4, 2, 1000)  # [T, B, N]; also one step of a batch of 4, so time_dim=0
+    si.initialize(net, x, method="micheli_reset", form=form, seed=0, time_dim=0)
     assert net[0].weight.var().item() * 1000 == pytest.approx(expected, rel=0.03)
     with pytest.raises(ValueError, match="form"):
         si.initialize(model, None, method="micheli_reset", form="other", seed=0)

@@ -100,8 +100,9 @@ _RUNS: dict[tuple[str, bool], dict] = {}
 
 
 def _initialised(case: InteropCase, calibrate: bool = False) -> dict:
-    """Build, snapshot the weights, ``si.initialize(model, x)`` (no extra argument), then
-    ``si.diagnose(model, x)``; once per case and mode, shared by the tests below."""
+    """Build, snapshot the weights, ``si.initialize(model, x)`` (no extra argument but the
+    case's ``time_dim``, where its data is ambiguous), then ``si.diagnose(model, x)``; once
+    per case and mode, shared by the tests below."""
     key = (case.name, calibrate)
     if key not in _RUNS:
         if case.slow:  # keep at most one large initialised model alive
@@ -115,9 +116,9 @@ def _initialised(case: InteropCase, calibrate: bool = False) -> dict:
             _reset(case, model)
             before = {n: _own_weights(model, n) for n in weight_module_names(model)}
             kw = {"calibrate": True} if calibrate else {}
-            report = si.initialize(model, x, **case.init_kwargs, **kw)
+            report = si.initialize(model, x, time_dim=case.time_dim, **case.init_kwargs, **kw)
             _reset(case, model)
-            diag = si.diagnose(model, x)
+            diag = si.diagnose(model, x, time_dim=case.time_dim)
             _reset(case, model)
         except Exception as err:  # reported by every test of this case, computed once
             _RUNS[key]["error"] = err

@@ -127,4 +127,4 @@ def test_a_module_used_twice_is_refused() -> None:
     )
     x = (torch.rand(10, 4, 10) < 0.3).float()
     with pytest.raises(ValueError, match="tied weights|feeds two neurons"):
-        si.initialize(net, x)
+        si.initialize(net, x, time_dim=0)

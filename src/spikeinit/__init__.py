@@ -18,12 +18,14 @@ _LAZY: dict[str, str] = {
     "InitReport": "spikeinit.init.model",
     "LIFParams": "spikeinit.params",
     "MatrixRecurrence": "spikeinit.neuron",
+    "NeuronAdapter": "spikeinit.adapters.protocol",
     "Surrogate": "spikeinit.surrogate",
     "compare": "spikeinit.experiment_api",
     "diagnose": "spikeinit.diagnostics",
     "export_nir": "spikeinit.nir_export",
     "initialize": "spikeinit.init.model",
     "lif_sequence": "spikeinit.neuron",
+    "register_neuron": "spikeinit.adapters.protocol",
     "sweep": "spikeinit.experiment_api",
 }
 
@@ -33,6 +35,7 @@ __all__ = [
     "InitReport",
     "LIFParams",
     "MatrixRecurrence",
+    "NeuronAdapter",
     "Surrogate",
     "__version__",
     "compare",
@@ -46,6 +49,7 @@ __all__ = [
     "models",
     "nn",
     "optim",
+    "register_neuron",
     "regularizers",
     "sparse_input",
     "sweep",
@@ -73,6 +77,7 @@ def __dir__() -> list[str]:
 
 if TYPE_CHECKING:  # the names as the type checker and IDEs see them
     from . import data, init, losses, models, nn, optim, regularizers, sparse_input, theory, train
+    from .adapters.protocol import NeuronAdapter, register_neuron
     from .diagnostics import Diagnosis, diagnose
     from .experiment_api import compare, sweep
     from .init.model import InitReport, initialize

@@ -34,7 +34,7 @@ from torch import nn
 
 from . import theory
 from .adapters.base import ForeignLayer
-from .adapters.find import conventional_forward, find_sites
+from .adapters.find import TimeDim, check_time_dim, find_sites, resolve_forward
 from .init.foreign import (
     Runner,
     Snapshot,
@@ -190,10 +190,13 @@ def capture_layer_io(
 
 
 def _foreign_io(
-    model: nn.Module, batches: list[Any], forward: Callable[[nn.Module, Any], Any] | None
+    model: nn.Module,
+    batches: list[Any],
+    forward: Callable[[nn.Module, Any], Any] | None,
+    time_dim: TimeDim = "auto",
 ) -> list[tuple[str, SpikingLayer, torch.Tensor]]:
     """snnTorch / Norse / SpikingJelly: each neuron's input, traced and captured in one pass."""
-    forward = forward or conventional_forward(model, batches[0])
+    forward = resolve_forward(model, batches[0], forward, time_dim)
     snapshot = Snapshot.take(model)
     try:
         measurement_mode(model)
@@ -293,13 +296,17 @@ def diagnose(
     max_samples: int | None = 256,
     saturation: float = 0.9,
     forward: Callable[[nn.Module, torch.Tensor], Any] | None = None,
+    time_dim: TimeDim = "auto",
 ) -> Diagnosis:
     """Diagnose each spiking layer of ``model`` on ``data`` (``[T, B, ...]`` or a DataLoader).
 
     ``saturation`` is the per-step firing probability above which a neuron
     counts as saturated. ``forward(model, x)`` is used for models that need a
-    custom call.
+    custom call. ``time_dim`` is :func:`spikeinit.initialize`'s: ``0`` (time-first
+    data) or ``None`` (no time axis, one step) for a foreign model whose forward
+    is one step; ``"auto"`` probes and refuses to guess.
     """
+    check_time_dim(time_dim, forward)
     if not 0 < saturation <= 1:
         raise ValueError(f"saturation must be in (0, 1], got {saturation!r}")
     if max_samples is not None and (
@@ -307,9 +314,14 @@ def diagnose(
     ):
         raise ValueError(f"max_samples must be an integer >= 1 or None, got {max_samples!r}")
     if spiking_layers(model):
+        if time_dim is None:
+            raise ValueError(
+                "time_dim=None applies to snnTorch / Norse / SpikingJelly models whose forward "
+                "is one step; spikeinit's own layers take time-first data [T, B, ...]"
+            )
         captured = capture_layer_io(model, collect_data(data, max_samples), forward)
     else:
-        captured = _foreign_io(model, prepare_batches(data, max_samples), forward)
+        captured = _foreign_io(model, prepare_batches(data, max_samples), forward, time_dim)
     out = [
         diagnose_layer(i, name, layer, inp, saturation)
         for i, (name, layer, inp) in enumerate(captured, start=1)

@@ -10,18 +10,42 @@ that really feed the neuron. :func:`spikeinit.initialize` and
     si.initialize(snntorch_net, x)
     si.diagnose(norse_net, x)
 
-Supported neurons: :func:`supported_neurons`. How the inputs are found, what is
-set and the calling conventions: ``docs/interop.md``.
+Supported neurons: :func:`supported_neurons`. A neuron class of your own (or a
+framework's class the built-in adapters refuse) is taught with
+:func:`register_neuron` and a :class:`NeuronAdapter`. How the inputs are found,
+what is set and the calling conventions: ``docs/interop.md``.
 """
 
 from .base import ForeignLayer
-from .find import find_layers, neuron_modules, reset_states, supported_neurons, time_loop
+from .find import (
+    find_layers,
+    frameworks,
+    neuron_modules,
+    reset_states,
+    supported_neurons,
+    time_loop,
+)
+from .protocol import (
+    FrameworkAdapter,
+    NeuronAdapter,
+    free_copy,
+    register_neuron,
+    registered_neurons,
+    unregister_neuron,
+)
 
 __all__ = [
     "ForeignLayer",
+    "FrameworkAdapter",
+    "NeuronAdapter",
     "find_layers",
+    "frameworks",
+    "free_copy",
     "neuron_modules",
+    "register_neuron",
+    "registered_neurons",
     "reset_states",
     "supported_neurons",
     "time_loop",
+    "unregister_neuron",
 ]

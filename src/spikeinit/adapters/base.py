@@ -58,6 +58,12 @@ def from_library(module: Any, package: str) -> bool:
     return any(c.__module__.split(".")[0] == package for c in type(module).__mro__)
 
 
+def defined_in(module: Any, *prefixes: str) -> bool:
+    """Whether ``module``'s class (or a base class) is defined in a module starting with
+    one of ``prefixes`` (e.g. ``"snntorch._neurons"``)."""
+    return any(c.__module__.startswith(prefixes) for c in type(module).__mro__)
+
+
 def scalar(value: Any, what: str, notes: list[str]) -> float:
     """A float from a number or tensor; per-neuron tensors give their mean (noted)."""
     if isinstance(value, torch.Tensor):

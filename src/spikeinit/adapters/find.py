@@ -20,14 +20,17 @@ own that loops over time, and are looped for the user:
 * a Norse ``SequentialState`` holding cells is fed ``x[t]`` with its state
   carried from step to step (:func:`state_loop`).
 
+Such a model's data reads two ways: a time-first sequence, or one batch with
+no time axis (a single step). Where both run, ``time_dim`` must say which
+(``0`` or ``None``); spikeinit refuses to guess (:func:`conventional_forward`).
 A custom ``forward(model, x)`` overrides both.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
-from types import ModuleType
-from typing import Any
+from typing import Any, Literal
 
 import torch
 from torch import nn
@@ -38,41 +41,49 @@ from . import norse as _norse
 from . import snntorch as _snntorch
 from . import spikingjelly as _sj
 from .base import ForeignLayer, from_library
-from .trace import NORM_TYPES, WEIGHT_TYPES, Site, Trace, trace_model
+from .protocol import _REGISTERED, Framework
+from .trace import NORM_TYPES, WEIGHT_TYPES, Site, Trace, default_forward, trace_model
 
 Forward = Callable[[nn.Module, Any], Any]
 
-_FRAMEWORKS: tuple[tuple[str, ModuleType, type[ForeignLayer]], ...] = (
-    ("snntorch", _snntorch, _snntorch.SnnTorchLayer),
-    ("norse", _norse, _norse.NorseLayer),
-    ("spikingjelly", _sj, _sj.SpikingJellyLayer),
+BUILTIN: tuple[Framework, ...] = (
+    Framework("snntorch", _snntorch, _snntorch.SnnTorchLayer),
+    Framework("norse", _norse, _norse.NorseLayer),
+    Framework("spikingjelly", _sj, _sj.SpikingJellyLayer),
 )
 
 
+def frameworks() -> tuple[Framework, ...]:
+    """The registry: classes given to :func:`~spikeinit.register_neuron` first, then the
+    built-in snnTorch, Norse and SpikingJelly adapters."""
+    return (*_REGISTERED.values(), *BUILTIN)
+
+
 def supported_neurons() -> dict[str, tuple[str, ...]]:
-    """The neuron classes the adapters handle, per framework."""
-    return {name: mod.SUPPORTED for name, mod, _ in _FRAMEWORKS}
+    """The neuron classes the adapters handle, per framework (registered ones included)."""
+    return {entry.name: tuple(entry.adapter.SUPPORTED) for entry in frameworks()}
 
 
 def _supported_text() -> str:
     return "; ".join(f"{k}: {', '.join(v)}" for k, v in supported_neurons().items())
 
 
-def _framework(module: nn.Module) -> tuple[str, ModuleType, type[ForeignLayer]] | None:
-    for entry in _FRAMEWORKS:
-        if entry[1].is_neuron(module):
+def _framework(module: nn.Module) -> Framework | None:
+    for entry in frameworks():
+        if entry.adapter.is_neuron(module):
             return entry
     return None
 
 
 def is_neuron(module: nn.Module) -> bool:
-    """Any snnTorch / Norse / SpikingJelly neuron module (supported or not)."""
+    """Any neuron module the registry knows (registered, snnTorch, Norse, SpikingJelly;
+    supported or not)."""
     return _framework(module) is not None
 
 
 def is_step_neuron(module: nn.Module) -> bool:
     entry = _framework(module)
-    return entry is not None and bool(entry[1].is_step(module))
+    return entry is not None and bool(entry.adapter.is_step(module))
 
 
 def neuron_modules(model: nn.Module) -> list[tuple[str, nn.Module]]:
@@ -86,13 +97,131 @@ def neuron_modules(model: nn.Module) -> list[tuple[str, nn.Module]]:
         if entry is None:
             continue
         inside.update(id(s) for s in module.modules() if s is not module)
-        if not entry[1].is_supported(module):
-            raise ValueError(
-                f"module {name or type(module).__name__!r} ({entry[0]} {type(module).__name__}) "
-                f"is not supported by spikeinit's adapters; supported: {_supported_text()}"
-            )
+        if not entry.adapter.is_supported(module):
+            raise ValueError(_unsupported_message(name, module, entry))
         out.append((name or type(module).__name__, module))
     return out
+
+
+def carries_state(module: nn.Module) -> bool:
+    """Whether a step neuron keeps its state from one call of the model to the next.
+
+    snnTorch with ``init_hidden=True`` and SpikingJelly single-step nodes do: such a
+    model is run over several calls, so one call on a static batch is not its use.
+    A neuron whose state is passed in explicitly (snnTorch ``init_hidden=False``,
+    Norse cells) starts each call of a forward that does not carry it from rest.
+    (snnTorch 1.0 also keeps ``mem`` in an ``init_hidden=False`` module called
+    without it: a one-step forward that relies on that is not detected.)
+    """
+    entry = _framework(module)
+    if entry is None:
+        return False
+    return bool(entry.adapter.carries_state(module))
+
+
+WAY_FORWARD = (
+    "to go on, teach spikeinit the neuron class with si.register_neuron(cls, adapter) "
+    "(how to read its threshold, run it with the threshold off, reset it, step or sequence "
+    "mode: docs/interop.md, section 'Your own neuron'), or set the weights that feed it "
+    "with a data-independent rule from spikeinit.init (micheli_normal_(w, threshold), "
+    "kaiming_normal_(w), ...) yourself"
+)
+#: top-level packages of spiking frameworks that spikeinit has no adapter for (never imported)
+FOREIGN_FRAMEWORKS = (
+    "sinabs",
+    "lava",
+    "spyx",
+    "rockpool",
+    "bindsnet",
+    "brainpy",
+    "brainstate",
+    "slayer",
+    "slayerpytorch",
+    "snnax",
+    "exodus",
+    "spikingtorch",
+)
+_NEURON_WORDS = re.compile(
+    r"LIF|IAF|Neuron|Node|Spik|Leaky|Izhikevich|AdEx|LSNN|Integrat|Fire|Lapicque|Synaptic"
+)
+_THRESHOLD_NAMES = ("threshold", "v_threshold", "v_th", "thr", "spike_threshold", "vth")
+
+
+def _names(modules: list[tuple[str, nn.Module]], limit: int = 6) -> str:
+    shown = [f"{name!r} ({_class_path(m)})" for name, m in modules[:limit]]
+    more = f" and {len(modules) - limit} more" if len(modules) > limit else ""
+    return ", ".join(shown) + more
+
+
+def _class_path(module: nn.Module) -> str:
+    """``"sinabs IAFSqueeze"`` for a spiking framework's class, ``"MyLIF"`` for a user's."""
+    cls = type(module)
+    top = cls.__module__.split(".")[0]
+    known = (*FOREIGN_FRAMEWORKS, *(e.name for e in BUILTIN))
+    return f"{top} {cls.__name__}" if top in known else cls.__name__
+
+
+def _unsupported_message(name: str, module: nn.Module, entry: Framework) -> str:
+    """Names the module, its class, why it is refused, and the way forward."""
+    cls = type(module).__name__
+    why = f"its update is none of those that spikeinit's {entry.name} adapter maps and runs"
+    bases = [b.__name__ for b in type(module).__mro__[1:] if b.__name__ in entry.adapter.SUPPORTED]
+    if cls in entry.adapter.SUPPORTED:  # another class of the same name
+        why = f"it is {type(module).__module__}.{cls}, not the {cls} that the adapter runs"
+    elif bases:
+        why = (
+            f"it is a subclass of {bases[0]} that may change its update (the adapter runs "
+            "exactly the classes it lists)"
+        )
+    return (
+        f"module {name or cls!r} ({entry.name} {cls}) is a spiking neuron that spikeinit "
+        f"does not support: {why}; supported: {_supported_text()}; {WAY_FORWARD}"
+    )
+
+
+def foreign_framework_modules(model: nn.Module) -> list[tuple[str, nn.Module, str]]:
+    """``(name, module, package)`` of the modules whose class (or a base class) comes
+    from a spiking framework without an adapter (:data:`FOREIGN_FRAMEWORKS`),
+    outermost only. Read from ``__module__``: nothing is imported."""
+    out: list[tuple[str, nn.Module, str]] = []
+    inside: set[int] = set()
+    for name, module in model.named_modules():
+        if id(module) in inside or not name:
+            continue
+        tops = [c.__module__.split(".")[0] for c in type(module).__mro__]
+        lib = next((t for t in tops if t in FOREIGN_FRAMEWORKS), None)
+        if lib is not None:
+            out.append((name, module, lib))
+            inside.update(id(s) for s in module.modules())
+    return out
+
+
+def _looks_like_neuron(module: nn.Module) -> bool:
+    cls = type(module)
+    if cls.__module__.split(".")[0] == "torch" or isinstance(
+        module, (nn.Sequential, nn.ModuleList, nn.ModuleDict)
+    ):
+        return False
+    if cls.__name__.endswith(("Encoder", "Decoder")):  # spike coding, not a neuron layer
+        return False
+    if _NEURON_WORDS.search(cls.__name__):
+        return True
+    return any(hasattr(module, a) for a in _THRESHOLD_NAMES)
+
+
+def neuron_lookalikes(model: nn.Module) -> list[tuple[str, nn.Module]]:
+    """Modules that look like neurons (a neuron-like class name, or a threshold
+    attribute) and that no adapter knows, innermost only, the model itself excluded."""
+    found = [
+        (name, m)
+        for name, m in model.named_modules()
+        if name and _framework(m) is None and _looks_like_neuron(m)
+    ]
+    inner = []
+    for name, m in found:
+        if not any(o is not m and any(s is o for s in m.modules()) for _, o in found):
+            inner.append((name, m))
+    return inner
 
 
 def reset_states(model: nn.Module) -> None:
@@ -103,7 +232,7 @@ def reset_states(model: nn.Module) -> None:
             continue
         entry = _framework(module)
         if entry is not None:
-            entry[1].reset(module)
+            entry.adapter.reset(module)
 
 
 def time_loop(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
@@ -132,41 +261,135 @@ def state_loop(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
     return torch.stack(outs)
 
 
-def conventional_forward(model: nn.Module, x: Any = None) -> Forward | None:
-    """The loop a model without a time loop of its own needs (module docstring), or None.
+TimeDim = Literal["auto"] | int | None
+TIME_DIMS = ("auto", 0, None)
 
-    A model whose neurons all advance one step per call is probed with one step,
-    ``model(x[0])``: if each neuron is then called exactly once, the model's
-    forward is a single time step, and it is looped over ``x``'s first dimension.
-    A model that loops over time itself calls its neurons several times (or fails
-    on a single step) and is called as it is.
+
+def check_time_dim(time_dim: Any, forward: Any = None) -> None:
+    """``time_dim`` must be ``"auto"``, ``0`` or ``None``, and not given with ``forward=``."""
+    if isinstance(time_dim, bool) or time_dim not in TIME_DIMS:
+        raise ValueError(
+            f"time_dim must be 'auto', 0 (x is time-first [T, B, ...]) or None (x has no "
+            f"time axis: one step per call), got {time_dim!r}; for batch-first data pass "
+            "x.transpose(0, 1) with time_dim=0"
+        )
+    if forward is not None and time_dim != "auto":
+        raise ValueError(
+            "pass forward= or time_dim=, not both: forward(model, x) already says how the "
+            "model is run over time"
+        )
+
+
+def _one_step(model: nn.Module, x: torch.Tensor, neurons: list[nn.Module]) -> bool:
+    """Whether ``model(x)`` runs and calls each neuron exactly once (one time step).
+
+    The model's states and buffers (BatchNorm running statistics) are left as
+    they were.
     """
-    neurons = [m for _, m in neuron_modules(model)]
-    if not neurons or not all(is_step_neuron(m) for m in neurons):
-        return None
-    if from_library(model, "norse") and type(model).__name__ == "SequentialState":
-        return state_loop
-    if not isinstance(x, torch.Tensor) or x.dim() < 2:
-        return None
     counts: dict[int, int] = {}
 
     def count(m: nn.Module, _args: Any) -> None:
         counts[id(m)] = counts.get(id(m), 0) + 1
 
     handles = [m.register_forward_pre_hook(count) for m in neurons]
+    buffers = [
+        (m, n, b.clone()) for m in model.modules() for n, b in m._buffers.items() if b is not None
+    ]
     reset_states(model)
     try:
         with torch.no_grad():
-            model(x[0])
-    except Exception:  # the forward is not a single step (it indexes time itself)
-        return None
+            model(x)
+    except Exception:  # not one step of this input (it indexes time itself, or wrong shape)
+        return False
     finally:
         for h in handles:
             h.remove()
         reset_states(model)
-    if counts and all(n == 1 for n in counts.values()):
-        return time_loop
-    return None
+        for m, n, b in buffers:
+            m._buffers[n] = b
+    return bool(counts) and all(n == 1 for n in counts.values())
+
+
+def _shape(x: torch.Tensor) -> str:
+    return "[" + ", ".join(str(n) for n in x.shape) + "]"
+
+
+def conventional_forward(
+    model: nn.Module, x: Any = None, time_dim: TimeDim = "auto"
+) -> Forward | None:
+    """The loop a model without a time loop of its own needs (module docstring), or None.
+
+    Only a model whose neurons all advance one step per call is looped. Its data
+    can be read two ways: a time-first sequence (``model(x[t])`` for each ``t``)
+    or one batch with no time axis (``model(x)`` once, one step). ``time_dim``
+    says which: ``0`` time-first, ``None`` no time axis. With ``"auto"`` two
+    probes decide: ``model(x[0])`` and ``model(x)``, each run as one step (every
+    neuron called exactly once). If only ``model(x[0])`` runs so, ``x`` is
+    time-first. If both run, ``ValueError`` asks for ``time_dim`` rather than
+    guess (a batch of 8 images read as 8 time steps gives a wrong sigma_U with no
+    error). If only ``model(x)`` runs, ``x`` is a static batch: a model whose
+    neurons start each call from rest (the state passed in explicitly, as
+    snnTorch tutorial 6's class ``Net`` does with ``init_leaky()``) is called once;
+    one whose neurons keep their state between calls (:func:`carries_state`) is
+    refused too, since it is run over several calls and the number is not in
+    ``x`` (a static image seen for T steps sets about ``1 / (1 - beta)`` times
+    smaller weights than one step). A model that loops over time itself calls
+    its neurons several times (or fails on one step) and is called as it is.
+    """
+    check_time_dim(time_dim)
+    neurons = [m for _, m in neuron_modules(model)]
+    if not neurons or not all(is_step_neuron(m) for m in neurons) or time_dim is None:
+        return None
+    norse_state = from_library(model, "norse") and type(model).__name__ == "SequentialState"
+    if norse_state and time_dim == 0:
+        return state_loop
+    if not isinstance(x, torch.Tensor) or x.dim() < 2:
+        if time_dim == 0:
+            got = _shape(x) if isinstance(x, torch.Tensor) else type(x).__name__
+            raise ValueError(f"time_dim=0 needs a time-first tensor [T, B, ...], got {got}")
+        return state_loop if norse_state else None
+    step_of_x0 = _one_step(model, x[0], neurons)
+    if time_dim == 0:  # not one step on x[0]: the forward indexes time itself
+        return time_loop if step_of_x0 else None
+    step_of_x = _one_step(model, x, neurons)
+    name = type(model).__name__
+    static = (
+        "time_dim=None if x is one batch with no time axis (model(x) is called once: one "
+        "step from rest). A static input that the model sees every step (as snnTorch's "
+        "tutorial 6 feeds its images) is x.expand(T, *x.shape) with time_dim=0: its sigma_U "
+        "builds up over the steps, so one step gives other weights"
+    )
+    if step_of_x0 and step_of_x:
+        raise ValueError(
+            f"{name} advances its neurons one time step per call, and x of shape {_shape(x)} "
+            f"runs both as one step of a batch of {x.shape[0]} (model(x)) and as "
+            f"{x.shape[0]} time steps of x[t] {_shape(x[0])}: spikeinit cannot tell a batch "
+            "of static samples from a time sequence, and will not guess. Pass time_dim=0 if "
+            "x is time-first [T, B, ...] (model(x[t]) is called for each t, states "
+            f"carried), or {static}."
+        )
+    if step_of_x and not step_of_x0 and (norse_state or any(map(carries_state, neurons))):
+        raise ValueError(
+            f"{name} advances its neurons one time step per call, and x of shape {_shape(x)} "
+            f"is one step of a batch of {x.shape[0]} (model(x[0]) does not run as a step): "
+            "x has no time axis, and how many steps the model runs on it is not in x. Pass "
+            f"{static}."
+        )
+    if norse_state and not step_of_x:
+        return state_loop
+    return time_loop if step_of_x0 else None
+
+
+def resolve_forward(
+    model: nn.Module, x: Any, forward: Forward | None, time_dim: TimeDim = "auto"
+) -> Forward:
+    """``forward``, or the conventional loop for ``model`` on ``x``, or ``model(x)``.
+
+    The result is never None, so that :func:`find_sites` does not probe again.
+    """
+    if forward is not None:
+        return forward
+    return conventional_forward(model, x, time_dim) or default_forward
 
 
 def make_layer(
@@ -177,18 +400,18 @@ def make_layer(
     assert entry is not None
     notes: list[str] = []
     try:
-        params = entry[1].params_of(neuron, dt, notes)
+        params = entry.adapter.params_of(neuron, dt, notes)
     except ValueError as err:  # e.g. a decay so slow that LIFParams refuses it
         notes.append(f"no LIFParams form ({err}); the weights are set by measurement alone")
         params = None
     if params is None:  # no LIFParams form: a placeholder that carries theta and dt
         params = LIFParams(
-            dt=dt, threshold=entry[1].threshold_of(neuron), tau_mem=max(20e-3, 2 * dt)
+            dt=dt, threshold=entry.adapter.threshold_of(neuron), tau_mem=max(20e-3, 2 * dt)
         )
-        layer = entry[2](name, neuron, None, mode=mode, steps=steps, root=root, notes=notes)  # type: ignore[arg-type]
+        layer = entry.layer(name, neuron, None, mode=mode, steps=steps, root=root, notes=notes)  # type: ignore[arg-type]
         layer.params = params
         return layer
-    return entry[2](name, neuron, params, mode=mode, steps=steps, root=root, notes=notes)  # type: ignore[arg-type]
+    return entry.layer(name, neuron, params, mode=mode, steps=steps, root=root, notes=notes)  # type: ignore[arg-type]
 
 
 def attach_weights(layer: ForeignLayer, site: Site, trace: Trace, model: nn.Module) -> None:
@@ -216,17 +439,47 @@ def attach_weights(layer: ForeignLayer, site: Site, trace: Trace, model: nn.Modu
 
 
 def check_supported(model: nn.Module) -> list[tuple[str, nn.Module]]:
+    """The model's neurons; ``ValueError`` naming what was found when there is none, or
+    when neurons of a spiking framework without an adapter sit among known ones."""
     neurons = neuron_modules(model)
-    if not neurons:
+    foreign = foreign_framework_modules(model)
+    inside_foreign = {id(s) for _, m, _ in foreign for s in m.modules()}
+    foreign_neurons = [
+        (n, m, lib) for n, m, lib in foreign if any(_looks_like_neuron(s) for s in m.modules())
+    ]
+    if neurons and not foreign_neurons:
+        return neurons
+    libs = " and ".join(sorted({lib for _, _, lib in foreign_neurons or foreign}))
+    held = _names([(n, m) for n, m, _ in foreign_neurons or foreign])
+    if neurons:
         raise ValueError(
-            f"{type(model).__name__} has no spikeinit spiking layers and no supported "
-            f"snnTorch / Norse / SpikingJelly neuron ({_supported_text()})"
+            f"{type(model).__name__} holds neurons of {libs}, a spiking framework spikeinit "
+            f"has no adapter for ({held}), next to neurons it knows; they would be passed "
+            f"through as if they were not neurons. {WAY_FORWARD[0].upper()}{WAY_FORWARD[1:]}"
         )
-    return neurons
+    parts = [
+        f"{type(model).__name__} has no spikeinit spiking layers and no neuron that "
+        f"spikeinit's adapters know ({_supported_text()})"
+    ]
+    if foreign:
+        parts.append(
+            f"it holds modules of {libs}, a spiking framework spikeinit has no adapter for: {held}"
+        )
+    lookalikes = [(n, m) for n, m in neuron_lookalikes(model) if id(m) not in inside_foreign]
+    if lookalikes:
+        parts.append(
+            f"modules that look like neurons but are of no known class: {_names(lookalikes)}"
+        )
+    parts.append(WAY_FORWARD)
+    raise ValueError("; ".join(parts))
 
 
 def find_sites(
-    model: nn.Module, x: Any, forward: Forward | None = None, dt: float = 1e-3
+    model: nn.Module,
+    x: Any,
+    forward: Forward | None = None,
+    dt: float = 1e-3,
+    time_dim: TimeDim = "auto",
 ) -> tuple[Trace, list[ForeignLayer]]:
     """Trace ``model`` on ``x`` and build one layer per neuron, in execution order."""
     check_supported(model)
@@ -236,7 +489,7 @@ def find_sites(
         is_neuron,
         is_step_neuron,
         reset_states,
-        forward or conventional_forward(model, x),
+        resolve_forward(model, x, forward, time_dim),
     )
     layers = []
     for site in trace.sites:
@@ -279,6 +532,7 @@ def find_layers(
     forward: Forward | None = None,
     *,
     dt: float = 1e-3,
+    time_dim: TimeDim = "auto",
 ) -> list[tuple[str, ForeignLayer]]:
     """The model's foreign spiking layers, in execution order, as spikeinit layers.
 
@@ -293,6 +547,9 @@ def find_layers(
         dt: the step in seconds for frameworks without one (snnTorch,
             SpikingJelly): it converts their per-step decays to time constants
             and spike counts to Hz. Norse's own ``dt`` is always used.
+        time_dim: ``0`` (time-first data) or ``None`` (no time axis) for a model
+            whose forward is one step; ``"auto"`` probes and refuses to guess
+            (:func:`conventional_forward`).
 
     Raises:
         ValueError: no supported neuron, or an unsupported neuron (the message
@@ -301,5 +558,6 @@ def find_layers(
     if data is None:
         check_supported(model)
         return _structural(model, dt)
-    _, layers = find_sites(model, data, forward, dt)
+    check_time_dim(time_dim, forward)
+    _, layers = find_sites(model, data, forward, dt, time_dim)
     return [(layer.layer_name, layer) for layer in layers]

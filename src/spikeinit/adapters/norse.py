@@ -26,6 +26,7 @@ recurrent input appended to the input (``[x, z[t-1]]`` through ``[W_in, W_rec]``
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import torch
@@ -68,13 +69,22 @@ def available() -> bool:
     return _nt() is not None
 
 
+#: Norse neuron classes outside the ``SNN*`` bases (``CobaLIFCell``, ``LIFCorrelation``,
+#: ``CubaLIF`` of its NIR import), by name; encoders and decoders are not neurons
+NEURON_NAME = re.compile(r"LIF|^LI|IAF|Izhikevich|LSNN|AdEx")
+
+
 def is_neuron(module: nn.Module) -> bool:
+    """Any Norse neuron (supported or not)."""
     if not from_library(module, "norse") or _nt() is None:
         return False
     m = _snn_classes()
-    return isinstance(module, (m.SNN, m.SNNCell, m.SNNRecurrent, m.SNNRecurrentCell)) or isinstance(
+    if isinstance(module, (m.SNN, m.SNNCell, m.SNNRecurrent, m.SNNRecurrentCell)) or isinstance(
         module, _nt().LILinearCell
-    )
+    ):
+        return True
+    name = type(module).__name__
+    return bool(NEURON_NAME.search(name)) and not name.endswith(("Encoder", "Decoder"))
 
 
 def is_supported(module: nn.Module) -> bool:
@@ -100,6 +110,11 @@ def has_own_input_weights(module: nn.Module) -> bool:
 
 def is_readout(module: nn.Module) -> bool:
     return is_neuron(module) and isinstance(module, (_nt().LI, _nt().LICell, _nt().LILinearCell))
+
+
+def carries_state(module: nn.Module) -> bool:
+    """Norse passes its state explicitly: a cell starts from rest unless given one."""
+    return False
 
 
 def reset(module: nn.Module) -> None:

@@ -40,6 +40,7 @@ from ..params import LIFParams
 from .base import (
     FREE_THRESHOLD,
     ForeignLayer,
+    defined_in,
     fold_apply,
     from_library,
     lazy_import,
@@ -59,9 +60,18 @@ def available() -> bool:
     return _snn() is not None
 
 
+#: modules of ``snntorch._neurons`` that are parts of a neuron, not neurons
+PARTS = ("RecurrentOneToOne",)
+
+
 def is_neuron(module: nn.Module) -> bool:
-    """Any snnTorch neuron (supported or not)."""
-    return from_library(module, "snntorch") and isinstance(module, _snn().SpikingNeuron)
+    """Any snnTorch neuron (supported or not): a ``SpikingNeuron``, or a module defined in
+    ``snntorch._neurons`` outside that base (``LeakyParallel``, ``LeakyKernel``)."""
+    if not from_library(module, "snntorch"):
+        return False
+    if isinstance(module, _snn().SpikingNeuron):
+        return True
+    return defined_in(module, "snntorch._neurons") and type(module).__name__ not in PARTS
 
 
 def is_supported(module: nn.Module) -> bool:
@@ -71,6 +81,11 @@ def is_supported(module: nn.Module) -> bool:
 def is_step(module: nn.Module) -> bool:
     """snnTorch neurons advance one time step per call."""
     return True
+
+
+def carries_state(module: nn.Module) -> bool:
+    """``init_hidden=True``: the neuron keeps its state between calls."""
+    return bool(getattr(module, "init_hidden", False))
 
 
 def reset(module: nn.Module) -> None:

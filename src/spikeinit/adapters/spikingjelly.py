@@ -31,7 +31,7 @@ from torch import nn
 
 from ..neuron import lif_sequence
 from ..params import LIFParams
-from .base import FREE_THRESHOLD, ForeignLayer, from_library, lazy_import, scalar
+from .base import FREE_THRESHOLD, ForeignLayer, defined_in, from_library, lazy_import, scalar
 
 SUPPORTED = ("LIFNode", "ParametricLIFNode", "IFNode")
 
@@ -49,7 +49,19 @@ def available() -> bool:
 
 
 def is_neuron(module: nn.Module) -> bool:
-    return from_library(module, "spikingjelly") and isinstance(module, _neurons().BaseNode)
+    """Any SpikingJelly neuron (supported or not): a ``BaseNode``, any module of its
+    ``neuron`` package (``SimpleLIFNode``, ``PSN``, ...), its spiking RNNs
+    (``rnn.SpikingLSTM``, ...) and the nodes of its Lynxi exchange."""
+    if not from_library(module, "spikingjelly"):
+        return False
+    if isinstance(module, _neurons().BaseNode):
+        return True
+    name = type(module).__name__
+    return (
+        defined_in(module, "spikingjelly.activation_based.neuron")
+        or (defined_in(module, "spikingjelly.activation_based.rnn") and "Spiking" in name)
+        or (defined_in(module, "spikingjelly.activation_based.lynxi_exchange") and "Node" in name)
+    )
 
 
 def is_supported(module: nn.Module) -> bool:
@@ -68,6 +80,11 @@ def is_step(module: nn.Module) -> bool:
 def is_memory(module: nn.Module) -> bool:
     """Any SpikingJelly module that keeps state between calls (neurons, containers)."""
     return from_library(module, "spikingjelly") and isinstance(module, _base().MemoryModule)
+
+
+def carries_state(module: nn.Module) -> bool:
+    """SpikingJelly nodes keep their membrane between calls (until ``reset()``)."""
+    return True
 
 
 def reset(module: Any) -> None:

@@ -721,37 +721,86 @@ def limit_samples(batches: list[Any], batch_size: int | None, max_samples: int |
     return [x.narrow(dims[0], 0, max_samples)]
 
 
+def _neuron_parameters(model: nn.Module, neurons: set[str]) -> dict[int, str]:
+    """``id(tensor) -> "neuron name.field"`` for the neurons' own parameters, including
+    the tensors of a Norse parameter tuple (``p.tau_mem_inv``), which may be held (as
+    ``nn.Parameter``) by another module."""
+    out: dict[int, str] = {}
+    modules = dict(model.named_modules())
+    for name in sorted(neurons):
+        neuron = modules.get(name)
+        if neuron is None:
+            continue
+        for pname, p in neuron.named_parameters():
+            out.setdefault(id(p), f"{name}.{pname}")
+        params = getattr(neuron, "p", None)
+        for field in getattr(params, "_fields", ()):
+            value = getattr(params, field)
+            if isinstance(value, torch.Tensor):
+                out.setdefault(id(value), f"{name}.p.{field}")
+    return out
+
+
 def _module_entries(
-    model: nn.Module, set_by: dict[str, str], neurons: set[str], reached: set[str]
+    model: nn.Module,
+    set_by: dict[str, str],
+    neurons: set[str],
+    reached: set[str],
+    transparent: dict[str, str] | None = None,
 ) -> list[ModuleInit]:
+    """One entry per module with parameters: set (its rule) or left alone (why).
+
+    ``transparent``: modules with parameters met between a knob and a neuron
+    (name -> that neuron), passed through as they are.
+    """
+    transparent = transparent or {}
     out = []
+    neuron_params = _neuron_parameters(model, neurons)
+    lookalikes = _find.neuron_lookalikes(model)
+    lookalike_names = {n for n, _ in lookalikes}
     for name, module in model.named_modules():
-        if not any(True for _ in module.parameters(recurse=False)):
+        own = list(module.parameters(recurse=False))
+        if not own:
             continue
         kind = type(module).__name__
+        used_by = [neuron_params[id(p)] for p in own if id(p) in neuron_params]
         if name in set_by:
-            out.append(ModuleInit(name, kind, True, rule=set_by[name]))
+            entry = ModuleInit(name, kind, True, rule=set_by[name])
         elif name in neurons:
-            out.append(
-                ModuleInit(
-                    name,
-                    kind,
-                    False,
-                    reason="neuron parameters (time constants, thresholds) are kept as they are",
-                )
+            reason = "neuron parameters (time constants, thresholds) are kept as they are"
+            entry = ModuleInit(name, kind, False, reason=reason)
+        elif used_by and len(used_by) == len(own):
+            reason = (
+                f"neuron parameters ({', '.join(used_by)}): time constants and thresholds "
+                "are kept as they are"
             )
+            entry = ModuleInit(name, kind, False, reason=reason)
+        elif name in transparent:
+            reason = (
+                f"between the weights and neuron {transparent[name]!r}: passed through as it "
+                "is (not a knob spikeinit sets)"
+            )
+            entry = ModuleInit(name, kind, False, reason=reason)
         elif name in reached:
-            out.append(ModuleInit(name, kind, False, reason="behind another module's output"))
-        else:
-            out.append(
-                ModuleInit(
-                    name,
-                    kind,
-                    False,
-                    reason="feeds no spiking neuron in the forward "
-                    "pass (e.g. a non-spiking output layer)",
-                )
+            entry = ModuleInit(name, kind, False, reason="behind another module's output")
+        elif name in lookalike_names:
+            reason = (
+                "looks like a neuron of no class spikeinit knows: left as it is (teach it "
+                "with si.register_neuron to have its input set)"
             )
+            entry = ModuleInit(name, kind, False, reason=reason)
+        elif lookalikes:
+            shown = ", ".join(f"{n!r} ({type(m).__name__})" for n, m in lookalikes[:4])
+            reason = (
+                "reaches no neuron spikeinit knows in the forward pass; it may feed a module "
+                f"that looks like a neuron of no known class ({shown}): teach that class "
+                "with si.register_neuron to have this module set"
+            )
+            entry = ModuleInit(name, kind, False, reason=reason)
+        else:
+            reason = "feeds no spiking neuron in the forward pass (e.g. a non-spiking output layer)"
+            entry = ModuleInit(name, kind, False, reason=reason)
+        out.append(entry)
     return out
 
 
@@ -772,6 +821,7 @@ def initialize_foreign(
     generator: torch.Generator | None,
     dt: float = 1e-3,
     form: ResetForm = "covariance",
+    time_dim: _find.TimeDim = "auto",
 ) -> InitReport:
     """:func:`spikeinit.initialize` for snnTorch / Norse / SpikingJelly models (module docstring).
 
@@ -794,10 +844,11 @@ def initialize_foreign(
                     entry.groups.append(GroupInit(g.name, g.kind, fan_in_of(g.weight), method))
                     set_by[_owner(g.weight, _owner_names(model))] = method
                 report.layers.append(entry)
-            report.modules = _module_entries(model, set_by, set(), set())
+            neurons = {layer.layer_name for layer in layers}
+            report.modules = _module_entries(model, set_by, neurons, set())
             return report
         batches = prepare_batches(data, max_samples)
-        forward = forward or _find.conventional_forward(model, batches[0])
+        forward = _find.resolve_forward(model, batches[0], forward, time_dim)
         measurement_mode(model)
         trace, layers = _find.find_sites(model, batches[0], forward, dt)
         batches = limit_samples(batches, trace.batch_size, max_samples)
@@ -919,6 +970,7 @@ def initialize_foreign(
             set_by,
             {s.name for s in trace.sites},
             {k for s in trace.sites for k in s.knobs + s.behind},
+            {t: s.name for s in reversed(trace.sites) for t in s.transparent},
         )
         return report
 

@@ -54,6 +54,7 @@ import torch
 from torch import nn
 
 from .. import theory
+from ..adapters.find import TimeDim, check_time_dim
 from ..adapters.trace import shared_parameters
 from ..catalog import init_names
 from ..neuron import lif_sequence
@@ -510,6 +511,7 @@ def initialize(
     seed: int | None = None,
     batch_first: bool | None = None,
     form: F.ResetForm = "covariance",
+    time_dim: TimeDim = "auto",
 ) -> InitReport:
     """Initialise every spiking layer of ``model`` in place, layer by layer.
 
@@ -557,10 +559,20 @@ def initialize(
             ``"public"``, the public code's (n Var[w] = 5.41 and 13.50 at beta 0.5,
             theta 1; :func:`spikeinit.init.micheli_reset_normal_`, docs/science.md,
             section 'Variants in the public code'). Other methods ignore it.
+        time_dim: for a foreign model whose forward is one time step (an
+            ``nn.Sequential`` of snnTorch ``init_hidden=True`` or SpikingJelly
+            single-step neurons, a Norse ``SequentialState`` of cells): ``0`` if
+            ``data`` is time-first ``[T, B, ...]`` (the model is called on
+            ``x[t]`` for each ``t``), ``None`` if it has no time axis (the model
+            is called once: one step). ``"auto"`` (default) decides by probing
+            the model and refuses (``ValueError``) when both readings run.
+            docs/interop.md, section 'Calling conventions'. spikeinit's own
+            layers always take time-first data (``0`` or ``"auto"``).
 
     Returns:
         An :class:`InitReport`.
     """
+    check_time_dim(time_dim, forward)
     methods = init_names()  # the registry's rules for whole models, read at call time
     if method not in methods:
         raise ValueError(f"method must be one of {list(methods)}, got {method!r}")
@@ -646,6 +658,12 @@ def initialize(
             forward=forward,
             generator=generator,
             form=form,
+            time_dim=time_dim,
+        )
+    if time_dim is None:
+        raise ValueError(
+            "time_dim=None applies to snnTorch / Norse / SpikingJelly models whose forward is "
+            "one step; spikeinit's own layers take time-first data [T, B, ...]"
         )
     if not isinstance(readout, str):
         raise ValueError(

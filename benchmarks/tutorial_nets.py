@@ -97,7 +97,8 @@ def sj_vgg8(T: int = 4, width: int = 16) -> nn.Module:
         else:
             layers += [layer.Conv2d(c_in, v, 3, padding=1), layer.BatchNorm2d(v), lif()]
             c_in = v
-    layers += [layer.Flatten(), layer.Linear(c_in * 3 * 3, 128), lif(), layer.Linear(128, 10), lif()]
+    layers += [layer.Flatten(), layer.Linear(c_in * 3 * 3, 128), lif()]
+    layers += [layer.Linear(128, 10), lif()]
 
     class VGG8(nn.Module):
         def __init__(self):

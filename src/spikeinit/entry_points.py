@@ -103,7 +103,9 @@ def load_entry_point(spec: str, option: str = "--model") -> Callable[..., Any]:
         found = sorted(
             n
             for n, v in vars(module).items()
-            if callable(v) and not n.startswith("_") and getattr(v, "__module__", None) == module.__name__
+            if callable(v)
+            and not n.startswith("_")
+            and getattr(v, "__module__", None) == module.__name__
         )
         raise ValueError(
             f"{option}: {where!r} has no function {func!r}"

@@ -30,7 +30,7 @@ import inspect
 import json
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from ._rundir import check_out_dir, lock_run_dir
 from .cli import build_parser
@@ -72,7 +72,7 @@ class _ArgumentError(ValueError):
 def _parse(argv: list[str]) -> argparse.Namespace:
     parser = build_parser()
 
-    def fail(message: str) -> None:
+    def fail(message: str) -> NoReturn:
         raise _ArgumentError(message)
 
     for action in parser._subparsers._group_actions:  # type: ignore[union-attr]

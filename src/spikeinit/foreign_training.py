@@ -103,28 +103,6 @@ def default_loss(trace: torch.Tensor, output: str = "auto") -> str:
     return "rate_ce" if binary else "max"
 
 
-def _one_step(net: nn.Module, x: torch.Tensor) -> bool:
-    """Whether one call of ``net`` advances each of its neurons by exactly one step."""
-    neurons = [m for _, m in _find.neuron_modules(net)]
-    if not neurons or not all(_find.is_step_neuron(m) for m in neurons):
-        return False
-    calls: dict[int, int] = {}
-
-    def count(m: nn.Module, _args: Any) -> None:
-        calls[id(m)] = calls.get(id(m), 0) + 1
-
-    handles = [m.register_forward_pre_hook(count) for m in neurons]
-    _find.reset_states(net)
-    try:
-        with torch.no_grad():
-            net(x)
-    finally:
-        for h in handles:
-            h.remove()
-        _find.reset_states(net)
-    return bool(calls) and all(n == 1 for n in calls.values())
-
-
 def _repeat(x: torch.Tensor, steps: int) -> torch.Tensor:
     return x.unsqueeze(0).expand(steps, *x.shape)
 
@@ -163,7 +141,7 @@ class ForeignClassifier(nn.Module):
     @staticmethod
     def _find_call(net: nn.Module, example: torch.Tensor, steps: int | None) -> Call:
         if steps is not None:
-            if not _one_step(net, example):
+            if not _find.is_one_step(net, example):
                 raise ValueError(
                     "repeat_steps feeds a static batch to a model whose forward is one time "
                     "step (neurons with init_hidden=True, SpikingJelly single-step); this "

@@ -280,6 +280,15 @@ def check_time_dim(time_dim: Any, forward: Any = None) -> None:
         )
 
 
+def is_one_step(model: nn.Module, x: torch.Tensor) -> bool:
+    """Whether ``model(x)`` runs as one time step: every neuron advances one step per call
+    and is called exactly once (the model's states and buffers left as they were)."""
+    neurons = [m for _, m in neuron_modules(model)]
+    if not neurons or not all(is_step_neuron(m) for m in neurons):
+        return False
+    return _one_step(model, x, neurons)
+
+
 def _one_step(model: nn.Module, x: torch.Tensor, neurons: list[nn.Module]) -> bool:
     """Whether ``model(x)`` runs and calls each neuron exactly once (one time step).
 

@@ -23,9 +23,9 @@ import torch
 
 from .. import diagnose, initialize
 from ..cli_run import resolve_device
+from ..entry_points import is_entry_point
 from ..train import load_checkpoint, load_model_state
 from .common import write_report, write_results
-from ..entry_points import is_entry_point
 from .presets import (
     build_model,
     preset,

@@ -179,7 +179,7 @@ class _Standardized:
             yield standardize_mnist(x), y
 
 
-def readout_rule(spec: RunSpec) -> str:
+def readout_rule(spec: RunSpec) -> str | float:
     """``spec.readout``, or with ``"auto"`` the reference rule for ``spec.model``."""
     if spec.readout != "auto":
         return spec.readout

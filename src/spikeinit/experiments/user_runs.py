@@ -62,7 +62,8 @@ def build_user(spec: Any, split: str = "train") -> tuple[Any, ForeignClassifier,
     way it is called, and the first ``init_samples`` samples of the ``split`` loader."""
     torch.manual_seed(spec.seed)
     net = call_model_factory(spec.model, spec.model_kw)
-    loaders = dict(zip(("train", "val", "test"), call_data_factory(spec.dataset, spec.dataset_kw)))
+    parts = call_data_factory(spec.dataset, spec.dataset_kw)
+    loaders = dict(zip(("train", "val", "test"), parts, strict=True))
     batches = _first_batches(loaders[split] or loaders["val"], spec.init_samples)
     clf = ForeignClassifier(net, batches[0], output=spec.output, repeat_steps=spec.repeat_steps)
     return net, clf, batches

@@ -73,6 +73,11 @@ FAULT_ENV = "SPIKEINIT_SWEEP_FAULT"
 #: history keys that measure time, not training (left out of equality checks)
 TIMING_KEYS = ("epoch_time_s",)
 STATES = ("silent", "saturated", "mean-driven", "fluctuation-driven")
+#: the most trials one sweep may have (grid points, or ``random`` draws, times seeds):
+#: checked before the grid is expanded, so a huge grid is refused, not run out of memory
+MAX_TRIALS = 100_000
+#: the most seeds per grid point (``--seeds`` and ``seeds`` in a TOML file)
+MAX_SEEDS = 1000
 
 
 # ------------------------------------------------------------------------------------------
@@ -252,21 +257,44 @@ def load_toml(path: str | Path) -> dict[str, Any]:
             f"--config: unknown keys {sorted(unknown)}; allowed: grid, fixed, seeds, random, seed"
         )
     grid: dict[str, list[Any]] = {}
-    for name, values in dict(data.get("grid", {})).items():
-        key = canonical_name(name)
+    for name, key, values in _toml_table(data, "grid"):
         if not isinstance(values, list) or not values:
             raise ValueError(f"--config: grid.{name} must be a non-empty list, got {values!r}")
         grid[key] = _unique([parse_value(key, v) for v in values], key)
-    fixed = {canonical_name(k): v for k, v in dict(data.get("fixed", {})).items()}
-    fixed = {k: parse_value(k, v) for k, v in fixed.items()}
+    fixed = {key: parse_value(key, v) for _, key, v in _toml_table(data, "fixed")}
     out: dict[str, Any] = {"grid": grid, "fixed": fixed}
     for key in ("seeds", "random", "seed"):
         if key in data:
             v = data[key]
             if isinstance(v, bool) or not isinstance(v, int) or v < (0 if key == "seed" else 1):
                 raise ValueError(f"--config: {key} must be a positive integer, got {v!r}")
+            if key == "seeds" and v > MAX_SEEDS:
+                raise ValueError(f"--config: seeds must be between 1 and {MAX_SEEDS}, got {v}")
             out[key] = v
     return out
+
+
+def _toml_table(data: dict[str, Any], table: str) -> list[tuple[str, str, Any]]:
+    """``(name as written, canonical name, value)`` of the TOML table ``[table]``.
+
+    ``ValueError`` if ``table`` is not a table, or if one parameter appears under
+    two spellings (``sigma_u`` and ``sigma-u``), which would silently drop one.
+    """
+    raw = data.get(table, {})
+    if not isinstance(raw, dict):
+        raise ValueError(
+            f"--config: {table} must be a table ([{table}] with name = "
+            f"{'[values]' if table == 'grid' else 'value'} lines), got {raw!r}"
+        )
+    seen: dict[str, str] = {}
+    rows = []
+    for name, value in raw.items():
+        key = canonical_name(name)
+        if key in seen:
+            raise ValueError(f"--config: {table}.{key} is given twice ({seen[key]!r} and {name!r})")
+        seen[key] = name
+        rows.append((name, key, value))
+    return rows
 
 
 # ------------------------------------------------------------------------------------------
@@ -336,13 +364,17 @@ def make_trials(
         raise ValueError("give either --seeds or a swept seed, not both")
     if sum(k in {**fixed, **grid} for k in ("sigma_u", "mu_u", "xi")) > 2:
         raise ValueError("give two of sigma_u, mu_u and xi, not all three")
+    n_points = math.prod(len(v) for v in grid.values())
+    if random_n is not None and random_n > n_points:
+        raise ValueError(f"--random {random_n} exceeds the {n_points} grid points")
+    _check_trial_count(grid, random_n, seeds)
     names = list(grid)
-    points = [dict(zip(names, combo, strict=True)) for combo in itertools.product(*grid.values())]
-    if random_n is not None:
-        if random_n > len(points):
-            raise ValueError(f"--random {random_n} exceeds the {len(points)} grid points")
+    if random_n is None:
+        combos = list(itertools.product(*grid.values()))
+    else:  # draw indices, then look up only those points (the grid may be large)
         rng = random.Random(base_seed)
-        points = [points[i] for i in sorted(rng.sample(range(len(points)), random_n))]
+        combos = [_grid_point(grid, i) for i in sorted(rng.sample(range(n_points), random_n))]
+    points = [dict(zip(names, combo, strict=True)) for combo in combos]
     if "seed" not in grid:
         points = [{**p, "seed": base_seed + k} for p in points for k in range(seeds)]
     trials = []
@@ -353,6 +385,32 @@ def make_trials(
         label = re.sub(r"[^A-Za-z0-9_.=+-]", "-", label)
         trials.append(Trial(f"trials/{label}-{digest}", point, spec))
     return trials
+
+
+def _check_trial_count(grid: dict[str, list[Any]], random_n: int | None, seeds: int) -> None:
+    """``ValueError`` if the sweep would have more than :data:`MAX_TRIALS` trials.
+
+    The count (grid points, or ``random_n``, times ``seeds``) is computed from the
+    axis lengths, before anything is expanded.
+    """
+    sizes = [len(v) for v in grid.values()]
+    count = (random_n if random_n is not None else math.prod(sizes)) * seeds
+    if count > MAX_TRIALS:
+        shape = " x ".join(map(str, sizes))
+        how = f"--random {random_n}" if random_n is not None else f"a {shape} grid"
+        raise ValueError(
+            f"the sweep would have {count} trials ({how} x {seeds} seed(s)); "
+            f"the limit is {MAX_TRIALS}: use fewer values, seeds or --random N"
+        )
+
+
+def _grid_point(grid: dict[str, list[Any]], index: int) -> tuple[Any, ...]:
+    """The ``index``-th combination of ``itertools.product(*grid.values())``."""
+    combo = []
+    for values in reversed(list(grid.values())):
+        index, k = divmod(index, len(values))
+        combo.append(values[k])
+    return tuple(reversed(combo))
 
 
 def _crash_hook(

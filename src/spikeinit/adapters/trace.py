@@ -77,6 +77,9 @@ class Site:
         knob_sources: for each knob, the sources on its paths.
         ops: names of the autograd operations met between knobs and the
             neuron (e.g. ``MaxPool2DWithIndicesBackward0``), for the report.
+        call_knobs: the knobs of each of the first calls, one list per call (a
+            neuron used at two places of the forward pass has calls whose knob
+            sets are not nested; see :func:`places`).
     """
 
     name: str
@@ -91,6 +94,22 @@ class Site:
     recurrent: bool = False
     ops: list[str] = field(default_factory=list)
     knob_sources: dict[str, list[str]] = field(default_factory=dict)
+    call_knobs: list[list[str]] = field(default_factory=list)
+
+
+def places(site: Site) -> tuple[list[str], list[str]] | None:
+    """Two knob sets that show ``site``'s neuron used at two places, or ``None``.
+
+    A neuron called once per time step sees the same weights at every call (a
+    recurrent weight may join after the first step, so one call's knobs may hold
+    another's); two calls whose knob sets are not nested (``lif(fc1(x))`` and
+    ``lif(fc2(s1))`` with one ``lif``) are two places of the forward pass.
+    """
+    for i, a in enumerate(site.call_knobs):
+        for b in site.call_knobs[i + 1 :]:
+            if not (set(a) <= set(b) or set(b) <= set(a)):
+                return a, b
+    return None
 
 
 class _Stop(Exception):
@@ -270,8 +289,9 @@ def trace_model(
             (enough to see a recurrent connection one step back).
 
     Returns:
-        A :class:`Trace`. Raises ``ValueError`` if no neuron is called, or if a
-        neuron module is used at two places of the forward pass.
+        A :class:`Trace`. Raises ``ValueError`` if no neuron is called. A neuron
+        used at two places of the forward pass is recorded (``Site.calls``,
+        ``Site.call_knobs``, :func:`places`) and refused by the initialisation.
     """
     modules = dict(model.named_modules())
     names = {id(m): n for n, m in modules.items()}
@@ -337,6 +357,9 @@ def trace_model(
             site = Site(name, m, "step" if step_neuron(m) else "seq", n)
             for inp in inputs.get(id(m), []):
                 _walk(inp, site, owners, leaves, modules)
+                one = Site(name, m, site.mode, n)
+                _walk(inp, one, owners, leaves, modules)
+                site.call_knobs.append(one.knobs)
             sites.append(site)
     finally:
         for h in handles:

@@ -591,12 +591,71 @@ def check_address(address: str, timeout: float = 3.0) -> None:
     if not sep or not host or not port_text.isdigit():
         raise ValueError(f"--address must be HOST:PORT, ray://HOST:PORT or auto, got {address!r}")
     try:
-        with socket.create_connection((host.strip("[]"), int(port_text)), timeout=timeout):
-            pass
+        with socket.create_connection((host.strip("[]"), int(port_text)), timeout=timeout) as sock:
+            speaks_grpc = _answers_http2(sock, timeout)
     except OSError as exc:
         raise ValueError(
             f"--address {address}: no Ray cluster answers there ({exc.strerror or exc})"
         ) from None
+    if not speaks_grpc:
+        # Ray would wait for it forever: its GCS (and the ray:// client server) speak gRPC
+        raise ValueError(
+            f"--address {address}: something listens there but it is not a Ray cluster "
+            f"(no gRPC answer within {timeout:g} s); give the Ray head's GCS port (default 6379)"
+        )
+
+
+#: the HTTP/2 client preface and an empty SETTINGS frame (RFC 9113, sections 3.4 and 6.5)
+_HTTP2_HELLO = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + b"\x00\x00\x00\x04\x00\x00\x00\x00\x00"
+
+
+def _answers_http2(sock: socket.socket, timeout: float) -> bool:
+    """Whether the server on ``sock`` answers an HTTP/2 preface with a SETTINGS frame, as
+    every gRPC server (Ray's GCS, Ray client server) does; ``False`` on silence or
+    anything else."""
+    sock.settimeout(timeout)
+    try:
+        sock.sendall(_HTTP2_HELLO)
+        head = b""
+        deadline = time.monotonic() + timeout
+        while len(head) < 9 and time.monotonic() < deadline:
+            chunk = sock.recv(9 - len(head))
+            if not chunk:
+                break
+            head += chunk
+    except OSError:
+        return False
+    return len(head) == 9 and head[3] == 0x04  # frame type 4: SETTINGS
+
+
+def check_trial_cpus(threads: int, num_cpus: int | None, address: str | None) -> None:
+    """``ValueError`` if a trial asks for more CPUs (``--threads``) than the embedded Ray
+    has (``--num-cpus``, default all): Ray Tune would wait for them forever. A joined
+    cluster is checked by :func:`run_ray` once joined."""
+    if address:
+        return
+    have = num_cpus or os.cpu_count() or 1
+    if threads > have:
+        raise ValueError(
+            f"--threads {threads} asks for {threads} CPUs per trial, but the embedded Ray has "
+            f"{have} (--num-cpus {have}); lower --threads or raise --num-cpus"
+        )
+
+
+def _check_cluster_fits(cpus: float, gpus: float, address: str | None) -> None:
+    """``ValueError`` unless one alive node of the Ray cluster has ``cpus`` CPUs and
+    ``gpus`` GPUs (a trial runs on one node; otherwise it would never start)."""
+    import ray
+
+    nodes = [n.get("Resources", {}) for n in ray.nodes() if n.get("Alive")]
+    for what, asked, flag in (("CPU", cpus, "--threads"), ("GPU", gpus, "--device cuda")):
+        best = max((float(r.get(what, 0)) for r in nodes), default=0.0)
+        if asked > best:
+            where = f"cluster at {address}" if address else "embedded Ray"
+            raise ValueError(
+                f"{flag} asks for {asked:g} {what}s per trial, but the largest node of the "
+                f"{where} has {best:g}; the trials would never start"
+            )
 
 
 def _tune_trainable(config: dict[str, Any], tasks: list[dict[str, Any]]) -> None:
@@ -682,9 +741,17 @@ def run_ray(
                     f"--address {address}: cannot join the Ray cluster ({msg})"
                 ) from None
         else:
-            ray.init(num_cpus=num_cpus or os.cpu_count() or 1, include_dashboard=False, **kw)
+            # address="local": always a fresh instance of our own, never a cluster that an
+            # earlier `ray start` (or a killed run) left behind in ray_current_cluster
+            ray.init(
+                address="local",
+                num_cpus=num_cpus or os.cpu_count() or 1,
+                include_dashboard=False,
+                **kw,
+            )
         started = True
     try:
+        _check_cluster_fits(cpus_per_trial, gpus_per_trial, address)
         resources = {"cpu": cpus_per_trial, "gpu": gpus_per_trial}
         trainable = tune.with_resources(
             tune.with_parameters(_tune_trainable, tasks=tasks), resources
@@ -1175,6 +1242,7 @@ def run(args: argparse.Namespace) -> int:
     if args.address and args.engine == "ray":
         check_address(args.address)
     if args.engine == "ray":
+        check_trial_cpus(args.threads, args.num_cpus, args.address)
         try:
             import ray  # noqa: F401
         except ModuleNotFoundError:

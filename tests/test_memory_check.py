@@ -55,3 +55,19 @@ def test_cli_huge_hidden_exits_2_with_the_figure(tmp_path):
     assert len(lines) == 1 and "need at least" in lines[0] and "available" in lines[0], lines
     assert "N=100000000" in lines[0]
     assert not out.exists()
+
+
+def test_the_check_leaves_the_weights_as_they_were():
+    """The meta-device build draws nothing from torch's generator."""
+    import torch
+
+    from spikeinit import models
+
+    spec = presets.preset("randman", hidden=(16,), dataset_kw={"samples_per_class": 20})
+    model, ds = presets.build_model(spec)
+    torch.manual_seed(spec.seed)
+    params = presets.LIFParams(tau_mem=20e-3, tau_syn=10e-3, dt=ds.dt)
+    plain = models.build("fc", ds.input_shape, ds.n_classes, params=params,
+                         duration=ds.duration, hidden=(16,))  # fmt: skip
+    for a, b in zip(model.state_dict().values(), plain.state_dict().values(), strict=True):
+        assert torch.equal(a, b)

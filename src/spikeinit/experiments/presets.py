@@ -198,8 +198,8 @@ def check_model_memory(
     ``[T, B, N]`` tensor of the hidden layers (the membrane the surrogate gradient reads
     in the backward pass).
     """
-    try:
-        with torch.device("meta"):
+    try:  # fork_rng: the real build that follows draws the same weights as without this
+        with torch.random.fork_rng(devices=[]), torch.device("meta"):
             meta = models.build(spec.model, ds.input_shape, ds.n_classes, params=params, **kw)
     except (RuntimeError, NotImplementedError):  # an operation without a meta kernel
         return

@@ -81,6 +81,48 @@ def test_snntorch_neuron_used_at_two_places_is_refused() -> None:
     si.initialize(TwoLayers(), _data(), seed=0)  # one neuron per layer: fine
 
 
+def test_snntorch_neuron_fed_by_itself_without_weights_is_refused() -> None:
+    """``lif(lif(fc(x)))`` with one Leaky: one call through fc, one straight from lif."""
+
+    class Stacked(TwoLayers):
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            m1, m2, out = self.lif1.init_leaky(), self.lif1.init_leaky(), []
+            for t in range(x.shape[0]):
+                s1, m1 = self.lif1(self.fc1(x[t]), m1)
+                s2, m2 = self.lif1(s1, m2)
+                out.append(self.fc2(s2))
+            return torch.stack(out)
+
+    torch.manual_seed(0)
+    net = Stacked()
+    before = _state(net)
+    with pytest.raises(ValueError, match=r"'lif1' is used at two places.*fc1.*no weights"):
+        si.initialize(net, _data())
+    assert _unchanged(net, before)
+
+
+def test_recurrent_weight_joining_after_the_first_step_is_one_place() -> None:
+    """A recurrent input skipped at t = 0 adds a knob; the neuron is still at one place."""
+
+    class LateRecurrent(TwoLayers):
+        def __init__(self) -> None:
+            super().__init__()
+            self.rec = nn.Linear(12, 12, bias=False)
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            m1, m2, out, s1 = self.lif1.init_leaky(), self.lif2.init_leaky(), [], None
+            for t in range(x.shape[0]):
+                cur = self.fc1(x[t]) if s1 is None else self.fc1(x[t]) + self.rec(s1)
+                s1, m1 = self.lif1(cur, m1)
+                s2, m2 = self.lif2(self.fc2(s1), m2)
+                out.append(s2)
+            return torch.stack(out)
+
+    torch.manual_seed(0)
+    report = si.initialize(LateRecurrent(), _data(), seed=0)
+    assert [entry.name for entry in report.layers][:2] == ["lif1", "lif2"]
+
+
 def test_spikingjelly_multistep_neuron_called_twice_is_refused() -> None:
     pytest.importorskip("spikingjelly.activation_based")
     from spikingjelly.activation_based import functional, layer, neuron

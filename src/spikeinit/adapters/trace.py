@@ -80,6 +80,8 @@ class Site:
         call_knobs: the knobs of each of the first calls, one list per call (a
             neuron used at two places of the forward pass has calls whose knob
             sets are not nested; see :func:`places`).
+        call_fed: for each of those calls, whether its input came from a source
+            (a neuron or the model input) at all.
     """
 
     name: str
@@ -95,6 +97,7 @@ class Site:
     ops: list[str] = field(default_factory=list)
     knob_sources: dict[str, list[str]] = field(default_factory=dict)
     call_knobs: list[list[str]] = field(default_factory=list)
+    call_fed: list[bool] = field(default_factory=list)
 
 
 def places(site: Site) -> tuple[list[str], list[str]] | None:
@@ -103,11 +106,17 @@ def places(site: Site) -> tuple[list[str], list[str]] | None:
     A neuron called once per time step sees the same weights at every call (a
     recurrent weight may join after the first step, so one call's knobs may hold
     another's); two calls whose knob sets are not nested (``lif(fc1(x))`` and
-    ``lif(fc2(s1))`` with one ``lif``) are two places of the forward pass.
+    ``lif(fc2(s1))`` with one ``lif``) are two places of the forward pass, and so
+    are a call fed through weights and one fed by a source directly
+    (``lif(lif(fc(x)))``). A call fed by nothing (zeros before the first step) is
+    no place.
     """
-    for i, a in enumerate(site.call_knobs):
-        for b in site.call_knobs[i + 1 :]:
+    calls = list(zip(site.call_knobs, site.call_fed, strict=True))
+    for i, (a, fed_a) in enumerate(calls):
+        for b, fed_b in calls[i + 1 :]:
             if not (set(a) <= set(b) or set(b) <= set(a)):
+                return a, b
+            if fed_a and fed_b and bool(a) != bool(b):
                 return a, b
     return None
 
@@ -360,6 +369,7 @@ def trace_model(
                 one = Site(name, m, site.mode, n)
                 _walk(inp, one, owners, leaves, modules)
                 site.call_knobs.append(one.knobs)
+                site.call_fed.append(bool(one.sources or one.fixed_sources))
             sites.append(site)
     finally:
         for h in handles:

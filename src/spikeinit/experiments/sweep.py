@@ -291,7 +291,10 @@ def _toml_table(data: dict[str, Any], table: str) -> list[tuple[str, str, Any]]:
     for name, value in raw.items():
         key = canonical_name(name)
         if key in seen:
-            raise ValueError(f"--config: {table}.{key} is given twice ({seen[key]!r} and {name!r})")
+            raise ValueError(
+                f"--config: {table}.{key} is given twice ({seen[key]!r} and {name!r}); "
+                "give each parameter once"
+            )
         seen[key] = name
         rows.append((name, key, value))
     return rows

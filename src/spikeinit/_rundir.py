@@ -6,12 +6,15 @@ exclusive ``fcntl.flock`` on ``<dir>/.lock`` for as long as the context is open
 (the kernel releases it when the process ends, even on SIGKILL), so two runs
 never write into one directory. The lock is re-entrant within one process (the
 CLI and the :class:`~spikeinit.train.Trainer` both take it). Where ``fcntl`` is
-missing (Windows) no lock is taken.
+missing (Windows) no lock is taken. :func:`check_out_owner` refuses a directory
+that holds another command's run (named by its ``results.json``), and
+:func:`check_resumable` a ``--resume`` into run files without ``last.pt``.
 """
 
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import threading
 from collections.abc import Iterator
@@ -23,6 +26,10 @@ except ImportError:  # pragma: no cover - Windows
     fcntl = None  # type: ignore[assignment]
 
 LOCK_NAME = ".lock"
+#: the file every command writes last; its ``"command"`` says whose run a directory holds
+RESULTS_NAME = "results.json"
+#: what a :class:`~spikeinit.train.Trainer` writes into its run directory
+TRAINER_FILES = ("last.pt", "best.pt", "metrics.jsonl")
 
 _held: dict[str, tuple[int, int]] = {}  # resolved dir -> (fd, depth)
 _guard = threading.Lock()
@@ -55,6 +62,56 @@ def check_out_dir(path: str | os.PathLike[str], name: str = "--out") -> Path:
     if not os.access(parent, os.W_OK | os.X_OK):
         raise ValueError(f"{name} {p} cannot be created: {parent} is not writable")
     return p
+
+
+def run_owner(path: str | os.PathLike[str]) -> str | None:
+    """The command whose run ``path`` holds, or ``None`` for a directory without one.
+
+    Read from ``results.json`` (``"command"``); a sweep that has not finished yet is
+    known by its ``trials/`` folder. ``ValueError`` for a ``results.json`` that is not
+    a spikeinit run's (it would be replaced).
+    """
+    p = Path(path)
+    results = p / RESULTS_NAME
+    if results.is_file():
+        try:
+            command = json.loads(results.read_text()).get("command")
+        except (OSError, UnicodeDecodeError, ValueError, AttributeError):
+            command = None
+        if not isinstance(command, str):
+            raise ValueError(
+                f"--out {p} holds a {RESULTS_NAME} that no spikeinit command wrote; "
+                "choose another --out"
+            )
+        return command
+    if (p / "trials").is_dir():
+        return "sweep"
+    return None
+
+
+def check_out_owner(path: str | os.PathLike[str], command: str) -> None:
+    """``ValueError`` if ``path`` holds another command's run, which ``command`` would
+    overwrite (its ``results.json`` and ``report.md``)."""
+    owner = run_owner(path)
+    if owner is not None and owner != command:
+        raise ValueError(
+            f"--out {path} holds a `spikeinit {owner}` run, which `spikeinit {command}` "
+            "would overwrite; choose another --out"
+        )
+
+
+def check_resumable(path: str | os.PathLike[str]) -> None:
+    """``ValueError`` if ``path`` holds a training run but no ``last.pt`` to resume from
+    (``resume`` would start afresh and replace ``best.pt`` and ``metrics.jsonl``)."""
+    p = Path(path)
+    if (p / "last.pt").exists():
+        return
+    found = [n for n in (*TRAINER_FILES, RESULTS_NAME) if (p / n).exists()]
+    if found:
+        raise ValueError(
+            f"--resume: {p} holds {', '.join(found)} but no last.pt to continue from; "
+            "leave out --resume to start afresh (it replaces them) or choose another --out"
+        )
 
 
 @contextlib.contextmanager

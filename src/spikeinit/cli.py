@@ -10,7 +10,9 @@ through :func:`spikeinit.cli_run.run_command`. Every command takes ``--out``,
 User errors (bad arguments, invalid values, missing files) end with a one-line
 reason on stderr and exit code 2, never a traceback. ``--out`` is checked before
 any work (it must be, or be creatable as, a writable directory) and locked for
-the command's whole run, so a second command into the same ``--out`` refuses.
+the command's whole run, so a second command into the same ``--out`` refuses; an
+``--out`` holding another command's run (:func:`spikeinit._rundir.run_owner`) is
+refused too.
 """
 
 from __future__ import annotations

@@ -14,7 +14,7 @@ import sys
 
 import torch
 
-from ._rundir import check_out_dir, lock_run_dir
+from ._rundir import check_out_dir, check_out_owner, lock_run_dir
 from .cli_args import UserError
 from .data import DatasetUnavailableError
 from .train import TrainingDiverged
@@ -50,6 +50,7 @@ def run_command(args: argparse.Namespace) -> int:
             return int(args.func(args) or 0)
         check_out_dir(out)  # before any work: a file, or not writable
         with lock_run_dir(out):  # a second run into the same --out refuses
+            check_out_owner(out, args.command)  # another command's run is not replaced
             return int(args.func(args) or 0)
     except (UserError, ValueError, TypeError, FileNotFoundError) as exc:
         return _fail(args.command, str(exc))

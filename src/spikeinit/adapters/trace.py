@@ -77,6 +77,11 @@ class Site:
         knob_sources: for each knob, the sources on its paths.
         ops: names of the autograd operations met between knobs and the
             neuron (e.g. ``MaxPool2DWithIndicesBackward0``), for the report.
+        call_knobs: the knobs of each of the first calls, one list per call (a
+            neuron used at two places of the forward pass has calls whose knob
+            sets are not nested; see :func:`places`).
+        call_fed: for each of those calls, whether its input came from a source
+            (a neuron or the model input) at all.
     """
 
     name: str
@@ -91,6 +96,29 @@ class Site:
     recurrent: bool = False
     ops: list[str] = field(default_factory=list)
     knob_sources: dict[str, list[str]] = field(default_factory=dict)
+    call_knobs: list[list[str]] = field(default_factory=list)
+    call_fed: list[bool] = field(default_factory=list)
+
+
+def places(site: Site) -> tuple[list[str], list[str]] | None:
+    """Two knob sets that show ``site``'s neuron used at two places, or ``None``.
+
+    A neuron called once per time step sees the same weights at every call (a
+    recurrent weight may join after the first step, so one call's knobs may hold
+    another's); two calls whose knob sets are not nested (``lif(fc1(x))`` and
+    ``lif(fc2(s1))`` with one ``lif``) are two places of the forward pass, and so
+    are a call fed through weights and one fed by a source directly
+    (``lif(lif(fc(x)))``). A call fed by nothing (zeros before the first step) is
+    no place.
+    """
+    calls = list(zip(site.call_knobs, site.call_fed, strict=True))
+    for i, (a, fed_a) in enumerate(calls):
+        for b, fed_b in calls[i + 1 :]:
+            if not (set(a) <= set(b) or set(b) <= set(a)):
+                return a, b
+            if fed_a and fed_b and bool(a) != bool(b):
+                return a, b
+    return None
 
 
 class _Stop(Exception):
@@ -318,8 +346,9 @@ def trace_model(
             (enough to see a recurrent connection one step back).
 
     Returns:
-        A :class:`Trace`. Raises ``ValueError`` if no neuron is called, or if a
-        neuron module is used at two places of the forward pass.
+        A :class:`Trace`. Raises ``ValueError`` if no neuron is called. A neuron
+        used at two places of the forward pass is recorded (``Site.calls``,
+        ``Site.call_knobs``, :func:`places`) and refused by the initialisation.
     """
     modules = dict(model.named_modules())
     names = {id(m): n for n, m in modules.items()}
@@ -389,6 +418,10 @@ def trace_model(
             site = Site(name, m, "step" if step_neuron(m) else "seq", n)
             for inp in inputs.get(id(m), []):
                 _walk(inp, site, owners, leaves, modules)
+                one = Site(name, m, site.mode, n)
+                _walk(inp, one, owners, leaves, modules)
+                site.call_knobs.append(one.knobs)
+                site.call_fed.append(bool(one.sources or one.fixed_sources))
             sites.append(site)
     finally:
         for h in handles:

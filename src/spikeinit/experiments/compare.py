@@ -24,7 +24,7 @@ import numpy as np
 from ..cli_run import resolve_device
 from .common import new_figure, save_figure, write_report, write_results
 from .presets import epochs_to_reach, preset, resolve_init, spec_dict
-from .sweep import Trial, check_address, execute
+from .sweep import Trial, check_address, check_trial_cpus, execute
 from .train_cmd import dataset_of, spec_overrides
 
 
@@ -135,6 +135,8 @@ def run(args: argparse.Namespace) -> int:
     ]
     if args.address and args.engine == "ray":
         check_address(args.address)
+    if args.engine == "ray":
+        check_trial_cpus(args.threads, args.num_cpus, args.address)
     engine_kw = (
         {"address": args.address, "max_concurrent": args.max_concurrent,
          "num_cpus": args.num_cpus, "max_failures": args.max_failures}

@@ -19,6 +19,7 @@ from typing import Any
 import torch
 
 from .. import models
+from .._memory import check_fits
 from ..catalog import init_aliases, init_names
 from ..catalog import resolve_init as _resolve_init
 from ..data import load as load_dataset
@@ -215,7 +216,34 @@ def build_model(spec: RunSpec) -> tuple[torch.nn.Module, Any]:
         kw["duration"] = ds.duration
         if spec.model in ("fc", "recurrent"):
             kw["hidden"] = spec.hidden
+    check_model_memory(spec, ds, params, kw)
     return models.build(spec.model, ds.input_shape, ds.n_classes, params=params, **kw), ds
+
+
+def check_model_memory(
+    spec: RunSpec, ds: Any, params: LIFParams | None, kw: dict[str, Any]
+) -> None:
+    """``ValueError`` with the figures if the model of ``spec`` cannot fit in memory.
+
+    A lower bound, from the model built on the ``meta`` device (no memory): its
+    float32 parameters and their gradients, and for ``fc`` / ``recurrent`` one float32
+    ``[T, B, N]`` tensor of the hidden layers (the membrane the surrogate gradient reads
+    in the backward pass).
+    """
+    try:  # fork_rng: the real build that follows draws the same weights as without this
+        with torch.random.fork_rng(devices=[]), torch.device("meta"):
+            meta = models.build(spec.model, ds.input_shape, ds.n_classes, params=params, **kw)
+    except (RuntimeError, NotImplementedError):  # an operation without a meta kernel
+        return
+    n_params = sum(p.numel() for p in meta.parameters())
+    parts = {"parameters and gradients": 2 * 4 * n_params}
+    if "hidden" in kw:
+        steps = int(getattr(ds, "n_steps", 1) or 1)
+        neurons = sum(kw["hidden"])
+        parts[f"[T, B, N] state at T={steps}, B={spec.batch_size}, N={neurons}"] = (
+            4 * steps * spec.batch_size * neurons
+        )
+    check_fits(parts)
 
 
 def build_initialized(

@@ -73,6 +73,11 @@ FAULT_ENV = "SPIKEINIT_SWEEP_FAULT"
 #: history keys that measure time, not training (left out of equality checks)
 TIMING_KEYS = ("epoch_time_s",)
 STATES = ("silent", "saturated", "mean-driven", "fluctuation-driven")
+#: the most trials one sweep may have (grid points, or ``random`` draws, times seeds):
+#: checked before the grid is expanded, so a huge grid is refused, not run out of memory
+MAX_TRIALS = 100_000
+#: the most seeds per grid point (``--seeds`` and ``seeds`` in a TOML file)
+MAX_SEEDS = 1000
 
 
 # ------------------------------------------------------------------------------------------
@@ -260,21 +265,47 @@ def load_toml(path: str | Path) -> dict[str, Any]:
             f"--config: unknown keys {sorted(unknown)}; allowed: grid, fixed, seeds, random, seed"
         )
     grid: dict[str, list[Any]] = {}
-    for name, values in dict(data.get("grid", {})).items():
-        key = canonical_name(name)
+    for name, key, values in _toml_table(data, "grid"):
         if not isinstance(values, list) or not values:
             raise ValueError(f"--config: grid.{name} must be a non-empty list, got {values!r}")
         grid[key] = _unique([parse_value(key, v) for v in values], key)
-    fixed = {canonical_name(k): v for k, v in dict(data.get("fixed", {})).items()}
-    fixed = {k: parse_value(k, v) for k, v in fixed.items()}
+    fixed = {key: parse_value(key, v) for _, key, v in _toml_table(data, "fixed")}
     out: dict[str, Any] = {"grid": grid, "fixed": fixed}
     for key in ("seeds", "random", "seed"):
         if key in data:
             v = data[key]
             if isinstance(v, bool) or not isinstance(v, int) or v < (0 if key == "seed" else 1):
                 raise ValueError(f"--config: {key} must be a positive integer, got {v!r}")
+            if key == "seeds" and v > MAX_SEEDS:
+                raise ValueError(f"--config: seeds must be between 1 and {MAX_SEEDS}, got {v}")
             out[key] = v
     return out
+
+
+def _toml_table(data: dict[str, Any], table: str) -> list[tuple[str, str, Any]]:
+    """``(name as written, canonical name, value)`` of the TOML table ``[table]``.
+
+    ``ValueError`` if ``table`` is not a table, or if one parameter appears under
+    two spellings (``sigma_u`` and ``sigma-u``), which would silently drop one.
+    """
+    raw = data.get(table, {})
+    if not isinstance(raw, dict):
+        raise ValueError(
+            f"--config: {table} must be a table ([{table}] with name = "
+            f"{'[values]' if table == 'grid' else 'value'} lines), got {raw!r}"
+        )
+    seen: dict[str, str] = {}
+    rows = []
+    for name, value in raw.items():
+        key = canonical_name(name)
+        if key in seen:
+            raise ValueError(
+                f"--config: {table}.{key} is given twice ({seen[key]!r} and {name!r}); "
+                "give each parameter once"
+            )
+        seen[key] = name
+        rows.append((name, key, value))
+    return rows
 
 
 # ------------------------------------------------------------------------------------------
@@ -344,13 +375,17 @@ def make_trials(
         raise ValueError("give either --seeds or a swept seed, not both")
     if sum(k in {**fixed, **grid} for k in ("sigma_u", "mu_u", "xi")) > 2:
         raise ValueError("give two of sigma_u, mu_u and xi, not all three")
+    n_points = math.prod(len(v) for v in grid.values())
+    if random_n is not None and random_n > n_points:
+        raise ValueError(f"--random {random_n} exceeds the {n_points} grid points")
+    _check_trial_count(grid, random_n, seeds)
     names = list(grid)
-    points = [dict(zip(names, combo, strict=True)) for combo in itertools.product(*grid.values())]
-    if random_n is not None:
-        if random_n > len(points):
-            raise ValueError(f"--random {random_n} exceeds the {len(points)} grid points")
+    if random_n is None:
+        combos = list(itertools.product(*grid.values()))
+    else:  # draw indices, then look up only those points (the grid may be large)
         rng = random.Random(base_seed)
-        points = [points[i] for i in sorted(rng.sample(range(len(points)), random_n))]
+        combos = [_grid_point(grid, i) for i in sorted(rng.sample(range(n_points), random_n))]
+    points = [dict(zip(names, combo, strict=True)) for combo in combos]
     if "seed" not in grid:
         points = [{**p, "seed": base_seed + k} for p in points for k in range(seeds)]
     trials = []
@@ -361,6 +396,32 @@ def make_trials(
         label = re.sub(r"[^A-Za-z0-9_.=+-]", "-", label)
         trials.append(Trial(f"trials/{label}-{digest}", point, spec))
     return trials
+
+
+def _check_trial_count(grid: dict[str, list[Any]], random_n: int | None, seeds: int) -> None:
+    """``ValueError`` if the sweep would have more than :data:`MAX_TRIALS` trials.
+
+    The count (grid points, or ``random_n``, times ``seeds``) is computed from the
+    axis lengths, before anything is expanded.
+    """
+    sizes = [len(v) for v in grid.values()]
+    count = (random_n if random_n is not None else math.prod(sizes)) * seeds
+    if count > MAX_TRIALS:
+        shape = " x ".join(map(str, sizes))
+        how = f"--random {random_n}" if random_n is not None else f"a {shape} grid"
+        raise ValueError(
+            f"the sweep would have {count} trials ({how} x {seeds} seed(s)); "
+            f"the limit is {MAX_TRIALS}: use fewer values, seeds or --random N"
+        )
+
+
+def _grid_point(grid: dict[str, list[Any]], index: int) -> tuple[Any, ...]:
+    """The ``index``-th combination of ``itertools.product(*grid.values())``."""
+    combo = []
+    for values in reversed(list(grid.values())):
+        index, k = divmod(index, len(values))
+        combo.append(values[k])
+    return tuple(reversed(combo))
 
 
 def _crash_hook(
@@ -542,12 +603,71 @@ def check_address(address: str, timeout: float = 3.0) -> None:
     if not sep or not host or not port_text.isdigit():
         raise ValueError(f"--address must be HOST:PORT, ray://HOST:PORT or auto, got {address!r}")
     try:
-        with socket.create_connection((host.strip("[]"), int(port_text)), timeout=timeout):
-            pass
+        with socket.create_connection((host.strip("[]"), int(port_text)), timeout=timeout) as sock:
+            speaks_grpc = _answers_http2(sock, timeout)
     except OSError as exc:
         raise ValueError(
             f"--address {address}: no Ray cluster answers there ({exc.strerror or exc})"
         ) from None
+    if not speaks_grpc:
+        # Ray would wait for it forever: its GCS (and the ray:// client server) speak gRPC
+        raise ValueError(
+            f"--address {address}: something listens there but it is not a Ray cluster "
+            f"(no gRPC answer within {timeout:g} s); give the Ray head's GCS port (default 6379)"
+        )
+
+
+#: the HTTP/2 client preface and an empty SETTINGS frame (RFC 9113, sections 3.4 and 6.5)
+_HTTP2_HELLO = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + b"\x00\x00\x00\x04\x00\x00\x00\x00\x00"
+
+
+def _answers_http2(sock: socket.socket, timeout: float) -> bool:
+    """Whether the server on ``sock`` answers an HTTP/2 preface with a SETTINGS frame, as
+    every gRPC server (Ray's GCS, Ray client server) does; ``False`` on silence or
+    anything else."""
+    sock.settimeout(timeout)
+    try:
+        sock.sendall(_HTTP2_HELLO)
+        head = b""
+        deadline = time.monotonic() + timeout
+        while len(head) < 9 and time.monotonic() < deadline:
+            chunk = sock.recv(9 - len(head))
+            if not chunk:
+                break
+            head += chunk
+    except OSError:
+        return False
+    return len(head) == 9 and head[3] == 0x04  # frame type 4: SETTINGS
+
+
+def check_trial_cpus(threads: int, num_cpus: int | None, address: str | None) -> None:
+    """``ValueError`` if a trial asks for more CPUs (``--threads``) than the embedded Ray
+    has (``--num-cpus``, default all): Ray Tune would wait for them forever. A joined
+    cluster is checked by :func:`run_ray` once joined."""
+    if address:
+        return
+    have = num_cpus or os.cpu_count() or 1
+    if threads > have:
+        raise ValueError(
+            f"--threads {threads} asks for {threads} CPUs per trial, but the embedded Ray has "
+            f"{have} (--num-cpus {have}); lower --threads or raise --num-cpus"
+        )
+
+
+def _check_cluster_fits(cpus: float, gpus: float, address: str | None) -> None:
+    """``ValueError`` unless one alive node of the Ray cluster has ``cpus`` CPUs and
+    ``gpus`` GPUs (a trial runs on one node; otherwise it would never start)."""
+    import ray
+
+    nodes = [n.get("Resources", {}) for n in ray.nodes() if n.get("Alive")]
+    for what, asked, flag in (("CPU", cpus, "--threads"), ("GPU", gpus, "--device cuda")):
+        best = max((float(r.get(what, 0)) for r in nodes), default=0.0)
+        if asked > best:
+            where = f"cluster at {address}" if address else "embedded Ray"
+            raise ValueError(
+                f"{flag} asks for {asked:g} {what}s per trial, but the largest node of the "
+                f"{where} has {best:g}; the trials would never start"
+            )
 
 
 def _tune_trainable(config: dict[str, Any], tasks: list[dict[str, Any]]) -> None:
@@ -658,9 +778,17 @@ def run_ray(
                     f"--address {address}: cannot join the Ray cluster ({msg}){hint}"
                 ) from None
         else:
-            ray.init(num_cpus=num_cpus or os.cpu_count() or 1, include_dashboard=False, **kw)
+            # address="local": always a fresh instance of our own, never a cluster that an
+            # earlier `ray start` (or a killed run) left behind in ray_current_cluster
+            ray.init(
+                address="local",
+                num_cpus=num_cpus or os.cpu_count() or 1,
+                include_dashboard=False,
+                **kw,
+            )
         started = True
     try:
+        _check_cluster_fits(cpus_per_trial, gpus_per_trial, address)
         resources = {"cpu": cpus_per_trial, "gpu": gpus_per_trial}
         trainable = tune.with_resources(
             tune.with_parameters(_tune_trainable, tasks=tasks), resources
@@ -1155,6 +1283,7 @@ def run(args: argparse.Namespace) -> int:
     if args.address and args.engine == "ray":
         check_address(args.address)
     if args.engine == "ray":
+        check_trial_cpus(args.threads, args.num_cpus, args.address)
         try:
             import ray  # noqa: F401
         except ModuleNotFoundError:

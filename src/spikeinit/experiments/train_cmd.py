@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from .._rundir import check_resumable
 from ..cli_run import resolve_device
 from ..train import TrainingDiverged
 from .common import write_report, write_results
@@ -58,6 +59,8 @@ def dataset_of(args: argparse.Namespace) -> str:
 
 def run(args: argparse.Namespace) -> int:
     device = resolve_device(args.device)
+    if args.resume:
+        check_resumable(args.out)
     spec = preset(dataset_of(args), init=args.init, seed=args.seed, **spec_overrides(args))
     try:
         out = run_one(spec, args.out, device=str(device), resume=args.resume)

@@ -62,7 +62,15 @@ from torch import nn
 
 from ..adapters import find as _find
 from ..adapters.base import ForeignLayer
-from ..adapters.trace import NORM_TYPES, VIEWS, Site, Trace, capture_pass, shared_parameters
+from ..adapters.trace import (
+    NORM_TYPES,
+    VIEWS,
+    Site,
+    Trace,
+    capture_pass,
+    places,
+    shared_parameters,
+)
 from ..nn.base import WeightGroup
 from . import functional as F
 from . import registry
@@ -1004,6 +1012,8 @@ def _check_sharing(model: nn.Module, trace: Trace) -> None:
             "each neuron's weights from that neuron's own input, which cannot hold for both; "
             "untie them, or initialise with a data-independent method"
         )
+    for site in trace.sites:
+        _check_one_place(site)
     feeds: dict[str, str] = {}
     for site in trace.sites:
         for knob in site.knobs:
@@ -1014,6 +1024,24 @@ def _check_sharing(model: nn.Module, trace: Trace) -> None:
                     "use a separate module for each"
                 )
             feeds[knob] = site.name
+
+
+def _check_one_place(site: Site) -> None:
+    """Refuse a neuron module used at two places of the forward pass: its calls would be
+    measured as one neuron's time steps, and one scale cannot fit two inputs."""
+    how = "use a separate neuron module for each layer"
+    if site.mode == "seq" and site.calls > 1:
+        raise ValueError(
+            f"neuron {site.name!r} takes whole sequences but was called {site.calls} times "
+            f"in one forward pass (a neuron used at two places): {how}"
+        )
+    two = places(site)
+    if two is not None:
+        a, b = (", ".join(k) or "no weights" for k in two)
+        raise ValueError(
+            f"neuron {site.name!r} is used at two places of the forward pass (one call is fed "
+            f"by {a}, another by {b}): one neuron's scale cannot fit both; {how}"
+        )
 
 
 def _measured_entry(

@@ -627,7 +627,7 @@ def initialize(
                 "SpikingJelly models are set by measuring each neuron's free membrane"
             )
         if xi is not None:
-            sigma_u = (1 - mu_u) / xi
+            sigma_u = _sigma_from_xi(xi, mu_u)
         if method in DATA_DEPENDENT and method != "fluctuation":
             raise ValueError(
                 f"method={method!r} applies to spikeinit's own layers; snnTorch / Norse / "
@@ -698,6 +698,25 @@ def initialize(
             mean_split,
             form,
         )
+
+
+def _sigma_from_xi(xi: float, mu_u: float) -> float:
+    """``sigma_u = (1 - mu_u) / xi``, refused unless it is a target spikeinit's own
+    layers accept: ``xi > 0``, ``mu_u < 1`` and ``sigma_u`` in ``(0, MAX_TARGET]``."""
+    if xi <= 0:
+        raise ValueError(f"xi = (1 - mu_u) / sigma_u must be > 0, got xi={xi!r}")
+    if mu_u >= 1:
+        raise ValueError(
+            f"with xi given, mu_u must be < 1 (the mean must sit below threshold), "
+            f"got mu_u={mu_u!r}"
+        )
+    sigma_u = (1 - mu_u) / xi
+    if not (math.isfinite(sigma_u) and 0 < sigma_u <= MAX_TARGET):
+        raise ValueError(
+            f"xi={xi!r} with mu_u={mu_u!r} gives sigma_u = (1 - mu_u) / xi = {sigma_u:g}; "
+            f"it must be in (0, {MAX_TARGET:g}] (theta)"
+        )
+    return sigma_u
 
 
 def _initialize_native(

@@ -121,8 +121,9 @@ def perez_nieves_std(
     section 'Rate-preserving variance propagation (Perez-Nieves & Goodman)').
 
     Raises:
-        ValueError: bad arguments, ``target_rate dt >= 1/2`` with
-            ``approx="threshold"``, or a rate the diffusion estimate cannot reach.
+        ValueError: bad arguments, ``target_rate dt >= 1`` (more than one spike
+            per step), ``target_rate dt >= 1/2`` with ``approx="threshold"``, or a
+            rate the diffusion estimate cannot reach.
     """
     if isinstance(fan_in, bool) or not isinstance(fan_in, int) or fan_in < 1:
         raise ValueError(f"fan_in must be an integer >= 1, got {fan_in!r}")
@@ -140,6 +141,12 @@ def perez_nieves_std(
         )
     if not (math.isfinite(rate) and rate > 0):
         raise ValueError(f"target_rate must be a finite rate > 0 Hz, got {target_rate!r}")
+    if rate * params.dt >= 1:
+        raise ValueError(
+            f"target_rate={rate:g} Hz is {rate * params.dt:g} spikes per step at "
+            f"dt={params.dt:g} s; a neuron spikes at most once per step, so target_rate "
+            f"must be below 1/dt = {1 / params.dt:g} Hz"
+        )
     theta = params.threshold
     if approx == "auto":
         approx = choose_approx(params)

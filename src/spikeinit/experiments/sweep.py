@@ -1284,6 +1284,8 @@ def run(args: argparse.Namespace) -> int:
         check_address(args.address)
     if args.engine == "ray":
         check_trial_cpus(args.threads, args.num_cpus, args.address)
+        if args.address:
+            use_token_auth_if_available()  # before Ray is imported and reads its config
         try:
             import ray  # noqa: F401
         except ModuleNotFoundError:

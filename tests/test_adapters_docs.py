@@ -11,6 +11,8 @@ from pathlib import Path
 import pytest
 import torch
 
+from spikeinit.init.outputs import OUTPUT_SIGMA_U
+
 PAGE = Path(__file__).resolve().parents[1] / "docs" / "frameworks.md"
 MARK = "<!-- run by tests/test_adapters_docs.py -->"
 BLOCKS = re.findall(re.escape(MARK) + r"\n```python\n(.*?)```", PAGE.read_text(), flags=re.S)
@@ -32,7 +34,12 @@ def test_snippet_runs(index: int) -> None:
         exec(compile(BLOCKS[index], f"docs/frameworks.md [{index}]", "exec"), scope)
     finally:
         torch.set_num_threads(n)
-    # what the snippets' comments say: every spiking layer at sigma_U = 1 theta
+    # what the snippets' comments say: hidden layers at sigma_U = 1 theta, the output layer
+    # (its spikes are what the model returns) at the decode-aware target
     report = scope["report"]
     spiking = [layer for layer in report.layers if not layer.is_readout]  # type: ignore[attr-defined]
-    assert spiking and all(abs(layer.sigma_u_theta - 1.0) < 0.01 for layer in spiking)
+    hidden = [layer for layer in spiking if layer.output is None]
+    outputs = [layer for layer in spiking if layer.output is not None]
+    assert hidden and all(abs(layer.sigma_u_theta - 1.0) < 0.01 for layer in hidden)
+    assert [layer.name for layer in outputs] == [spiking[-1].name]
+    assert abs(outputs[0].sigma_u_theta - OUTPUT_SIGMA_U) < 0.01 * OUTPUT_SIGMA_U

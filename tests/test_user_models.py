@@ -430,3 +430,25 @@ def test_python_api_runs_the_same_engine(user_file, tmp_path):
         si.compare(module.snntorch_net, module.digits, inits=["nope"], out=tmp_path / "y")
     with pytest.raises(ValueError, match="grid"):
         si.sweep(module.snntorch_net, module.digits, grid={}, out=tmp_path / "z")
+
+
+def test_diagnose_every_records_the_layers_and_does_not_change_training(user_file, tmp_path):
+    base = ["train", "--model", f"{user_file}:snntorch_net", "--data", f"{user_file}:digits",
+            "--model-kw", "hidden=16,num_steps=4", "--data-kw", "n=300", "--epochs", "3",
+            "--init", "fluctuation"]  # fmt: skip
+    assert main([*base, "--out", str(tmp_path / "plain")]) == 0
+    assert main([*base, "--diagnose-every", "2", "--out", str(tmp_path / "probed")]) == 0
+
+    def history(name):
+        lines = (tmp_path / name / "metrics.jsonl").read_text().splitlines()
+        return [json.loads(line) for line in lines]
+
+    plain, probed = history("plain"), history("probed")
+    assert [("activity" in r) for r in probed] == [False, True, False]  # every 2nd epoch
+    layers = probed[1]["activity"]
+    assert [la["name"] for la in layers] == ["lif1", "lif2"]
+    assert all(la["sigma_u_theta"] > 0 and 0 <= la["silent_fraction"] <= 1 for la in layers)
+    for a, b in zip(plain, probed, strict=True):
+        assert a["train_loss"] == b["train_loss"] and a["val_acc"] == b["val_acc"]
+    assert (tmp_path / "probed" / "activity_during_training.png").exists()
+    assert "activity_during_training.png" in (tmp_path / "probed" / "report.md").read_text()

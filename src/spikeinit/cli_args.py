@@ -253,6 +253,12 @@ def add_user_arguments(p: argparse.ArgumentParser) -> None:
         "keep, or a target sigma_U / theta (a number, models of your own)",
     )
     p.add_argument(
+        "--diagnose-every",
+        type=positive_int(),
+        help="diagnose the layers (sigma_U, rate, silent fraction) on a fixed batch every N "
+        "epochs while training: metrics.jsonl and a figure in the report",
+    )
+    p.add_argument(
         "--repeat-steps",
         type=positive_int(),
         help="feed a static batch this many steps to a one-step model (snnTorch init_hidden)",

@@ -87,6 +87,18 @@ class Diagnosis:
     def to_dict(self) -> dict[str, Any]:
         return {"dt": self.dt, "layers": [_json_safe(asdict(layer)) for layer in self.layers]}
 
+    def summary(self) -> list[dict[str, Any]]:
+        """Per layer: name, state, sigma_U / theta, rate (Hz), silent and saturated
+        fractions (what ``--diagnose-every`` records in ``metrics.jsonl``)."""
+        return [
+            _json_safe({
+                "name": d.name, "state": d.state, "sigma_u_theta": d.sigma_u_theta,
+                "rate_hz": d.rate, "silent_fraction": d.silent_fraction,
+                "saturated_fraction": d.saturated_fraction,
+            })  # fmt: skip
+            for d in self.layers
+        ]
+
     def to_json(self, path: str | Path) -> None:
         Path(path).write_text(json.dumps(self.to_dict(), indent=2))
 

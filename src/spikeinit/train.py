@@ -744,6 +744,10 @@ class Trainer:
             ``None`` writes nothing (and cannot resume).
         on_batch_end: optional ``f(epoch, batch, loss)`` after each optimiser step.
         on_epoch_end: optional ``f(epoch, record)`` after each epoch's checkpoint.
+        epoch_probe: optional ``f(epoch) -> dict`` measured after each epoch's validation
+            (e.g. a diagnosis of the layers on a fixed batch); its entries join the epoch's
+            record in ``metrics.jsonl``. It runs without gradients and on a forked random
+            state, so it does not change the training.
         identity: optional JSON-able description of what the run trains on (the
             dataset and its settings, the model, the init); stored in the
             checkpoint, and a resume with a different identity is refused.
@@ -757,6 +761,7 @@ class Trainer:
         on_batch_end: Callable[[int, int, float], None] | None = None,
         on_epoch_end: Callable[[int, dict[str, Any]], None] | None = None,
         identity: Mapping[str, Any] | None = None,
+        epoch_probe: Callable[[int], dict[str, Any]] | None = None,
     ) -> None:
         if not isinstance(model, nn.Module):
             raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
@@ -775,6 +780,7 @@ class Trainer:
                 )
         self.out_dir = None if out_dir is None else Path(out_dir)
         self.on_batch_end, self.on_epoch_end = on_batch_end, on_epoch_end
+        self.epoch_probe = epoch_probe
         self.identity = _plain_identity(identity)
         cfg = self.config
         opt_kw = {"weight_decay": cfg.weight_decay} if cfg.weight_decay else {}
@@ -1168,6 +1174,13 @@ class Trainer:
                 val_loss, val_acc = None, None
         record.update({"val_loss": val_loss, "val_acc": val_acc, "lr": lr})
         record["epoch_time_s"] = time.perf_counter() - t0
+        if self.epoch_probe is not None:
+            with torch.random.fork_rng(devices=[]), torch.no_grad():  # draws nothing of the run's
+                was_training = self.model.training
+                try:
+                    record.update(self.epoch_probe(epoch))
+                finally:
+                    self.model.train(was_training)
         score = record["train_acc"] if val_acc is None else val_acc
         is_best = self.best_val_accuracy is None or score > self.best_val_accuracy
         self.epoch = epoch
@@ -1204,6 +1217,7 @@ def fit(
     on_batch_end: Callable[[int, int, float], None] | None = None,
     on_epoch_end: Callable[[int, dict[str, Any]], None] | None = None,
     identity: Mapping[str, Any] | None = None,
+    epoch_probe: Callable[[int], dict[str, Any]] | None = None,
 ) -> TrainResult:
     """Train ``model``: ``Trainer(model, config, out_dir, ...).fit(train, val, test, ...)``."""
     trainer = Trainer(
@@ -1213,5 +1227,6 @@ def fit(
         on_batch_end=on_batch_end,
         on_epoch_end=on_epoch_end,
         identity=identity,
+        epoch_probe=epoch_probe,
     )
     return trainer.fit(train, val, test, resume=resume, max_epochs_this_run=max_epochs_this_run)

@@ -140,3 +140,41 @@ def progress(
     yield from tqdm(
         iterable, total=total, desc=desc, file=sys.stderr, disable=disable, dynamic_ncols=True
     )
+
+
+def activity_probe(every: int, measure: Any) -> Any:
+    """The Trainer's ``epoch_probe`` for ``--diagnose-every N``: every N epochs, the layers'
+    diagnosis (:meth:`spikeinit.Diagnosis.summary`) as the record's ``"activity"``."""
+    if not every:
+        return None
+
+    def probe(epoch: int) -> dict[str, Any]:
+        return {"activity": measure().summary()} if epoch % every == 0 else {}
+
+    return probe
+
+
+def plot_activity(runs: list[dict[str, Any]], out: str | Path) -> Path | None:
+    """``activity_during_training.png``: each layer's sigma_U / theta and rate over the epochs
+    (``--diagnose-every``), one line per init and layer (mean over seeds); None without data."""
+    curves: dict[tuple[str, str], dict[int, list[tuple[float, float]]]] = {}
+    for run in runs:
+        for epoch, rec in enumerate(run["history"], start=1):
+            for layer in rec.get("activity") or []:
+                key = (str(run.get("init", "run")), layer["name"])
+                value = (layer["sigma_u_theta"] or math.nan, layer["rate_hz"] or 0.0)
+                curves.setdefault(key, {}).setdefault(epoch, []).append(value)
+    if not curves:
+        return None
+    fig, axes = new_figure(1, 2, size=(6.0, 4.0))
+    for (init, layer), points in curves.items():
+        epochs = sorted(points)
+        sig = [sum(p[0] for p in points[e]) / len(points[e]) for e in epochs]
+        rate = [sum(p[1] for p in points[e]) / len(points[e]) for e in epochs]
+        axes[0][0].plot(epochs, sig, "o-", label=f"{init}: {layer}")
+        axes[0][1].plot(epochs, rate, "o-", label=f"{init}: {layer}")
+    axes[0][0].set(xlabel="epoch", ylabel="sigma_U / theta", title="free membrane std")
+    axes[0][1].set(xlabel="epoch", ylabel="rate (Hz)", title="firing rate")
+    if len(curves) <= 12:
+        axes[0][0].legend(fontsize=7)
+    return save_figure(fig, out, "activity_during_training.png")

@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from ..cli_run import resolve_device
-from .common import new_figure, save_figure, write_report, write_results
+from .common import new_figure, plot_activity, save_figure, write_report, write_results
 from .presets import epochs_to_reach, preset, resolve_init, spec_dict
 from .sweep import Trial, check_address, check_trial_cpus, execute
 from .train_cmd import dataset_of, spec_overrides
@@ -148,6 +148,7 @@ def run(args: argparse.Namespace) -> int:
                    threads=threads, trials_out=records, **engine_kw)  # fmt: skip
     summary = summarize(runs)
     plot_curves(runs, args.out)
+    activity = plot_activity(runs, args.out)
     config = {**spec_dict(specs[0]), "inits": args.inits, "seeds": args.seeds}
     config.pop("init"), config.pop("seed")
     write_results(args.out, "compare", config, device, runs=runs, summary=summary, trials=records)
@@ -190,7 +191,13 @@ def run(args: argparse.Namespace) -> int:
         args.out,
         f"# spikeinit compare\n\n`{cmd}`\n\n{loss_text}{report_table(summary)}\n\n"
         f"90 % level: {summary['level']:.4f} (best validation accuracy of any run: "
-        f"{summary['best_val_accuracy']:.4f}).\n\n![learning curves](learning_curves.png)\n",
+        f"{summary['best_val_accuracy']:.4f}).\n\n![learning curves](learning_curves.png)\n"
+        + (
+            "\nEach layer's free-membrane std and rate while training (`--diagnose-every`):\n\n"
+            "![activity during training](activity_during_training.png)\n"
+            if activity
+            else ""
+        ),
     )
     print(report_table(summary))
     return 0

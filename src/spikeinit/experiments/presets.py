@@ -29,6 +29,7 @@ from ..init.model import initialize
 from ..params import LIFParams
 from ..regularizers import ActivityRegularizer
 from ..train import TrainConfig, fit
+from .common import activity_probe
 from .user_runs import user_run
 
 #: views of the registry of rules (spikeinit.catalog.INIT_RULES): aliases, and names + aliases
@@ -65,6 +66,8 @@ class RunSpec:
     model_kw: dict[str, Any] = field(default_factory=dict)
     output: str = "auto"
     repeat_steps: int | None = None
+    # diagnose the layers on the initialisation samples every this many epochs (0: never)
+    diagnose_every: int = 0
 
     @property
     def user(self) -> bool:
@@ -312,6 +315,7 @@ def run(
         resume=resume,
         identity=run_identity(spec, ds.summary()),
         on_epoch_end=on_epoch_end,
+        epoch_probe=activity_probe(spec.diagnose_every, lambda: diagnose(model, x_init)),
     )
     res = {
         "metrics": result.metrics(),

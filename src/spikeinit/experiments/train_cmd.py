@@ -8,7 +8,7 @@ from typing import Any
 from .._rundir import check_resumable
 from ..cli_run import resolve_device
 from ..train import TrainingDiverged
-from .common import write_report, write_results
+from .common import plot_activity, write_report, write_results
 from .presets import preset, spec_dict
 from .presets import run as run_one
 
@@ -47,6 +47,7 @@ def spec_overrides(args: argparse.Namespace) -> dict[str, Any]:
         "model_kw": getattr(args, "model_kw", None),
         "output": getattr(args, "output", None),
         "readout": getattr(args, "readout", None),
+        "diagnose_every": getattr(args, "diagnose_every", None),
         "repeat_steps": getattr(args, "repeat_steps", None),
         **({"dataset_kw": args.data_kw} if getattr(args, "data_kw", None) else {}),
     }
@@ -77,19 +78,25 @@ def run(args: argparse.Namespace) -> int:
         init=out["init"],
         dataset=out["dataset"],
     )
+    activity = plot_activity([{"init": spec.init, "history": out["history"]}], args.out)
+    loss = (out.get("dataset") or {}).get("loss") if spec.user else None
     write_report(
         args.out,
         f"""# spikeinit train
 
-`spikeinit train --dataset {spec.dataset} --model {spec.model} --init {spec.init} \
---epochs {spec.epochs} --seed {spec.seed}`
+`spikeinit train --{"data" if spec.user else "dataset"} {spec.dataset} --model {spec.model} \
+--init {spec.init} --epochs {spec.epochs} --seed {spec.seed}`
 
 | metric | value |
 |---|---|
 | test accuracy | {m["test_accuracy"]:.4f} |
 | best validation accuracy | {m.get("val_accuracy") or float("nan"):.4f} |
 | epochs | {m["epochs"]} |
-""",
+"""
+        + (f"\nLoss: {loss}.\n" if loss else "")
+        + (
+            "\n![activity during training](activity_during_training.png)\n" if activity else ""
+        ),
     )
     print(f"test accuracy {m['test_accuracy']:.4f} after {m['epochs']} epochs -> {args.out}")
     return 0

@@ -29,6 +29,7 @@ from ..entry_points import call_data_factory, call_model_factory
 from ..foreign_training import ForeignClassifier, default_loss
 from ..init.model import initialize
 from ..train import TrainConfig, fit
+from .common import activity_probe
 
 
 def _first_batches(loader: Any, n_samples: int) -> list[torch.Tensor]:
@@ -103,9 +104,12 @@ def user_run(
         loss=loss, schedule=spec.schedule, seed=spec.seed, device=device, progress=progress,
     )  # fmt: skip
     identity = {"spec": {k: v for k, v in _spec_dict(spec).items() if k != "epochs"}}
+    probe = activity_probe(
+        spec.diagnose_every, lambda: diagnose(net, batches, forward=clf.call)
+    )
     result = fit(
         clf, train, val, test if test is not None else val, config=cfg, out_dir=out,
-        resume=resume, identity=identity, on_epoch_end=on_epoch_end,
+        resume=resume, identity=identity, on_epoch_end=on_epoch_end, epoch_probe=probe,
     )  # fmt: skip
     summary = {
         "data": spec.dataset,

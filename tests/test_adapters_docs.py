@@ -40,6 +40,6 @@ def test_snippet_runs(index: int) -> None:
     spiking = [layer for layer in report.layers if not layer.is_readout]  # type: ignore[attr-defined]
     hidden = [layer for layer in spiking if layer.output is None]
     outputs = [layer for layer in spiking if layer.output is not None]
-    assert hidden and all(abs(layer.sigma_u_theta - 1.0) < 0.01 for layer in hidden)
+    assert hidden and all(abs(layer.sigma_u_theta - 1.0) < 0.02 for layer in hidden)  # joint BN
     assert [layer.name for layer in outputs] == [spiking[-1].name]
     assert abs(outputs[0].sigma_u_theta - OUTPUT_SIGMA_U) < 0.01 * OUTPUT_SIGMA_U

@@ -78,7 +78,9 @@ def test_cell_in_a_time_loop() -> None:
 
     x = poisson()
     report = si.initialize(Net(), x, method="fluctuation", seed=2)
-    assert abs(report.layers[0].measured_sigma_u - 1.0) < 0.10
+    layer = report.layers[0]  # its spikes are the output: the decode-aware target
+    assert layer.output == "spikes" and layer.target_sigma_u_theta == 0.5
+    assert abs(layer.measured_sigma_u - 0.5) < 0.05
 
 
 def test_fluctuation_init_hits_sigma_u() -> None:
@@ -87,10 +89,13 @@ def test_fluctuation_init_hits_sigma_u() -> None:
     default = si.diagnose(net, x)
     report = si.initialize(net, x, method="fluctuation", seed=0)
     measured = [layer.measured_sigma_u for layer in report.layers]
-    assert all(abs(s - 1.0) < 0.10 for s in measured), measured
+    # each layer at its target: sigma_u = 1 (hidden), 0.5 (the output layer, decode-aware)
+    aims = [la.target_sigma_u_theta * la.threshold for la in report.layers]
+    assert aims[:-1] == [1.0] * (len(aims) - 1) and report.layers[-1].output is not None
+    assert all(abs(s / a - 1.0) < 0.10 for s, a in zip(measured, aims, strict=True)), measured
     cal = si.initialize(net, x, method="fluctuation", seed=0, calibrate=True)
     calibrated = [layer.measured_sigma_u for layer in cal.layers]
-    assert all(abs(s - 1.0) <= 0.02 + 1e-9 for s in calibrated), calibrated
+    assert all(abs(s / a - 1.0) <= 0.02 + 1e-9 for s, a in zip(calibrated, aims, strict=True))
     print(
         "norse sigma_U  default init:",
         [round(d.free_mem_std, 3) for d in default.layers],

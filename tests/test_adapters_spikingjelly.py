@@ -79,10 +79,13 @@ def test_fluctuation_init_hits_sigma_u() -> None:
     default = si.diagnose(net, x)
     report = si.initialize(net, x, method="fluctuation", seed=0)
     measured = [layer.measured_sigma_u for layer in report.layers]
-    assert all(abs(s - 1.0) < 0.10 for s in measured), measured
+    # each layer at its target: sigma_u = 1 (hidden), 0.5 (the output layer, decode-aware)
+    aims = [la.target_sigma_u_theta * la.threshold for la in report.layers]
+    assert aims[:-1] == [1.0] * (len(aims) - 1) and report.layers[-1].output is not None
+    assert all(abs(s / a - 1.0) < 0.10 for s, a in zip(measured, aims, strict=True)), measured
     cal = si.initialize(net, x, method="fluctuation", seed=0, calibrate=True)
     calibrated = [layer.measured_sigma_u for layer in cal.layers]
-    assert all(abs(s - 1.0) <= 0.02 + 1e-9 for s in calibrated), calibrated
+    assert all(abs(s / a - 1.0) <= 0.02 + 1e-9 for s, a in zip(calibrated, aims, strict=True))
     out = net(x)  # the user's own model still runs, from a clean state
     assert out.shape == (T, B, 32)
     print(

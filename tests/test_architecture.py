@@ -131,15 +131,20 @@ COMMAND_TESTS = {
     ("propagation", "simulate"): {"test_propagation.py"},
     ("theory_check", "simulate_grid"): {"test_theory_check.py"},
     # benchmarks/epoch.py times the randman preset's own training epoch
-    ("presets", "preset"): {"test_cli_train.py", "test_sweep.py", "epoch.py"},
+    ("presets", "preset"): {"test_cli_train.py", "test_sweep.py", "epoch.py",
+                            "test_memory_check.py"},
+    ("presets", "build_model"): {"test_memory_check.py"},
     ("presets", "build_initialized"): {"epoch.py"},
     ("presets", "readout_rule"): {"test_cli_train.py"},
-    ("sweep", "make_trials"): {"test_sweep.py"},
+    ("sweep", "make_trials"): {"test_sweep.py", "test_sweep_input.py"},
+    ("sweep", "load_toml"): {"test_sweep_input.py"},
+    ("sweep", "run_ray"): {"test_sweep_ray_input.py"},
+    ("sweep", "check_address"): {"test_sweep_ray_input.py", "test_user_models_ray.py"},
     ("sweep", "execute"): {"test_sweep.py"},
     ("sweep", "summarize"): {"test_sweep.py"},
     ("sweep", "trial_state"): {"test_sweep.py"},
-    ("sweep", "comparable"): {"test_sweep.py"},
-}
+    ("sweep", "comparable"): {"test_sweep.py", "test_user_models_ray.py"},
+}  # fmt: skip
 
 
 def _public_functions() -> dict[str, set[str]]:

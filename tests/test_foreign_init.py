@@ -67,8 +67,10 @@ def test_batchnorm_and_shortcut_hit_target_in_train_and_eval(node) -> None:
     report = si.initialize(net, x, seed=0)
     diag = si.diagnose(net, x)
     assert [d.name for d in diag.layers] == ["sn1", "sn2"]
+    aims = {layer.name: layer.target_sigma_u_theta for layer in report.layers}
+    assert aims == {"sn1": 1.0, "sn2": 0.5}  # sn2's spikes are the output: decode-aware
     for d in diag.layers:
-        assert abs(d.sigma_u_theta - 1.0) < 0.03, (d.name, d.sigma_u_theta)
+        assert abs(d.sigma_u_theta / aims[d.name] - 1.0) < 0.03, (d.name, d.sigma_u_theta)
     if node is neuron.IFNode:
         assert all(d.variance == "input" for d in diag.layers)
     notes = " ".join(report.layers[0].notes)

@@ -55,9 +55,11 @@ def test_the_documented_example_runs_and_hits_the_target(doc_scope: dict[str, An
     assert isinstance(doc_scope["MyLIFAdapter"](), NeuronAdapter)  # the Protocol, at runtime
     assert supported_neurons()["registered MyLIF"] == ("MyLIF",)
     assert [layer.name for layer in report.layers] == ["1", "3"]
-    assert all(abs(layer.sigma_u_theta - 1.0) < 0.02 for layer in report.layers)
+    aims = {layer.name: layer.target_sigma_u_theta for layer in report.layers}
+    assert aims == {"1": 1.0, "3": 0.5}  # the last layer's spikes are the output
+    assert all(abs(la.sigma_u_theta / aims[la.name] - 1.0) < 0.02 for la in report.layers)
     diag = si.diagnose(net, x, time_dim=0)
-    assert all(abs(layer.sigma_u_theta - 1.0) < 0.02 for layer in diag.layers)
+    assert all(abs(la.sigma_u_theta / aims[la.name] - 1.0) < 0.02 for la in diag.layers)
     assert all(layer.predicted_sigma_u_filtered is not None for layer in diag.layers)
     # the weights were set in the user's own Linear modules
     assert {m.name for m in report.modules if m.initialised} == {"0", "2"}
@@ -137,7 +139,8 @@ def test_a_sequence_neuron_without_params_is_set_by_measurement() -> None:
         x = (torch.rand(40, 3, 30) < 0.1).float()
         before = net.lif.v_th.detach().clone()
         report = si.initialize(net, x, seed=0)  # a "seq" neuron: no time_dim needed
-        assert abs(report.layers[0].sigma_u_theta - 1.0) < 0.02
+        layer = report.layers[0]
+        assert abs(layer.sigma_u_theta / layer.target_sigma_u_theta - 1.0) < 0.02
         assert any("no LIFParams form given" in n for n in report.layers[0].notes)
         assert torch.equal(net.lif.v_th.detach(), before)  # the neuron's own threshold kept
         assert free_copy(net.lif, "v_th").v_th.item() == pytest.approx(1e30)
@@ -171,7 +174,8 @@ def test_a_framework_class_the_adapter_refuses_can_be_registered() -> None:
     si.register_neuron(snn.DeltaLeaky, Adapter())
     try:
         report = si.initialize(net, x, time_dim=0, seed=0)
-        assert abs(report.layers[0].sigma_u_theta - 1.0) < 0.05
+        layer = report.layers[0]
+        assert abs(layer.sigma_u_theta / layer.target_sigma_u_theta - 1.0) < 0.05
     finally:
         unregister_neuron(snn.DeltaLeaky)
 

@@ -116,7 +116,10 @@ def test_unambiguous_cases_stay_automatic() -> None:
     x = (torch.rand(5, 2, 1, 28, 28) < 0.3).float()
     assert conventional_forward(conv, x) is time_loop
     report = si.initialize(conv, x, seed=0)
-    assert all(abs(layer.sigma_u_theta - 1.0) < 0.02 for layer in report.layers)
+    assert all(
+        abs(layer.sigma_u_theta / layer.target_sigma_u_theta - 1.0) < 0.02
+        for layer in report.layers
+    )
     # a model whose forward loops over time itself is called as it is
     assert conventional_forward(_Looped(), torch.rand(5, 2, 20)) is None
     # a one-step forward whose neurons start from rest at each call (tutorial 6's class

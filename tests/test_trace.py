@@ -88,8 +88,9 @@ def test_pooled_and_scaled_conv_hits_the_target() -> None:
     assert not torch.equal(before, net.conv.weight)
     diag = si.diagnose(net, x)
     assert [d.name for d in diag.layers] == ["lif_c", "lif_f", "lif_r"]
+    aims = {layer.name: layer.target_sigma_u_theta for layer in report.layers}
     for d in diag.layers:
-        assert abs(d.sigma_u_theta - 1.0) < 0.10, (d.name, d.sigma_u_theta)
+        assert abs(d.sigma_u_theta / aims[d.name] - 1.0) < 0.10, (d.name, d.sigma_u_theta)
     entries = {m.name: m for m in report.modules}
     assert all(entries[n].initialised for n in ("conv", "fc", "skip", "rec"))
 

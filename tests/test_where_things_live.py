@@ -24,7 +24,7 @@ def _references() -> list[tuple[str, str | None]]:
 def test_the_page_names_the_three_registries():
     refs = set(_references())
     assert ("src/spikeinit/catalog.py", "INIT_RULES") in refs
-    assert ("src/spikeinit/adapters/find.py", "_FRAMEWORKS") in refs
+    assert ("src/spikeinit/adapters/find.py", "BUILTIN") in refs
     assert ("src/spikeinit/neuron.py", "KERNEL_BACKENDS") in refs
     assert len(refs) > 40  # the pattern sees the page's references
 

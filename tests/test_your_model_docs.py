@@ -17,7 +17,7 @@ from spikeinit.cli import main
 PAGE = Path(__file__).resolve().parents[1] / "docs" / "your-model.md"
 BLOCKS = dict(
     re.findall(
-        r"<!-- (\S+?):? run by tests/test_your_model_docs.py -->\n```\w+\n(.*?)```",
+        r"<!-- run by tests/test_your_model_docs.py: (\S+) -->\n```\w+\n(.*?)```",
         PAGE.read_text(),
         flags=re.S,
     )

@@ -51,7 +51,7 @@ class RunSpec:
     optimizer: str = "smorms3"
     loss: str = "max"
     schedule: str = "none"
-    sigma_u: float = 1.0
+    sigma_u: float | None = 1.0  # None: initialize's default (1, or 0.5 for a static input)
     mu_u: float = 0.0
     hidden: tuple[int, ...] = (128,)
     dataset_kw: dict[str, Any] = field(default_factory=dict)
@@ -136,7 +136,7 @@ def resolve_init(name: str) -> str:
 #: 1e-3, the tutorials' loss for the model's output), no homeostasis
 USER = RunSpec(
     dataset="", model="", epochs=10, batch_size=128, lr=1e-3, optimizer="adam", loss="auto",
-    regularize=False,
+    regularize=False, sigma_u=None,
 )  # fmt: skip
 
 

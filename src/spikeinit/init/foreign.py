@@ -81,6 +81,7 @@ from .report import GroupInit, InitReport, LayerInit, ModuleInit
 
 Forward = Callable[[nn.Module, Any], Any]
 STATIC_RATIO = 1e-6  # temporal variance below this share of the total: a static input
+STATIC_SIGMA_U = 0.5  # the default target when the model's input is static in time
 
 
 # --------------------------------------------------------------------------- signals
@@ -99,14 +100,38 @@ def free_signal(layer: ForeignLayer, current: torch.Tensor) -> torch.Tensor:
         return layer.free_membrane(layer.input_current(current))
 
 
-def variance_mode(current: torch.Tensor, layer: ForeignLayer) -> str:
-    """``"temporal"`` unless the input is static in time, a single step, or the neuron is IF."""
-    if not layer.leaky or current.shape[0] < 2:
-        return "total"
+def is_static(current: torch.Tensor) -> bool:
+    """The input current ``[T, B, ...]`` is one step, or constant in time (a static image
+    repeated every step): its temporal variance is below ``STATIC_RATIO`` of the total."""
+    if current.shape[0] < 2:
+        return True
     flat = current.reshape(current.shape[0], current.shape[1], -1).double()
     temporal = float(flat.var(dim=0, unbiased=False).mean())
     total = float(flat.reshape(-1, flat.shape[-1]).var(dim=0, unbiased=False).mean())
-    return "total" if temporal <= STATIC_RATIO * max(total, 1e-300) else "temporal"
+    return temporal <= STATIC_RATIO * max(total, 1e-300)
+
+
+def variance_mode(current: torch.Tensor, layer: ForeignLayer) -> str:
+    """``"temporal"`` unless the input is static in time, a single step, or the neuron is IF."""
+    return "total" if not layer.leaky or is_static(current) else "temporal"
+
+
+def default_sigma_u(runner: Runner, site: Site) -> tuple[float, str]:
+    """``sigma_u`` when none is given, from what the first neuron receives (``(value, why)``).
+
+    A time-varying input (spikes, a recording): 1 theta, the fluctuation-driven regime of
+    Rossbroich et al. A *static* input (an image repeated every step, or one step): there is
+    no temporal fluctuation to set, each neuron's drive is a constant per sample, and the
+    measured landscape of snnTorch's tutorial-6 network peaks at ``xi = (1 - mu_U) /
+    sigma_U = 2`` (docs/science.md, section 'Static input'): :data:`STATIC_SIGMA_U`.
+    """
+    current = runner.capture(site, [site])[0][site.name]
+    if is_static(current):
+        return STATIC_SIGMA_U, (
+            f"sigma_u not given: the input is static in time, so sigma_U = {STATIC_SIGMA_U:g} "
+            "theta (xi = 2 at mu_U = 0); pass sigma_u to choose"
+        )
+    return 1.0, "sigma_u not given: the input varies in time, so sigma_U = 1 theta"
 
 
 def _centred(x: torch.Tensor, mode: str) -> torch.Tensor:
@@ -817,7 +842,7 @@ def initialize_foreign(
     data: Any,
     method: str,
     *,
-    sigma_u: float,
+    sigma_u: float | None,
     mu_u: float | None,
     alpha: float,
     readout: Readout,
@@ -862,6 +887,11 @@ def initialize_foreign(
         batches = limit_samples(batches, trace.batch_size, max_samples)
         _check_sharing(model, trace)
         runner = Runner(model, batches, trace, forward)
+        default_note = None
+        if sigma_u is None and method == "fluctuation":
+            sigma_u, default_note = default_sigma_u(runner, trace.sites[0])
+            report.targets["sigma_u"] = sigma_u
+        sigma_u = 1.0 if sigma_u is None else sigma_u  # data-independent rules ignore it
         set_by = {}
         owner_names = _owner_names(model)
         results: dict[str, SiteResult] = {}
@@ -872,6 +902,7 @@ def initialize_foreign(
             if layer.is_readout or site.name in trace.outputs
         }
         output_rules: dict[str, str] = {}
+        targets: dict[str, float] = {}  # sigma_U / theta aimed at, per neuron
         joint = [
             (layer, site)
             for layer, site in zip(layers, trace.sites, strict=True)
@@ -899,6 +930,7 @@ def initialize_foreign(
             )
             if found is not None:
                 results.update(found)
+                targets.update({name: sigma_u for name in found})
                 for result in found.values():
                     for name in result.norms:
                         set_by[name] = result.rule
@@ -930,6 +962,7 @@ def initialize_foreign(
             if decoded:
                 assert out_rule is not None
                 target, output_rules[site.name] = target_of(out_rule, sigma_u)
+            targets[site.name] = target
             recurrent = site.recurrent or any(g.kind == "rec" for g in layer.weight_groups())
             if calibrate:
                 iterations = max_iter + 1
@@ -970,6 +1003,9 @@ def initialize_foreign(
             entry = _measured_entry(index, layer, site, currents[site.name], results)
             entry.output = output_of.get(site.name)
             entry.output_rule = output_rules.get(site.name)
+            entry.target_sigma_u_theta = targets.get(site.name)
+            if default_note and index == 1:
+                entry.notes.append(default_note)
             if entry.output is not None and entry.output_rule is None:
                 entry.output_rule = "set with the hidden layers (one BatchNorm solve)"
             report.layers.append(entry)

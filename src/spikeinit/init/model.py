@@ -492,7 +492,7 @@ def initialize(
     data: torch.Tensor | Iterable[Any] | None = None,
     method: str = "fluctuation",
     *,
-    sigma_u: float = 1.0,
+    sigma_u: float | None = None,
     mu_u: float = 0.0,
     xi: float | None = None,
     nu: float | None = None,
@@ -525,6 +525,11 @@ def initialize(
             that apply to a whole model; aliases are for the command line).
         sigma_u, mu_u: targets for the free membrane's temporal std and mean, in
             units of the threshold theta. Or give ``xi = (1 - mu_u) / sigma_u``.
+            ``sigma_u=None`` (default) is 1 theta, except for a snnTorch / Norse /
+            SpikingJelly model whose input is static in time (an image repeated
+            every step, or one step): 0.5 theta there, chosen by measurement
+            (docs/science.md, section 'Static input'); the report's first layer says
+            which.
         nu: one global input rate in Hz for every layer (stork's rule).
         stats: ``"filtered"`` (default) or ``"rate"`` (measured nu, Poisson formula).
         variance: ``"temporal"`` (sigma_U over time, the paper's definition),
@@ -587,7 +592,9 @@ def initialize(
         raise ValueError(f"mean_split must be one of {list(MEAN_SPLITS)}, got {mean_split!r}")
     if nu is not None and not (math.isfinite(nu) and nu > 0):
         raise ValueError(f"nu must be a finite rate > 0 Hz, got {nu!r}")
-    if xi is None and not (math.isfinite(sigma_u) and 0 < sigma_u <= MAX_TARGET):
+    if xi is None and sigma_u is not None and not (
+        isinstance(sigma_u, (int, float)) and math.isfinite(sigma_u) and 0 < sigma_u <= MAX_TARGET
+    ):
         raise ValueError(f"sigma_u must be in (0, {MAX_TARGET:g}] (theta), got {sigma_u!r}")
     if not (math.isfinite(mu_u) and abs(mu_u) <= MAX_TARGET):
         raise ValueError(f"mu_u must be in [-{MAX_TARGET:g}, {MAX_TARGET:g}] (theta), got {mu_u!r}")
@@ -671,6 +678,7 @@ def initialize(
             "SpikingJelly models; spikeinit's own model takes one of " + str(list(READOUT_RULES))
         )
     readout = "fluctuation" if readout == "auto" else readout  # the papers' readout
+    sigma_u = 1.0 if sigma_u is None else sigma_u  # spikeinit's own layers: the papers' 1
     _check_native_sharing(model)
     if data is not None:
         data = collect_data(data, max_samples, batch_first)

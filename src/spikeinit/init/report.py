@@ -48,6 +48,9 @@ class LayerInit:
     #: or None for a hidden layer; and the output rule applied to it
     output: str | None = None
     output_rule: str | None = None
+    #: the sigma_U / theta the measured rule aimed at (sigma_u for hidden layers, the
+    #: output rule's target for output layers); None where no target was set
+    target_sigma_u_theta: float | None = None
 
 
 @dataclass

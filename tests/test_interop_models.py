@@ -150,7 +150,7 @@ def test_initialize_then_diagnose_hits_target(case: InteropCase):
         if abs(d.sigma_u_theta / aims[d.name] - 1.0) > 0.10
     }
     assert not bad, f"sigma_U/theta off target (+- 10 %): {bad}"
-    readouts = [d for d in diag.layers if d.state == "readout"]
+    readouts = [d for d in run["diag"].layers if d.state == "readout"]
     assert sorted(d.name for d in readouts) == sorted(case.readouts)
 
 

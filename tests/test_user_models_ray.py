@@ -20,7 +20,6 @@ import pytest
 
 from spikeinit.cli import main
 from spikeinit.experiments import sweep
-
 from tests.test_user_models import USER_FILE
 
 ray = pytest.importorskip("ray")

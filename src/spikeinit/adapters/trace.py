@@ -321,7 +321,7 @@ def direct_outputs(
         if any(_param_owner(n, owners) is not None for n in nexts):
             continue  # a weight sits between: what lies behind it is not decoded directly
         stack.extend(nexts)
-    return {k: v for k, v in found.items() if v}
+    return {k: [kind for kind in ("spikes", "state") if kind in v] for k, v in found.items() if v}
 
 
 def trace_model(

@@ -71,8 +71,10 @@ def test_the_trace_finds_the_decoded_layer_and_what_of_it_is_decoded():
     assert trace.outputs == {"lif2": ["spikes", "state"]}
     trace, _ = find.find_sites(LinearHead(), _spikes())
     assert trace.outputs == {}  # behind a weight: the Linear head is the output layer
-    seq = nn.Sequential(nn.Linear(30, 20), snn.Leaky(beta=0.9, init_hidden=True),
-                        nn.Linear(20, 5), snn.Leaky(beta=0.9, init_hidden=True, output=True))  # fmt: skip
+    seq = nn.Sequential(
+        nn.Linear(30, 20), snn.Leaky(beta=0.9, init_hidden=True),
+        nn.Linear(20, 5), snn.Leaky(beta=0.9, init_hidden=True, output=True),
+    )  # fmt: skip
     trace, _ = find.find_sites(seq, _spikes(), forward=find.time_loop)
     assert list(trace.outputs) == ["3"]
 
@@ -107,7 +109,7 @@ def test_keep_normal_numbers_and_per_layer_rules():
     assert torch.equal(net.fc2.weight, before)  # the framework's draw, bit for bit
     assert "readout='keep'" in report.layers[1].output_rule
     si.initialize(net, _spikes(), seed=0, readout="normal")
-    assert abs(float(net.fc2.weight.std()) - 40**-0.5) < 0.2 * 40**-0.5
+    assert abs(float(net.fc2.weight.detach().std()) - 40**-0.5) < 0.2 * 40**-0.5
     report = si.initialize(net, _spikes(), seed=0, readout=0.25)
     assert abs(report.layers[1].sigma_u_theta - 0.25) < 0.025
     report = si.initialize(net, _spikes(), seed=0, readout={"lif2": 2.0})

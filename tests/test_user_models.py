@@ -326,6 +326,9 @@ def test_compare_sweep_train_and_diagnose_a_user_file(user_file, tmp_path, capsy
                  "--engine", "inprocess", "--out", str(sw_out)]) == 0  # fmt: skip
     sw = json.loads((sw_out / "results.json").read_text())
     assert sorted(r["params"]["sigma_u"] for r in sw["trials"]) == [0.5, 1.0]
+    # the factories' keyword arguments reach every trial (--data-kw n=300: 200 train samples)
+    assert all(r["spec"]["dataset_kw"] == {"n": 300} for r in sw["trials"])
+    assert all(r["spec"]["model_kw"] == {"hidden": 16, "num_steps": 4} for r in sw["trials"])
     assert "sigma_u" in (sw_out / "report.md").read_text()
 
     tr_out = tmp_path / "train"

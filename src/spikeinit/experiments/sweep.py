@@ -344,9 +344,8 @@ def spec_for(point: dict[str, Any], base: dict[str, Any]) -> Any:
                 raise ValueError(f"xi = {xi:g} with mu_u = {values['mu_u']:g} gives sigma_u <= 0")
         else:
             values["mu_u"] = 1.0 - xi * values.get("sigma_u", 1.0)
-    dataset_kw: dict[str, Any] = {
-        k: values.pop(k) for k in ("steps", "samples_per_class") if k in values
-    }
+    dataset_kw: dict[str, Any] = dict(values.pop("dataset_kw", None) or {})
+    dataset_kw.update({k: values.pop(k) for k in ("steps", "samples_per_class") if k in values})
     if "steps" in dataset_kw:
         dataset_kw["n_steps"] = dataset_kw.pop("steps")
     if dataset_kw:
@@ -1191,11 +1190,13 @@ def write_outputs(
 def _fixed_from_args(args: argparse.Namespace) -> dict[str, Any]:
 
     over = {k: v for k, v in spec_overrides(args).items() if v is not None}
-    kw = over.pop("dataset_kw", None) or {}
+    kw = dict(over.pop("dataset_kw", None) or {})
     if "n_steps" in kw:
-        over["steps"] = kw["n_steps"]
+        over["steps"] = kw.pop("n_steps")
     if "samples_per_class" in kw:
-        over["samples_per_class"] = kw["samples_per_class"]
+        over["samples_per_class"] = kw.pop("samples_per_class")
+    if kw:  # a user's --data-kw: passed to the data factory as given
+        over["dataset_kw"] = kw
     if getattr(args, "data", None) or args.dataset is not None:
         over["dataset"] = dataset_of(args)
     if args.init is not None:

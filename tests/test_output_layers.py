@@ -148,3 +148,34 @@ def test_spikeinit_models_keep_the_papers_readout_rule():
         assert torch.equal(a, b)
     with pytest.raises(ValueError, match="dict applies to snnTorch"):
         si.initialize(build(), x, readout={"1": "keep"})
+
+
+def test_a_non_spiking_readout_gets_the_readout_target():
+    """Norse's classifiers decode an LI cell's membrane (norse/notebooks
+    mnist_classifiers.ipynb: LIFRecurrentCell -> Linear -> LICell, max over time)."""
+    norse = pytest.importorskip("norse.torch")
+    from spikeinit.init.outputs import READOUT_SIGMA_U
+
+    class Net(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.l1 = norse.LIFRecurrentCell(30, 40)
+            self.fc_out = nn.Linear(40, 10, bias=False)
+            self.out = norse.LICell()
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            s1 = so = None
+            voltages = []
+            for t in range(x.shape[0]):
+                z, s1 = self.l1(x[t], s1)
+                vo, so = self.out(self.fc_out(z), so)
+                voltages.append(vo)
+            return torch.stack(voltages).max(0).values
+
+    torch.manual_seed(0)
+    report = si.initialize(Net(), _spikes() * 20, seed=0)
+    hidden, readout = report.layers
+    assert readout.is_readout and readout.output == "membrane"
+    assert readout.target_sigma_u_theta == READOUT_SIGMA_U
+    assert abs(readout.sigma_u_theta - READOUT_SIGMA_U) < 0.1 * READOUT_SIGMA_U
+    assert hidden.output is None and abs(hidden.sigma_u_theta - 1.0) < 0.1

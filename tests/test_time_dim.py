@@ -74,12 +74,13 @@ def test_time_dim_none_is_one_step_of_the_batch() -> None:
         assert torch.equal(a, b)
     first = report.layers[0]
     assert first.variance == "total"  # one step: the std over samples
-    assert abs(first.sigma_u_theta - 1.0) < 0.02
+    assert first.target_sigma_u_theta == 0.5  # a static input's default (sigma_u not given)
+    assert abs(first.sigma_u_theta - 0.5) < 0.01
     assert [lay.sigma_u_theta for lay in report.layers] == [
         lay.sigma_u_theta for lay in explicit.layers
     ]
     diag = si.diagnose(net, x, time_dim=None)
-    assert abs(diag.layers[0].sigma_u_theta - 1.0) < 0.02
+    assert abs(diag.layers[0].sigma_u_theta - 0.5) < 0.01
     assert all(len(layer.rate_per_step) == 1 for layer in diag.layers)
 
 

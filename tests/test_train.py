@@ -294,7 +294,7 @@ def test_count_loss_and_adam(tmp_path):
             r"optimizer must be one of \['adam', 'adamw', 'smorms3'\], got 'sgd'",
         ),
         ({"loss": "mse"}, r"loss must be one of \['count', 'max', 'mean', 'rate_ce', "
-         r"'rate_mse', 'sum', 'step_ce'\], got 'mse'"),
+         r"'rate_mse', 'step_ce', 'sum'\], got 'mse'"),
         ({"schedule": "step"}, r"schedule must be one of \['none', 'cosine', 'cosine_batch'\]"),
         ({"grad_clip": 0.0}, r"grad_clip must be a finite number > 0 or None"),
         ({"seed": -1}, r"seed must be an integer >= 0"),

@@ -458,3 +458,24 @@ def test_diagnose_every_records_the_layers_and_does_not_change_training(user_fil
         assert a["train_loss"] == b["train_loss"] and a["val_acc"] == b["val_acc"]
     assert (tmp_path / "probed" / "activity_during_training.png").exists()
     assert "activity_during_training.png" in (tmp_path / "probed" / "report.md").read_text()
+
+
+def test_a_sweep_file_names_the_user_model_and_its_keyword_arguments(user_file, tmp_path):
+    config = tmp_path / "sweep.toml"
+    config.write_text(textwrap.dedent(f'''
+        [grid]
+        model_kw = [{{hidden = 8, num_steps = 4}}, {{hidden = 16, num_steps = 4}}]
+        [fixed]
+        model = "{user_file}:snntorch_net"
+        dataset = "{user_file}:digits"
+        data_kw = {{n = 300}}
+        epochs = 1
+        diagnose_every = 1
+    '''))
+    out = tmp_path / "sw"
+    assert main(["sweep", "--config", str(config), "--engine", "inprocess",
+                 "--out", str(out)]) == 0  # fmt: skip
+    trials = json.loads((out / "results.json").read_text())["trials"]
+    assert sorted(r["spec"]["model_kw"]["hidden"] for r in trials) == [8, 16]
+    assert all(r["spec"]["dataset_kw"] == {"n": 300} for r in trials)
+    assert all("activity" in r["history"][0] for r in trials)

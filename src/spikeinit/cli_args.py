@@ -301,6 +301,11 @@ SWEEP_PARAMETERS: tuple[str, ...] = (
     "loss",
     "schedule",
     "readout",
+    "model_kw",
+    "data_kw",
+    "output",
+    "repeat_steps",
+    "diagnose_every",
 )
 
 

@@ -49,10 +49,11 @@ from typing import Any
 
 import numpy as np
 
-from ..catalog import DATASETS, LOSSES, MODELS, OPTIMIZERS, SCHEDULES
+from ..catalog import DATASETS, LOSSES, MODELS, OPTIMIZERS, OUTPUTS, SCHEDULES
 from ..cli_args import ENGINES, readout_rule
 from ..cli_run import resolve_device
 from ..diagnostics import diagnose
+from ..entry_points import absolute, is_entry_point
 from ..train import TrainingDiverged
 from .common import (
     _jsonable,
@@ -88,7 +89,7 @@ MAX_SEEDS = 1000
 class Param:
     """One sweepable parameter: its kind and the check of a value."""
 
-    kind: str  # "float", "int", "choice", "hidden"
+    kind: str  # "float", "int", "choice", "hidden", "readout", "table"
     help: str
     low: float | None = None  # inclusive lower bound (ints, floats)
     positive: bool = False  # floats: > 0
@@ -131,7 +132,14 @@ PARAMETERS: dict[str, Param] = {
     "readout": Param(
         "readout", "output-layer rule: auto, fluctuation, normal, keep or a target sigma_U"
     ),
-}
+    # a user's model and data (--model / --data FILE.py:FUNCTION)
+    "model_kw": Param("table", "keyword arguments of the --model factory"),
+    "data_kw": Param("table", "keyword arguments of the --data factory"),
+    "output": Param("choice", "which part of a user model's output is decoded",
+                    choices=_const(*OUTPUTS)),
+    "repeat_steps": Param("int", "steps a one-step user model sees a static batch", low=1),
+    "diagnose_every": Param("int", "diagnose the layers every N epochs", low=1),
+}  # fmt: skip
 
 
 def canonical_name(name: str) -> str:
@@ -196,6 +204,12 @@ def parse_value(name: str, raw: Any) -> Any:
         if not widths or any(w is None or w < 1 for w in widths):
             raise ValueError(f"hidden: expected positive widths like 128 or 64x64, got {raw!r}")
         return widths
+    if p.kind == "table":
+        if not isinstance(raw, dict) or not all(isinstance(k, str) for k in raw):
+            raise TypeError(f"{name}: expected a table of keyword arguments, got {raw!r}")
+        return dict(raw)
+    if name in ("model", "dataset") and is_entry_point(raw):
+        return absolute(str(raw), "--model" if name == "model" else "--data")
     if p.kind == "readout":
         try:
             return readout_rule(str(raw))
@@ -229,7 +243,8 @@ def parse_grid_items(items: Sequence[str]) -> dict[str, list[Any]]:
 
 
 def _unique(values: list[Any], name: str) -> list[Any]:
-    out = list(dict.fromkeys(values))
+    keys = [json.dumps(v, sort_keys=True, default=str) for v in values]  # tables too
+    out = [values[i] for i, k in enumerate(keys) if k not in keys[:i]]
     if len(out) != len(values):
         raise ValueError(f"{name}: repeated value in {values!r}")
     return out
@@ -345,6 +360,7 @@ def spec_for(point: dict[str, Any], base: dict[str, Any]) -> Any:
         else:
             values["mu_u"] = 1.0 - xi * values.get("sigma_u", 1.0)
     dataset_kw: dict[str, Any] = dict(values.pop("dataset_kw", None) or {})
+    dataset_kw.update(values.pop("data_kw", None) or {})
     dataset_kw.update({k: values.pop(k) for k in ("steps", "samples_per_class") if k in values})
     if "steps" in dataset_kw:
         dataset_kw["n_steps"] = dataset_kw.pop("steps")
@@ -934,6 +950,8 @@ def group_table(records: list[dict[str, Any]], swept: list[str]) -> list[dict[st
 
 
 def _hashable(v: Any) -> Any:
+    if isinstance(v, dict):  # a table of keyword arguments (model_kw, data_kw)
+        return tuple(sorted((k, _hashable(x)) for k, x in v.items()))
     return tuple(v) if isinstance(v, list) else v
 
 

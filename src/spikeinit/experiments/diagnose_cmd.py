@@ -112,18 +112,23 @@ def run(args: argparse.Namespace) -> int:
     model.to(device)
     with torch.no_grad():
         d = diagnose(model, x.to(device))
-    out = Path(args.out)
+    _write(args.out, spec, source, device, d, f"dataset {spec.dataset} ({x.shape[1]} test samples)")
+    return 0
+
+
+def _write(out_dir: str, spec: Any, source: str, device: Any, d: Any, what: str) -> None:
+    """``diagnosis.png``, ``results.json`` and ``report.md`` of a diagnosis; print it."""
+    out = Path(out_dir)
     d.plot(out / "diagnosis.png")
     write_results(
         out, "diagnose", {**spec_dict(spec), "source": source}, device, layers=d.to_dict()["layers"]
     )
     write_report(
         out,
-        f"# spikeinit diagnose\n\n{source}, dataset {spec.dataset} "
-        f"({x.shape[1]} test samples)\n\n```\n{d}\n```\n\n![diagnosis](diagnosis.png)\n",
+        f"# spikeinit diagnose\n\n{source}, {what}\n\n```\n{d}\n```\n\n"
+        "![diagnosis](diagnosis.png)\n",
     )
     print(d)
-    return 0
 
 
 def _run_user(args: argparse.Namespace, device: Any) -> int:
@@ -148,16 +153,7 @@ def _run_user(args: argparse.Namespace, device: Any) -> int:
     net.to(device)
     with torch.no_grad():
         d = diagnose(net, [b.to(device) for b in batches], forward=forward)
-    out = Path(args.out)
-    d.plot(out / "diagnosis.png")
-    write_results(
-        out, "diagnose", {**spec_dict(spec), "source": source}, device, layers=d.to_dict()["layers"]
-    )
-    write_report(
-        out,
-        f"# spikeinit diagnose\n\n{source}, data {spec.dataset} "
-        f"({sum(int(b.shape[0]) for b in batches)} batch rows of the validation loader)\n\n"
-        f"```\n{d}\n```\n\n![diagnosis](diagnosis.png)\n",
-    )
-    print(d)
+    rows = sum(int(b.shape[0]) for b in batches)
+    _write(args.out, spec, source, device, d,
+           f"data {spec.dataset} ({rows} batch rows of the validation loader)")  # fmt: skip
     return 0

@@ -10,6 +10,7 @@ norse = pytest.importorskip("norse.torch")
 
 import spikeinit as si  # noqa: E402
 from spikeinit.adapters import find_layers  # noqa: E402
+from spikeinit.init.outputs import OUTPUT_SIGMA_U  # noqa: E402
 from spikeinit.neuron import lif_sequence  # noqa: E402
 
 T, B, N_IN = 100, 16, 200
@@ -79,8 +80,8 @@ def test_cell_in_a_time_loop() -> None:
     x = poisson()
     report = si.initialize(Net(), x, method="fluctuation", seed=2)
     layer = report.layers[0]  # its spikes are the output: the decode-aware target
-    assert layer.output == "spikes" and layer.target_sigma_u_theta == 0.5
-    assert abs(layer.measured_sigma_u - 0.5) < 0.05
+    assert layer.output == "spikes" and layer.target_sigma_u_theta == OUTPUT_SIGMA_U
+    assert abs(layer.measured_sigma_u / OUTPUT_SIGMA_U - 1.0) < 0.1
 
 
 def test_fluctuation_init_hits_sigma_u() -> None:

@@ -12,6 +12,7 @@ from spikingjelly.activation_based import functional, layer, neuron  # noqa: E40
 
 import spikeinit as si  # noqa: E402
 from spikeinit.init.foreign import moments, solve_scale  # noqa: E402
+from spikeinit.init.outputs import OUTPUT_SIGMA_U  # noqa: E402
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -68,9 +69,16 @@ def test_batchnorm_and_shortcut_hit_target_in_train_and_eval(node) -> None:
     diag = si.diagnose(net, x)
     assert [d.name for d in diag.layers] == ["sn1", "sn2"]
     aims = {layer.name: layer.target_sigma_u_theta for layer in report.layers}
-    assert aims == {"sn1": 1.0, "sn2": 0.5}  # sn2's spikes are the output: decode-aware
+    assert aims == {"sn1": 1.0, "sn2": OUTPUT_SIGMA_U}  # sn2's spikes are the output
+    # sn2 also receives the block's identity shortcut, which alone fluctuates more than
+    # the output target: the report says the target is not reachable
+    notes = " ".join(report.layers[1].notes)
+    assert "not reachable" in notes and "fixed input" in notes
     for d in diag.layers:
-        assert abs(d.sigma_u_theta / aims[d.name] - 1.0) < 0.03, (d.name, d.sigma_u_theta)
+        if d.name == "sn2":
+            assert d.sigma_u_theta > aims[d.name]
+        else:
+            assert abs(d.sigma_u_theta / aims[d.name] - 1.0) < 0.03, (d.name, d.sigma_u_theta)
     if node is neuron.IFNode:
         assert all(d.variance == "input" for d in diag.layers)
     notes = " ".join(report.layers[0].notes)

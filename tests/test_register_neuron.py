@@ -26,6 +26,7 @@ from spikeinit.adapters import (
     supported_neurons,
     unregister_neuron,
 )
+from spikeinit.init.outputs import OUTPUT_SIGMA_U
 from spikeinit.neuron import lif_sequence
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -56,7 +57,7 @@ def test_the_documented_example_runs_and_hits_the_target(doc_scope: dict[str, An
     assert supported_neurons()["registered MyLIF"] == ("MyLIF",)
     assert [layer.name for layer in report.layers] == ["1", "3"]
     aims = {layer.name: layer.target_sigma_u_theta for layer in report.layers}
-    assert aims == {"1": 1.0, "3": 0.5}  # the last layer's spikes are the output
+    assert aims == {"1": 1.0, "3": OUTPUT_SIGMA_U}  # the last layer's spikes are the output
     assert all(abs(la.sigma_u_theta / aims[la.name] - 1.0) < 0.02 for la in report.layers)
     diag = si.diagnose(net, x, time_dim=0)
     assert all(abs(la.sigma_u_theta / aims[la.name] - 1.0) < 0.02 for la in diag.layers)

@@ -89,8 +89,15 @@ def test_pooled_and_scaled_conv_hits_the_target() -> None:
     diag = si.diagnose(net, x)
     assert [d.name for d in diag.layers] == ["lif_c", "lif_f", "lif_r"]
     aims = {layer.name: layer.target_sigma_u_theta for layer in report.layers}
+    # the output layer's small target cannot be reached under the residual shortcut it
+    # receives: the report says so, and the shortcut alone sets its sigma_U
+    unreachable = {la.name for la in report.layers if any("not reachable" in n for n in la.notes)}
+    assert unreachable == {"lif_r"} and report.layers[-1].output == "spikes"
     for d in diag.layers:
-        assert abs(d.sigma_u_theta / aims[d.name] - 1.0) < 0.10, (d.name, d.sigma_u_theta)
+        if d.name in unreachable:
+            assert d.sigma_u_theta > aims[d.name]
+        else:
+            assert abs(d.sigma_u_theta / aims[d.name] - 1.0) < 0.10, (d.name, d.sigma_u_theta)
     entries = {m.name: m for m in report.modules}
     assert all(entries[n].initialised for n in ("conv", "fc", "skip", "rec"))
 

@@ -62,6 +62,13 @@ NETS: dict[str, dict[str, Any]] = {
         "args": ["--optimizer", "adam", "--lr", "2e-3", "--loss", "mean"],
         "data_kw": "batch_size=256,standardize=true",
     },
+    # SpikingJelly lif_fc_mnist.py: Flatten-Linear(784, 10)-LIFNode(tau 2), single-step, fed
+    # PoissonEncoder spikes for T = 100 steps; Adam 1e-3, MSE of the firing rate, batch 64
+    "sj_lif_fc_mnist": {
+        "args": ["--optimizer", "adam", "--lr", "1e-3", "--loss", "rate_mse"],
+        "data_kw": "batch_size=64",
+        "data": "poisson_mnist",
+    },
     # SpikingJelly model-zoo layout, 8 spiking layers: as the CSNN example
     "sj_vgg8": {
         "args": ["--optimizer", "adam", "--lr", "1e-3", "--loss", "rate_mse"],
@@ -74,7 +81,7 @@ def _compare(net: str, inits: str, out: Path, seeds: int, epochs: int, train: in
              extra: list[str]) -> dict[str, Any]:
     cfg = NETS[net]
     argv = [
-        "compare", "--model", f"{FILE}:{net}", "--data", f"{FILE}:mnist",
+        "compare", "--model", f"{FILE}:{net}", "--data", f"{FILE}:{cfg.get('data', 'mnist')}",
         "--data-kw", f"{cfg['data_kw']},train_samples={train}", "--inits", inits,
         "--seeds", str(seeds), "--epochs", str(epochs), "--engine", "inprocess",
         "--out", str(out), *cfg["args"], *extra,

@@ -111,3 +111,32 @@ def sj_vgg8(T: int = 4, width: int = 16) -> nn.Module:
             return self.net(x.unsqueeze(0).expand(self.T, *x.shape)).mean(0)
 
     return VGG8()
+
+
+def poisson_mnist(
+    batch_size: int = 64, train_samples: int = 4000, steps: int = 100, seed: int = 0
+):
+    """``(train, val, test)`` of mnist5k as Poisson spike trains ``[T, B, 1, 28, 28]``: each
+    pixel spikes with probability equal to its intensity at every step, as SpikingJelly's
+    ``encoding.PoissonEncoder`` does in lif_fc_mnist.py (drawn per batch, from torch's
+    random state, which the trainer seeds per epoch)."""
+    train, val, test = mnist(batch_size, train_samples, seed=seed)
+
+    def encode(batch):
+        x = torch.stack([item[0] for item in batch])
+        y = torch.stack([item[1] for item in batch])
+        return (torch.rand(steps, *x.shape) < x).float(), y
+
+    def loader(dataset, size, shuffle):
+        gen = torch.Generator().manual_seed(seed) if shuffle else None
+        return torch.utils.data.DataLoader(
+            dataset, batch_size=size, shuffle=shuffle, generator=gen, collate_fn=encode,
+            drop_last=shuffle,
+        )  # fmt: skip
+
+    return (loader(train.dataset, batch_size, True), loader(val.dataset, 256, False),
+            loader(test.dataset, 256, False))  # fmt: skip
+
+
+def sj_lif_fc_mnist() -> nn.Module:
+    return im.sj_lif_fc_mnist()

@@ -67,7 +67,7 @@ def _user_model(
 ) -> tuple[Any, Any, list[Any], str]:
     """A user's model (``--model FILE.py:FUNCTION``): ``(net, forward, source)``, with the
     run's trained weights from ``ckpt`` or freshly initialised by ``--init``."""
-    net, clf, batches = build_user(spec, split="val")
+    net, clf, batches, _ = build_user(spec, split="val")
     if ckpt is not None:
         load_model_state(clf, load_checkpoint(ckpt)["model"], f"checkpoint {ckpt}:")
         return net, clf.call, batches, f"checkpoint {ckpt}"

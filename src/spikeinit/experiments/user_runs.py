@@ -58,16 +58,19 @@ def _first_batches(loader: Any, n_samples: int) -> list[torch.Tensor]:
     return out
 
 
-def build_user(spec: Any, split: str = "train") -> tuple[Any, ForeignClassifier, list[Any]]:
-    """``(net, classifier, batches)``: the user's model as its factory draws it (seeded), the
-    way it is called, and the first ``init_samples`` samples of the ``split`` loader."""
+def build_user(
+    spec: Any, split: str = "train"
+) -> tuple[Any, ForeignClassifier, list[Any], dict[str, Any]]:
+    """``(net, classifier, batches, loaders)``: the user's model as its factory draws it
+    (seeded), the way it is called, the first ``init_samples`` samples of the ``split``
+    loader, and the loaders by split (``"test"`` may be ``None``)."""
     torch.manual_seed(spec.seed)
     net = call_model_factory(spec.model, spec.model_kw)
     parts = call_data_factory(spec.dataset, spec.dataset_kw)
     loaders = dict(zip(("train", "val", "test"), parts, strict=True))
     batches = _first_batches(loaders[split] or loaders["val"], spec.init_samples)
     clf = ForeignClassifier(net, batches[0], output=spec.output, repeat_steps=spec.repeat_steps)
-    return net, clf, batches
+    return net, clf, batches, loaders
 
 
 def user_run(
@@ -80,11 +83,8 @@ def user_run(
     on_epoch_end: Any = None,
 ) -> dict[str, Any]:
     """Build, initialise and train a user's model; the record of ``presets.run``."""
-    torch.manual_seed(spec.seed)
-    net = call_model_factory(spec.model, spec.model_kw)
-    train, val, test = call_data_factory(spec.dataset, spec.dataset_kw)
-    batches = _first_batches(train, spec.init_samples)
-    clf = ForeignClassifier(net, batches[0], output=spec.output, repeat_steps=spec.repeat_steps)
+    net, clf, batches, loaders = build_user(spec)
+    train, val, test = loaders["train"], loaders["val"], loaders["test"]
     t0 = time.perf_counter()
     if spec.init == "default":
         report: dict[str, Any] = {"method": "default", "rule": "the factory's own draw"}

@@ -146,6 +146,19 @@ def _input_stats(
     return b, a
 
 
+def sigma_from_xi(xi: float, mu_u: float) -> float:
+    """``sigma_u = (1 - mu_u) / xi``: ``ValueError`` unless ``xi > 0`` and ``mu_u < 1`` (the
+    mean below threshold), the targets xi describes (Rossbroich et al. 2022)."""
+    if xi <= 0:
+        raise ValueError(f"xi = (1 - mu_u) / sigma_u must be > 0, got xi={xi!r}")
+    if mu_u >= 1:
+        raise ValueError(
+            f"with xi given, mu_u must be < 1 (the mean must sit below threshold), "
+            f"got mu_u={mu_u!r}"
+        )
+    return (1.0 - mu_u) / xi
+
+
 def fluctuation_moments(
     fan_in: int,
     *,
@@ -201,15 +214,7 @@ def fluctuation_moments(
     if xi is not None:
         if sigma_u is not None:
             raise ValueError("give either sigma_u or xi, not both")
-        x = finite("xi", xi)
-        if x <= 0:
-            raise ValueError(f"xi = (1 - mu_u) / sigma_u must be > 0, got xi={xi!r}")
-        if mu >= 1:
-            raise ValueError(
-                f"with xi given, mu_u must be < 1 (the mean must sit below threshold), "
-                f"got mu_u={mu_u!r}"
-            )
-        sig = (1.0 - mu) / x
+        sig = sigma_from_xi(finite("xi", xi), mu)
     else:
         sig = 1.0 if sigma_u is None else _positive("sigma_u", sigma_u)
     b, a = _input_stats(nu, params, filtered_mean, filtered_var, need_mean=mu != 0.0)

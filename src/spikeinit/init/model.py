@@ -711,14 +711,7 @@ def initialize(
 def _sigma_from_xi(xi: float, mu_u: float) -> float:
     """``sigma_u = (1 - mu_u) / xi``, refused unless it is a target spikeinit's own
     layers accept: ``xi > 0``, ``mu_u < 1`` and ``sigma_u`` in ``(0, MAX_TARGET]``."""
-    if xi <= 0:
-        raise ValueError(f"xi = (1 - mu_u) / sigma_u must be > 0, got xi={xi!r}")
-    if mu_u >= 1:
-        raise ValueError(
-            f"with xi given, mu_u must be < 1 (the mean must sit below threshold), "
-            f"got mu_u={mu_u!r}"
-        )
-    sigma_u = (1 - mu_u) / xi
+    sigma_u = F.sigma_from_xi(xi, mu_u)
     if not (math.isfinite(sigma_u) and 0 < sigma_u <= MAX_TARGET):
         raise ValueError(
             f"xi={xi!r} with mu_u={mu_u!r} gives sigma_u = (1 - mu_u) / xi = {sigma_u:g}; "

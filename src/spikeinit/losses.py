@@ -62,20 +62,22 @@ def spike_count_ce(spikes: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     return sum_over_time_ce(spikes, target)
 
 
+def _ce_per_step(trace: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """``[T]``: the batch-mean cross-entropy of ``trace[t]`` against ``target``, per step."""
+    _check(trace, target)
+    t, b, c = trace.shape
+    per_step = F.cross_entropy(trace.reshape(t * b, c), target.repeat(t), reduction="none")
+    return per_step.view(t, b).mean(dim=1)
+
+
 def rate_ce(spikes: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     """Cross-entropy at every step, averaged over steps (snnTorch's ``ce_rate_loss``)."""
-    _check(spikes, target)
-    t, b, c = spikes.shape
-    per_step = F.cross_entropy(spikes.reshape(t * b, c), target.repeat(t), reduction="none")
-    return per_step.view(t, b).mean(dim=1).mean()
+    return _ce_per_step(spikes, target).mean()
 
 
 def step_ce(trace: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     """Cross-entropy at every step, summed over steps (snnTorch tutorial 5, membrane)."""
-    _check(trace, target)
-    t, b, c = trace.shape
-    per_step = F.cross_entropy(trace.reshape(t * b, c), target.repeat(t), reduction="none")
-    return per_step.view(t, b).mean(dim=1).sum()
+    return _ce_per_step(trace, target).sum()
 
 
 def rate_mse(spikes: torch.Tensor, target: torch.Tensor) -> torch.Tensor:

@@ -19,6 +19,7 @@ import os
 import platform
 import sys
 from collections.abc import Iterable, Iterator
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -178,3 +179,10 @@ def plot_activity(runs: list[dict[str, Any]], out: str | Path) -> Path | None:
     if len(curves) <= 12:
         axes[0][0].legend(fontsize=7)
     return save_figure(fig, out, "activity_during_training.png")
+
+
+def spec_dict(spec: Any) -> dict[str, Any]:
+    """A run spec (``presets.RunSpec``) as plain JSON-able values (``hidden`` a list)."""
+    d = asdict(spec)
+    d["hidden"] = list(spec.hidden)
+    return d

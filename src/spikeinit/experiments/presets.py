@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +29,7 @@ from ..init.model import initialize
 from ..params import LIFParams
 from ..regularizers import ActivityRegularizer
 from ..train import TrainConfig, fit
-from .common import activity_probe
+from .common import activity_probe, spec_dict
 from .user_runs import user_run
 
 #: views of the registry of rules (spikeinit.catalog.INIT_RULES): aliases, and names + aliases
@@ -345,8 +345,4 @@ def epochs_to_reach(history: list[dict[str, Any]], level: float, key: str = "val
     return math.nan
 
 
-def spec_dict(spec: RunSpec) -> dict[str, Any]:
-    d = asdict(spec)
-    d["hidden"] = list(spec.hidden)
-    return d
 

@@ -18,7 +18,6 @@ data named by entry points (:mod:`spikeinit.entry_points`), so that ``train``,
 from __future__ import annotations
 
 import time
-from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +28,7 @@ from ..entry_points import call_data_factory, call_model_factory
 from ..foreign_training import ForeignClassifier, default_loss
 from ..init.model import initialize
 from ..train import TrainConfig, fit
-from .common import activity_probe
+from .common import activity_probe, spec_dict
 
 
 def _first_batches(loader: Any, n_samples: int) -> list[torch.Tensor]:
@@ -103,7 +102,7 @@ def user_run(
         epochs=spec.epochs, batch_size=spec.batch_size, lr=spec.lr, optimizer=spec.optimizer,
         loss=loss, schedule=spec.schedule, seed=spec.seed, device=device, progress=progress,
     )  # fmt: skip
-    identity = {"spec": {k: v for k, v in _spec_dict(spec).items() if k != "epochs"}}
+    identity = {"spec": {k: v for k, v in spec_dict(spec).items() if k != "epochs"}}
     probe = activity_probe(
         spec.diagnose_every, lambda: diagnose(net, batches, forward=clf.call)
     )
@@ -128,9 +127,3 @@ def user_run(
     if diagnosis is not None:
         res["initial_diagnosis"] = diagnosis
     return res
-
-
-def _spec_dict(spec: Any) -> dict[str, Any]:
-    d = asdict(spec)
-    d["hidden"] = list(spec.hidden)
-    return d

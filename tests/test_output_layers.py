@@ -179,3 +179,57 @@ def test_a_non_spiking_readout_gets_the_readout_target():
     assert readout.target_sigma_u_theta == READOUT_SIGMA_U
     assert abs(readout.sigma_u_theta - READOUT_SIGMA_U) < 0.1 * READOUT_SIGMA_U
     assert hidden.output is None and abs(hidden.sigma_u_theta - 1.0) < 0.1
+
+
+def _poisson_images(seed: int = 0, steps: int = 50, batch: int = 32) -> torch.Tensor:
+    """Poisson spikes of near-binary images (as PoissonEncoder on MNIST: a third of the
+    pixels at rate 0.9, the rest silent): each sample's mean drive differs, which the
+    temporal variance alone does not see."""
+    g = torch.Generator().manual_seed(seed)
+    rates = 0.9 * (torch.rand(batch, 1, 100, generator=g) < 0.3).float()
+    return (torch.rand(steps, batch, 1, 100, generator=g) < rates).float()
+
+
+def _free_membrane(net: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    """The output neuron's membrane over ``[T, B, N]`` from SpikingJelly's own forward with
+    the threshold out of reach (independent of spikeinit's measurement)."""
+    from spikingjelly.activation_based import functional
+
+    lif = net[-1]
+    saved = lif.v_threshold
+    lif.v_threshold = 1e9
+    functional.reset_net(net)
+    v = []
+    with torch.no_grad():
+        for t in range(x.shape[0]):
+            net(x[t])
+            v.append(lif.v.clone())
+    lif.v_threshold = saved
+    functional.reset_net(net)
+    return torch.stack(v)
+
+
+def test_an_output_layer_fed_sample_varying_spikes_is_set_on_its_whole_spread():
+    """SpikingJelly's lif_fc_mnist layout (Flatten-Linear-LIFNode, one step per call,
+    examples/lif_fc_mnist.py): the only layer is the output, fed Poisson spikes whose rates
+    differ by sample. Its target bounds the spread over samples and time, as decoding reads
+    it; the temporal spread alone would let each sample's mean move the counts."""
+    pytest.importorskip("spikingjelly")
+    from spikingjelly.activation_based import functional, layer, neuron
+
+    torch.manual_seed(0)
+    net = nn.Sequential(layer.Flatten(), layer.Linear(100, 10, bias=False),
+                        neuron.LIFNode(tau=2.0))  # fmt: skip
+    x = _poisson_images()
+    report = si.initialize(net, x, seed=0, time_dim=0)
+    functional.reset_net(net)
+    (out,) = report.layers
+    assert out.output is not None and out.variance == "total"
+    v = _free_membrane(net, x).double()
+    whole = float((v - v.mean(dim=(0, 1))).pow(2).mean(dim=(0, 1)).mean().sqrt())
+    temporal = float((v - v.mean(dim=0)).pow(2).mean(dim=(0, 1)).mean().sqrt())
+    assert abs(whole - OUTPUT_SIGMA_U) < 0.1 * OUTPUT_SIGMA_U, whole
+    assert temporal < 0.6 * whole  # the per-sample means carry most of the spread
+    diag = si.diagnose(net, x, time_dim=0)
+    assert diag.layers[0].variance == "total"
+    assert abs(diag.layers[0].sigma_u_theta - whole) < 0.02 * whole

@@ -129,6 +129,9 @@ class ForeignLayer(SpikingLayer):
         self.groups: list[WeightGroup] = []
         #: bias tensors on the knob paths (a constant current per channel)
         self.bias_tensors: list[torch.Tensor] = []
+        #: the model's output reads this neuron (its spikes or membrane) per sample, set by
+        #: the finder from the trace (docs/science.md, section 'Output layers')
+        self.decoded: bool = self.is_readout
 
     @property
     def neuron(self) -> Any:

@@ -505,6 +505,7 @@ def find_sites(
         steps = site.calls if site.mode == "step" else None
         layer = make_layer(site.name, site.neuron, site.mode, steps, model, dt)
         attach_weights(layer, site, trace, model)
+        layer.decoded = layer.is_readout or site.name in trace.outputs
         layers.append(layer)
     return trace, layers
 

@@ -112,8 +112,17 @@ def is_static(current: torch.Tensor) -> bool:
 
 
 def variance_mode(current: torch.Tensor, layer: ForeignLayer) -> str:
-    """``"temporal"`` unless the input is static in time, a single step, or the neuron is IF."""
-    return "total" if not layer.leaky or is_static(current) else "temporal"
+    """``"temporal"`` unless the input is static in time, a single step, the neuron is IF,
+    or the model's output decodes the neuron per sample (``layer.decoded``).
+
+    An output layer's spike count or membrane is read once per sample, so what makes its
+    start uninformative is the spread of its free membrane over samples *and* time: a
+    time-varying input whose mean differs from sample to sample (Poisson-coded images)
+    moves each output neuron's count by that mean, which the temporal variance does not
+    see (docs/science.md, section 'Output layers')."""
+    if not layer.leaky or layer.decoded or is_static(current):
+        return "total"
+    return "temporal"
 
 
 def default_sigma_u(runner: Runner, site: Site) -> tuple[float, str]:

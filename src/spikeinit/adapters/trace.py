@@ -401,7 +401,8 @@ def trace_model(
     for m in neurons:
         handles.append(m.register_forward_pre_hook(pre))
         handles.append(m.register_forward_hook(post))
-    flags = [(p, p.requires_grad) for p in model.parameters()]
+    # integer parameters (sinabs' min_v_mem=-1) cannot require gradients; they set no knob
+    flags = [(p, p.requires_grad) for p in model.parameters() if p.is_floating_point()]
     if isinstance(x, torch.Tensor) and x.is_floating_point():
         x = x.detach().clone().requires_grad_(True)
         leaves[id(x)] = INPUT

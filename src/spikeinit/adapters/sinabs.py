@@ -265,6 +265,23 @@ def _init_arguments(cls: type) -> set[str]:
     return names
 
 
+class _Recorder:
+    """A sinabs spike function that records the membrane it is given, then spikes as the
+    wrapped one does (sinabs calls ``spike_fn.apply(*states, threshold, surrogate)``)."""
+
+    def __init__(self, fn: Any) -> None:
+        self.fn = fn
+        self.mems: list[torch.Tensor] = []
+
+    @property
+    def required_states(self) -> list[str]:
+        return list(self.fn.required_states)
+
+    def apply(self, *args: Any) -> torch.Tensor:
+        self.mems.append(args[self.required_states.index("v_mem")].detach().clone())
+        return self.fn.apply(*args)  # type: ignore[no-any-return]
+
+
 class _Silent(nn.Module):
     """A ``rec_connect`` that adds nothing (the free run takes the recurrent input outside)."""
 
@@ -273,22 +290,23 @@ class _Silent(nn.Module):
 
 
 def clone(neuron: Any, free: bool, batch: int) -> Any:
-    """A new layer of ``neuron``'s class with its arguments and parameter values, state empty,
-    recording its states; ``free``: threshold ``1e30``, no ``min_v_mem``, no recurrence.
+    """A new layer of ``neuron``'s class with its arguments and parameter values, state
+    empty; ``free``: threshold ``1e30``, no ``min_v_mem``; ``rec_connect`` adds nothing.
 
     Built from sinabs' ``arg_dict`` (sinabs' own deepcopy shares ``rec_connect`` and drops
-    ALIF's ``norm_input``); a ``Squeeze`` layer gets ``batch_size=batch``.
+    ALIF's ``norm_input``); a ``Squeeze`` layer gets ``batch_size=batch`` and is then fed
+    one step ``[B, ...]`` per call.
     """
     args = dict(neuron.arg_dict)
     accepted = _init_arguments(type(neuron))
     args["shape"] = None
-    args["record_states"] = True
+    args["record_states"] = False
     if "norm_input" in accepted:
         args["norm_input"] = neuron.norm_input
     if is_squeeze(neuron):
         args["batch_size"], args["num_timesteps"] = batch, None
-    if is_recurrent(neuron):
-        args["rec_connect"] = _Silent() if free else neuron.rec_connect
+    if is_recurrent(neuron):  # the recurrent input is added outside (SinabsLayer._run)
+        args["rec_connect"] = _Silent()
     own = {n: p for n, p in neuron.named_parameters(recurse=False)}
     skip = set()
     if free and not is_readout(neuron):
@@ -346,15 +364,28 @@ class SinabsLayer(ForeignLayer):
         return [bias] if isinstance(bias, torch.Tensor) else []
 
     def _run(self, current: torch.Tensor, free: bool) -> tuple[torch.Tensor, torch.Tensor]:
-        """sinabs' own layer on ``[T, B, ...]``: spikes (the output) and ``v_mem``, time first."""
+        """sinabs' own layer on ``[T, B, ...]`` in one call: its output, and the membrane
+        that its spike function receives at each step (before the reset), time first.
+
+        The membrane is read at the spike function (a recording wrapper around it), not
+        from sinabs' ``recordings`` (ALIF's alias the next step's state) nor by calling the
+        layer step by step (ALIF does not carry ``i_syn`` from call to call). A free
+        recurrent layer's ``rec_connect`` adds nothing (the caller adds the actual
+        spikes' recurrent input); otherwise sinabs adds ``rec_connect(s[t-1])`` itself.
+        """
         steps, batch = current.shape[:2]
         layer = clone(self.neuron, free, batch)
+        if is_recurrent(self.neuron) and not free:
+            layer.rec_connect = self.neuron.rec_connect  # referenced, never changed
+        recorder = None if layer.spike_fn is None else _Recorder(layer.spike_fn)
+        if recorder is not None:
+            layer.spike_fn = recorder
         x = current.transpose(0, 1).contiguous()
         if is_squeeze(self.neuron):
             out = layer(x.flatten(0, 1)).reshape(batch, steps, *x.shape[2:])
         else:
             out = layer(x)
-        mem = layer.recordings["v_mem"]
+        mem = out if recorder is None else torch.stack(recorder.mems, 1)
         return out.transpose(0, 1), mem.transpose(0, 1)
 
     def run_current(

@@ -24,6 +24,7 @@ from torch import nn
 
 sl = pytest.importorskip("sinabs.layers", reason="sinabs is not installed (the 'interop' extra)")
 activation = pytest.importorskip("sinabs.activation")
+from sinabs.layers.alif import ALIFSqueeze  # noqa: E402  (not re-exported by sinabs.layers)
 
 import spikeinit as si  # noqa: E402
 from spikeinit.adapters import find_layers  # noqa: E402
@@ -304,3 +305,45 @@ def test_nir_export_of_spikeinit_refuses_a_sinabs_model() -> None:
     model = nn.Sequential(nn.Linear(N, 8), sl.LIF(tau_mem=10.0))
     with pytest.raises(ValueError, match="SpikingLinear"):
         si.export_nir(model)
+
+
+def _every_class() -> dict[str, tuple[nn.Module, bool]]:
+    """One layer of each supported class, and whether it takes ``[B*T, ...]``."""
+    rec = lambda: nn.Linear(16, 16, bias=False)  # noqa: E731
+    return {
+        "IAF": (sl.IAF(), False),
+        "IAFSqueeze": (sl.IAFSqueeze(batch_size=B), True),
+        "IAFRecurrent": (sl.IAFRecurrent(rec_connect=rec()), False),
+        "LIF": (sl.LIF(tau_mem=10.0), False),
+        "LIFSqueeze": (sl.LIFSqueeze(tau_mem=10.0, num_timesteps=T), True),
+        "LIFRecurrent": (sl.LIFRecurrent(tau_mem=10.0, rec_connect=rec()), False),
+        "ALIF": (sl.ALIF(tau_mem=10.0, tau_adapt=50.0), False),
+        "ALIFSqueeze": (
+            ALIFSqueeze(tau_mem=10.0, tau_adapt=50.0, batch_size=B),
+            True,
+        ),
+        "ALIFRecurrent": (sl.ALIFRecurrent(tau_mem=10.0, tau_adapt=50.0, rec_connect=rec()), False),
+        "ExpLeak": (sl.ExpLeak(tau_mem=10.0), False),
+        "ExpLeakSqueeze": (sl.ExpLeakSqueeze(tau_mem=10.0, batch_size=B), True),
+    }
+
+
+def test_every_supported_class_is_in_this_test() -> None:
+    assert sorted(_every_class()) == sorted(adapter.SUPPORTED)
+
+
+@pytest.mark.parametrize("name", adapter.SUPPORTED)
+def test_every_supported_class_lands_on_target(name: str) -> None:
+    """Each class, after a Linear layer, fed Poisson spikes in its own layout: one call
+    sets sigma_U / theta to 1 (0.25 for the ExpLeak readout, decoded by its membrane)."""
+    layer, squeezed = _every_class()[name]
+    model = nn.Sequential(nn.Linear(N, 16), nn.Linear(16, 16), layer)
+    gen = torch.Generator().manual_seed(9)
+    x = (torch.rand((B, T, N), generator=gen) < 0.2).float()
+    if squeezed:
+        x = x.flatten(0, 1)
+    report = si.initialize(model, x, readout=1.0)
+    diag = si.diagnose(model, x)
+    ((d,),) = [diag.layers]
+    assert d.state == ("readout" if name.startswith("ExpLeak") else d.state)
+    assert abs(d.sigma_u_theta - 1.0) < 0.10, (name, d.sigma_u_theta, report.layers[0].notes)

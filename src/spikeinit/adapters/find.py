@@ -78,8 +78,8 @@ def _framework(module: nn.Module) -> Framework | None:
 
 
 def is_neuron(module: nn.Module) -> bool:
-    """Any neuron module the registry knows (registered, snnTorch, Norse, SpikingJelly;
-    supported or not)."""
+    """Any neuron module the registry knows (registered, snnTorch, Norse, SpikingJelly,
+    sinabs; supported or not)."""
     return _framework(module) is not None
 
 
@@ -248,7 +248,8 @@ def neuron_lookalikes(model: nn.Module) -> list[tuple[str, nn.Module]]:
 
 
 def reset_states(model: nn.Module) -> None:
-    """Reset every snnTorch neuron and SpikingJelly memory module in ``model``."""
+    """Reset every framework neuron (snnTorch, sinabs, registered) and SpikingJelly memory
+    module in ``model``."""
     for module in model.modules():
         if _sj.is_memory(module):
             _sj.reset(module)
@@ -570,7 +571,7 @@ def find_layers(
     """The model's foreign spiking layers, in execution order, as spikeinit layers.
 
     Args:
-        model: an snnTorch, Norse or SpikingJelly model (any module tree).
+        model: an snnTorch, Norse, SpikingJelly or sinabs model (any module tree).
         data: the input as the model's forward takes it; the model is run once
             on it and each neuron's input is followed back through the autograd
             graph (:mod:`spikeinit.adapters.trace`). Without data only an

@@ -293,9 +293,9 @@ def clone(neuron: Any, free: bool, batch: int) -> Any:
     """A new layer of ``neuron``'s class with its arguments and parameter values, state
     empty; ``free``: threshold ``1e30``, no ``min_v_mem``; ``rec_connect`` adds nothing.
 
-    Built from sinabs' ``arg_dict`` (sinabs' own deepcopy shares ``rec_connect`` and drops
-    ALIF's ``norm_input``); a ``Squeeze`` layer gets ``batch_size=batch`` and is then fed
-    one step ``[B, ...]`` per call.
+    Built from sinabs' ``arg_dict`` (sinabs' own deepcopy shares ``rec_connect``, reassigns
+    the data of its parameters, and drops ALIF's ``norm_input``); a ``Squeeze`` layer
+    gets ``batch_size=batch``.
     """
     args = dict(neuron.arg_dict)
     accepted = _init_arguments(type(neuron))
@@ -305,7 +305,7 @@ def clone(neuron: Any, free: bool, batch: int) -> Any:
         args["norm_input"] = neuron.norm_input
     if is_squeeze(neuron):
         args["batch_size"], args["num_timesteps"] = batch, None
-    if is_recurrent(neuron):  # the recurrent input is added outside (SinabsLayer._run)
+    if is_recurrent(neuron):  # SinabsLayer._run puts the user's one back where it is wanted
         args["rec_connect"] = _Silent()
     own = {n: p for n, p in neuron.named_parameters(recurse=False)}
     skip = set()

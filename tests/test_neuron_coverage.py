@@ -1,4 +1,4 @@
-"""Every neuron class that snnTorch, Norse and SpikingJelly ship, enumerated by introspection
+"""Every neuron class that snnTorch, Norse, SpikingJelly and sinabs ship, found by introspection
 (issue 25): each is either in the adapters' supported table, or refused, in a tiny model,
 with a ``ValueError`` that names the module, its class, why, and the way forward. No
 neuron is ever passed through silently as if it were not one.
@@ -11,7 +11,10 @@ The classes are found from the installed packages, not from spikeinit's lists:
   bases or carry a neuron model's name (``CobaLIFCell``, ``LIFCorrelation``), and the
   ``CubaLIF`` of its NIR import; encoders (``ConstantCurrentLIFEncoder``) are not neurons;
 * SpikingJelly: every module class of ``activation_based.neuron`` and the spiking RNNs
-  of ``activation_based.rnn``.
+  of ``activation_based.rnn``;
+* sinabs: every subclass of ``sinabs.layers.StatefulLayer`` (the base of its neurons)
+  defined in ``sinabs.layers`` (``sinabs.backend`` is not walked: its DynapCNN part
+  imports samna, whose PyPI package tries to install itself from another index).
 
 Abstract bases (``SpikingNeuron``, ``SNNCell``, ``BaseNode``, ``SpikingRNNBase``, ...)
 are left out: they are not neurons a model holds.
@@ -119,16 +122,28 @@ def spikingjelly_neurons() -> list[type[nn.Module]]:
     return [c for c in classes if "Base" not in c.__name__ and not c.__name__.startswith("_")]
 
 
+def sinabs_neurons() -> list[type[nn.Module]]:
+    layers = pytest.importorskip("sinabs.layers")
+    return [
+        c
+        for c in _module_classes("sinabs.layers")
+        if issubclass(c, layers.StatefulLayer) and c is not layers.StatefulLayer
+    ]
+
+
 FRAMEWORKS = {
     "snntorch": snntorch_neurons,
     "norse": norse_neurons,
     "spikingjelly": spikingjelly_neurons,
+    "sinabs": sinabs_neurons,
 }
-#: the classes that the supported table names, per framework
+#: where the classes that the supported table names live, per framework
 TOP_LEVEL = {
-    "snntorch": "snntorch",
-    "norse": "norse.torch",
-    "spikingjelly": "spikingjelly.activation_based.neuron",
+    "snntorch": ("snntorch",),
+    "norse": ("norse.torch",),
+    "spikingjelly": ("spikingjelly.activation_based.neuron",),
+    # ALIFSqueeze is not re-exported by sinabs.layers
+    "sinabs": ("sinabs.layers", "sinabs.layers.alif"),
 }
 #: constructor arguments for classes that have no default for them
 ARGS = {"SpikingLSTM": (4, 4), "SpikingGRU": (4, 4), "SpikingVanillaRNN": (4, 4)}
@@ -154,8 +169,10 @@ def _instance(cls: type[nn.Module]) -> nn.Module:
 
 
 def _is_supported_class(framework: str, cls: type) -> bool:
-    top = importlib.import_module(TOP_LEVEL[framework])
-    return cls.__name__ in supported_neurons()[framework] and getattr(top, cls.__name__) is cls
+    homes = [importlib.import_module(m) for m in TOP_LEVEL[framework]]
+    return cls.__name__ in supported_neurons()[framework] and any(
+        getattr(home, cls.__name__, None) is cls for home in homes
+    )
 
 
 def _refusal(neuron: nn.Module) -> str:
@@ -201,39 +218,39 @@ def test_supported_table_in_interop_md_is_the_adapters() -> None:
         assert re.findall(r"`(\w+)`", row.split("|")[2]) == list(names), (framework, row)
 
 
-class IAFSqueeze(nn.Module):
-    """Stands for a sinabs neuron (sinabs is not installed: it downgrades nir / nirtorch)."""
+class LIFTorch(nn.Module):
+    """Stands for a neuron of a spiking framework that spikeinit has no adapter for."""
 
-    __module__ = "sinabs.layers.iaf"
+    __module__ = "rockpool.nn.modules.torch.lif_torch"
 
     def __init__(self) -> None:
         super().__init__()
-        self.spike_threshold = 1.0
+        self.threshold = 1.0
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return (x > self.spike_threshold).float()
+        return (x > self.threshold).float()
 
 
 class SumPool2d(nn.AvgPool2d):
-    __module__ = "sinabs.layers.pool2d"
+    __module__ = "rockpool.nn.modules.torch.pool"
 
 
 def test_a_model_of_a_framework_without_adapter_is_named() -> None:
-    model = nn.Sequential(nn.Linear(4, 4), IAFSqueeze(), nn.Linear(4, 2), IAFSqueeze())
+    model = nn.Sequential(nn.Linear(4, 4), LIFTorch(), nn.Linear(4, 2), LIFTorch())
     with pytest.raises(ValueError) as err:
         si.initialize(model, torch.rand(3, 2, 4), time_dim=0)
     msg = str(err.value)
-    assert "sinabs, a spiking framework spikeinit has no adapter for" in msg
-    assert "'1' (sinabs IAFSqueeze)" in msg and "'3' (sinabs IAFSqueeze)" in msg
+    assert "rockpool, a spiking framework spikeinit has no adapter for" in msg
+    assert "'1' (rockpool LIFTorch)" in msg and "'3' (rockpool LIFTorch)" in msg
     assert "si.register_neuron" in msg
 
 
 def test_a_framework_without_adapter_next_to_known_neurons_is_refused() -> None:
     snn = pytest.importorskip("snntorch")
     model = nn.Sequential(
-        nn.Linear(4, 4), snn.Leaky(beta=0.9, init_hidden=True), nn.Linear(4, 2), IAFSqueeze()
+        nn.Linear(4, 4), snn.Leaky(beta=0.9, init_hidden=True), nn.Linear(4, 2), LIFTorch()
     )
-    with pytest.raises(ValueError, match=r"sinabs.*'3' \(sinabs IAFSqueeze\).*next to neurons"):
+    with pytest.raises(ValueError, match=r"rockpool.*'3' \(rockpool LIFTorch\).*next to neurons"):
         si.initialize(model, torch.rand(3, 2, 4), time_dim=0)
     # a non-neuron module of such a framework (pooling) does not stop a known model
     ok = nn.Sequential(nn.Linear(4, 4), snn.Leaky(beta=0.9, init_hidden=True))

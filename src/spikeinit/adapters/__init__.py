@@ -1,4 +1,4 @@
-"""Read snnTorch, Norse and SpikingJelly models as spikeinit layers.
+"""Read snnTorch, Norse, SpikingJelly and sinabs models as spikeinit layers.
 
 :func:`find_layers` traces the model once (:mod:`spikeinit.adapters.trace`) and
 turns each neuron into a :class:`ForeignLayer`, which implements the spikeinit

@@ -1,4 +1,4 @@
-"""The neurons of an snnTorch, Norse or SpikingJelly model, as spikeinit layers.
+"""The neurons of an snnTorch, Norse, SpikingJelly or sinabs model, as spikeinit layers.
 
 :func:`find_sites` traces the model once (:func:`~spikeinit.adapters.trace.trace_model`)
 and returns, for every neuron in execution order, a
@@ -38,6 +38,7 @@ from torch import nn
 from ..nn.base import WeightGroup
 from ..params import LIFParams
 from . import norse as _norse
+from . import sinabs as _sinabs
 from . import snntorch as _snntorch
 from . import spikingjelly as _sj
 from .base import ForeignLayer, from_library
@@ -50,12 +51,13 @@ BUILTIN: tuple[Framework, ...] = (
     Framework("snntorch", _snntorch, _snntorch.SnnTorchLayer),
     Framework("norse", _norse, _norse.NorseLayer),
     Framework("spikingjelly", _sj, _sj.SpikingJellyLayer),
+    Framework("sinabs", _sinabs, _sinabs.SinabsLayer),
 )
 
 
 def frameworks() -> tuple[Framework, ...]:
     """The registry: classes given to :func:`~spikeinit.register_neuron` first, then the
-    built-in snnTorch, Norse and SpikingJelly adapters."""
+    built-in snnTorch, Norse, SpikingJelly and sinabs adapters."""
     return (*_REGISTERED.values(), *BUILTIN)
 
 
@@ -76,14 +78,36 @@ def _framework(module: nn.Module) -> Framework | None:
 
 
 def is_neuron(module: nn.Module) -> bool:
-    """Any neuron module the registry knows (registered, snnTorch, Norse, SpikingJelly;
-    supported or not)."""
+    """Any neuron module the registry knows (registered, snnTorch, Norse, SpikingJelly,
+    sinabs; supported or not)."""
     return _framework(module) is not None
 
 
 def is_step_neuron(module: nn.Module) -> bool:
     entry = _framework(module)
     return entry is not None and bool(entry.adapter.is_step(module))
+
+
+def time_first(module: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    """A sequence neuron's input, as it receives it in one call, as ``[T, B, ...]``.
+
+    The input of most frameworks' sequence neurons is already time-first; an
+    adapter whose neurons take another layout (sinabs: ``[B, T, ...]``, or
+    ``[B*T, ...]`` for its ``Squeeze`` layers) says how with ``time_first``.
+    """
+    entry = _framework(module)
+    convert = getattr(entry.adapter, "time_first", None) if entry is not None else None
+    return x if convert is None else convert(module, x)
+
+
+def batch_dim(module: nn.Module, mode: str) -> int | None:
+    """The batch axis of a neuron's input: 0 for a step neuron, 1 for a time-first sequence
+    neuron, or what its adapter's ``batch_dim`` says (None: no batch axis of its own)."""
+    entry = _framework(module)
+    which = getattr(entry.adapter, "batch_dim", None) if entry is not None else None
+    if which is not None:
+        return which(module)  # type: ignore[no-any-return]
+    return 0 if mode == "step" else 1
 
 
 def neuron_modules(model: nn.Module) -> list[tuple[str, nn.Module]]:
@@ -128,7 +152,6 @@ WAY_FORWARD = (
 )
 #: top-level packages of spiking frameworks that spikeinit has no adapter for (never imported)
 FOREIGN_FRAMEWORKS = (
-    "sinabs",
     "lava",
     "spyx",
     "rockpool",
@@ -225,7 +248,8 @@ def neuron_lookalikes(model: nn.Module) -> list[tuple[str, nn.Module]]:
 
 
 def reset_states(model: nn.Module) -> None:
-    """Reset every snnTorch neuron and SpikingJelly memory module in ``model``."""
+    """Reset every framework neuron (snnTorch, sinabs, registered) and SpikingJelly memory
+    module in ``model``."""
     for module in model.modules():
         if _sj.is_memory(module):
             _sj.reset(module)
@@ -499,6 +523,7 @@ def find_sites(
         is_step_neuron,
         reset_states,
         resolve_forward(model, x, forward, time_dim),
+        batch_dim=batch_dim,
     )
     layers = []
     for site in trace.sites:
@@ -547,7 +572,7 @@ def find_layers(
     """The model's foreign spiking layers, in execution order, as spikeinit layers.
 
     Args:
-        model: an snnTorch, Norse or SpikingJelly model (any module tree).
+        model: an snnTorch, Norse, SpikingJelly or sinabs model (any module tree).
         data: the input as the model's forward takes it; the model is run once
             on it and each neuron's input is followed back through the autograd
             graph (:mod:`spikeinit.adapters.trace`). Without data only an

@@ -4,7 +4,8 @@ Two protocols:
 
 * :class:`FrameworkAdapter` is what each built-in adapter module
   (:mod:`~spikeinit.adapters.snntorch`, :mod:`~spikeinit.adapters.norse`,
-  :mod:`~spikeinit.adapters.spikingjelly`) implements for a whole framework:
+  :mod:`~spikeinit.adapters.spikingjelly`, :mod:`~spikeinit.adapters.sinabs`)
+  implements for a whole framework:
   which modules are its neurons, which of them it supports, whether they
   advance one step per call, how to reset them, their ``LIFParams`` and
   threshold. Each is paired with a :class:`~spikeinit.adapters.base.ForeignLayer`
@@ -34,7 +35,13 @@ from .base import FREE_THRESHOLD, CallMode, ForeignLayer
 
 
 class FrameworkAdapter(Protocol):
-    """What a built-in adapter module implements for one framework (module functions)."""
+    """What a built-in adapter module implements for one framework (module functions).
+
+    Optional, looked up by name: ``time_first(module, x)``, the input a sequence neuron
+    receives in one call as ``[T, B, ...]`` (default: it already is), and
+    ``batch_dim(module)``, the batch axis of that input (default 1; None: none of its
+    own), for frameworks whose neurons take another layout (sinabs: ``[B, T, ...]``).
+    """
 
     #: the neuron class names it supports (listed in docs/interop.md and the README)
     SUPPORTED: tuple[str, ...]

@@ -332,6 +332,7 @@ def trace_model(
     reset: Callable[[nn.Module], None],
     forward: Forward | None = None,
     max_calls: int = 3,
+    batch_dim: Callable[[nn.Module, str], int | None] | None = None,
 ) -> Trace:
     """Run ``model`` once on ``x`` with gradients and read each neuron's inputs.
 
@@ -344,6 +345,8 @@ def trace_model(
         forward: ``forward(model, x)`` where the model needs a custom call.
         max_calls: the graph is read from this many calls of each neuron
             (enough to see a recurrent connection one step back).
+        batch_dim: ``batch_dim(neuron, mode)``, the batch axis of a neuron's input
+            (default 0 for step neurons, 1 for sequence neurons; None: unknown).
 
     Returns:
         A :class:`Trace`. Raises ``ValueError`` if no neuron is called. A neuron
@@ -398,7 +401,8 @@ def trace_model(
     for m in neurons:
         handles.append(m.register_forward_pre_hook(pre))
         handles.append(m.register_forward_hook(post))
-    flags = [(p, p.requires_grad) for p in model.parameters()]
+    # integer parameters (sinabs' min_v_mem=-1) cannot require gradients; they set no knob
+    flags = [(p, p.requires_grad) for p in model.parameters() if p.is_floating_point()]
     if isinstance(x, torch.Tensor) and x.is_floating_point():
         x = x.detach().clone().requires_grad_(True)
         leaves[id(x)] = INPUT
@@ -438,7 +442,9 @@ def trace_model(
     first = sites[0]
     shape = shapes.get(id(first.neuron))
     if shape:
-        batch = shape[0] if first.mode == "step" else (shape[1] if len(shape) > 1 else None)
+        default = 0 if first.mode == "step" else 1
+        dim = batch_dim(first.neuron, first.mode) if batch_dim else default
+        batch = shape[dim] if dim is not None and dim < len(shape) else None
     return Trace(sites, modules, batch, outputs)
 
 

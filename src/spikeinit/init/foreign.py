@@ -89,7 +89,7 @@ def stack_calls(tensors: list[torch.Tensor], site: Site) -> torch.Tensor:
     """A neuron's input over one pass as ``[T, B, ...]`` (stacked for step-mode neurons)."""
     if site.mode == "step":
         return torch.stack(tensors[: site.calls])
-    return tensors[0]
+    return _find.time_first(site.neuron, tensors[0])  # sinabs: [B, T, ...] / [B*T, ...]
 
 
 def free_signal(layer: ForeignLayer, current: torch.Tensor) -> torch.Tensor:

@@ -801,8 +801,14 @@ REFUSALS: dict[str, tuple[str, tuple[str, ...]]] = {
         "norse CobaLIFCell",
         ("input never reaches the membrane", "si.register_neuron"),
     ),
-    "sj_ilc_san_spike_mlp": ("spikingjelly ILCCUBALIFNode", ("si.register_neuron",)),
-    "sj_noisy_san_spike_mlp": ("spikingjelly NoisyCUBALIFNode", ("si.register_neuron",)),
+    "sj_ilc_san_spike_mlp": (
+        "spikingjelly ILCCUBALIFNode",
+        ("intra-layer-connection", "si.register_neuron"),
+    ),
+    "sj_noisy_san_spike_mlp": (
+        "spikingjelly NoisyCUBALIFNode",
+        ("coloured noise", "si.register_neuron"),
+    ),
     "sj_spiking_lstm_sequential_mnist": (
         "spikingjelly SpikingLSTM",
         ("gate pre-activations", "kaiming_normal_"),

@@ -100,6 +100,18 @@ REFUSED = {
     ),
     "MaskedPSN": "see PSN: a masked learnt mixing of the input sequence, with no time constant",
     "SlidingPSN": "see PSN: a learnt k-tap mixing of the input sequence, with no time constant",
+    "ILC": (
+        "an intra-layer-connection node: its own Conv1d (conn) feeds each population's "
+        "spikes back into the next step's input, a recurrent weight inside the node that "
+        "the adapter does not read or run; keep its weights, or register it with "
+        "si.register_neuron"
+    ),
+    "Noisy": (
+        "a noisy node: while training it adds learnt coloured noise (sigma_init, one draw "
+        "per step) to its membrane and spikes, so sigma_U would include a fluctuation that "
+        "no weight sets; register it with si.register_neuron (its free membrane with "
+        "is_training=False), or keep its weights"
+    ),
     "LIAFNode": (
         "its output is an analog act(H), not spikes, so the next layer's input statistics "
         "are not those of a spiking layer; its membrane is LIFNode's: register it with "
@@ -150,6 +162,9 @@ def is_supported(module: nn.Module) -> bool:
 def refusal(module: nn.Module) -> str | None:
     """Why a refused SpikingJelly class has no sigma_U spikeinit can set, and the way forward."""
     name = type(module).__name__
+    for prefix in ("ILC", "Noisy"):
+        if name.startswith(prefix):
+            return REFUSED[prefix]
     return REFUSED.get(name.removesuffix("Cell")) or REFUSED.get(name)
 
 

@@ -115,3 +115,23 @@ def test_lstm_style_cells_are_refused_with_their_reason(kind: str) -> None:
     msg = str(err.value)
     assert f"'1' (snntorch {kind})" in msg
     assert "LSTM-style" in msg and "bounded in (-1, 1)" in msg and "kaiming_normal_" in msg
+
+
+def test_conv_recurrent_rleaky_with_unbatched_steps_is_refused_by_name() -> None:
+    """Issue 25: an unbatched input to an RLeaky with a convolutional recurrent connection
+    gave a raw torch error; now a ValueError that says what to do, the model unchanged,
+    and the batched input it asks for lands on target."""
+    torch.manual_seed(0)
+    model = nn.Sequential(
+        nn.Conv2d(2, 8, 3, padding=1),
+        snn.RLeaky(beta=0.9, conv2d_channels=8, kernel_size=3, init_hidden=True),
+    )
+    x = (torch.rand(30, 2, 12, 12, generator=torch.Generator().manual_seed(4)) < 0.2).float()
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    with pytest.raises(ValueError, match=r"'?1'?.*RLeaky.*unbatched.*x.unsqueeze\(1\)"):
+        si.initialize(model, x, time_dim=0)
+    assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())
+    report = si.initialize(model, x.unsqueeze(1), time_dim=0)
+    diag = si.diagnose(model, x.unsqueeze(1), time_dim=0)
+    target = report.layers[0].target_sigma_u_theta
+    assert diag.layers[0].sigma_u_theta == pytest.approx(target, rel=0.10)

@@ -307,6 +307,14 @@ class SnnTorchLayer(ForeignLayer):
     ) -> tuple[torch.Tensor, torch.Tensor]:
         if is_sequence(self.neuron):  # no reset: the membrane is the free one
             return self._run_sequence(current)
+        if isinstance(getattr(self.neuron, "recurrent", None), nn.Conv2d) and current.dim() < 5:
+            raise ValueError(
+                f"{self.layer_name}: snnTorch {type(self.neuron).__name__} with a convolutional "
+                f"recurrent connection (conv2d_channels) receives unbatched steps (its input "
+                f"over time has shape {list(current.shape)}, [T, C, H, W]); spikeinit reads "
+                "the axis after time as the batch: give x a batch axis, [T, B, C, H, W] "
+                "(x.unsqueeze(1) for one sample)"
+            )
         neuron = copy.deepcopy(self.neuron)
         spikes, mem = self._step_all(neuron, current)
         if not free:

@@ -192,7 +192,7 @@ def _check_framework(framework: str) -> tuple[int, int]:
 COUNTS = {
     "snntorch": ("1.0.0", (8, 7)),
     "norse": ("1.1.0", (29, 9)),
-    "spikingjelly": ("2.0.0", (7, 39)),
+    "spikingjelly": ("2.0.0", (9, 37)),
 }
 
 

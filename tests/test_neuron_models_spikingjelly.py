@@ -30,6 +30,9 @@ NODES = {
     "OTTTLIFNode": lambda: neuron.OTTTLIFNode(tau=2.0).eval(),
     "OTTTLIFNode_training": lambda: neuron.OTTTLIFNode(tau=2.0),
     "SLTTLIFNode": lambda: neuron.SLTTLIFNode(tau=4.0, v_reset=None),
+    "SimpleLIFNode": lambda: neuron.SimpleLIFNode(tau=3.0, decay_input=True),
+    "SimpleLIFNode_no_decay_input": lambda: neuron.SimpleLIFNode(tau=3.0, decay_input=False),
+    "SimpleIFNode": lambda: neuron.SimpleIFNode(),
 }
 
 
@@ -91,7 +94,9 @@ def test_nonspiking_lif_is_a_readout_run_by_its_own_charge(decode: str | None) -
     torch.testing.assert_close(mem, torch.stack(own))
 
 
-@pytest.mark.parametrize("name", ["CUBALIFNode", "OTTTLIFNode", "SLTTLIFNode"])
+@pytest.mark.parametrize(
+    "name", ["CUBALIFNode", "OTTTLIFNode", "SLTTLIFNode", "SimpleLIFNode", "SimpleIFNode"]
+)
 def test_one_call_lands_hidden_layer_on_target(name: str) -> None:
     torch.manual_seed(0)
     model = nn.Sequential(

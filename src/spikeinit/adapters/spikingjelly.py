@@ -30,7 +30,10 @@ More neuron classes (docs/science.md, 'Other neuron models: what sigma_U means')
 * ``OTTTLIFNode`` / ``SLTTLIFNode`` (online training): ``LIFNode``'s update (they
   only detach the membrane for the gradient and track a presynaptic trace);
 * ``NonSpikingLIFNode``: ``LIFNode``'s charge without fire or reset, a readout (its
-  ``decode`` only reduces the membrane sequence it returns).
+  ``decode`` only reduces the membrane sequence it returns);
+* ``SimpleLIFNode`` / ``SimpleIFNode``: the pure-PyTorch teaching nodes (charge, fire,
+  reset as methods, the state in ``v``): ``LIFNode``'s / ``IFNode``'s update, run
+  through their own ``neuronal_charge`` / ``neuronal_fire`` / ``neuronal_reset``.
 
 Refused with a reason (:func:`refusal`): the quadratic / exponential nodes
 (``QIFNode``, ``EIFNode``, ``IzhikevichNode``: their spike upswing is in the charge
@@ -60,9 +63,15 @@ SUPPORTED = (
     "OTTTLIFNode",
     "SLTTLIFNode",
     "NonSpikingLIFNode",
+    "SimpleLIFNode",
+    "SimpleIFNode",
 )
+#: integrate-and-fire nodes (no leak: sigma_U is the per-step input's std)
+NO_LEAK = ("IFNode", "SimpleIFNode")
+#: the pure-PyTorch nodes: charge, fire and reset as methods, the state in ``v``
+SIMPLE = ("SimpleLIFNode", "SimpleIFNode")
 #: classes whose update is ``LIFNode``'s (``lif_sequence`` reproduces their free membrane)
-LIF_UPDATE = ("LIFNode", "ParametricLIFNode", "OTTTLIFNode", "SLTTLIFNode")
+LIF_UPDATE = ("LIFNode", "ParametricLIFNode", "OTTTLIFNode", "SLTTLIFNode", "SimpleLIFNode")
 LSTM_STYLE = (
     "its spikes are thresholded gate pre-activations of a recurrent cell (H(W x + U h + b) "
     "in place of tanh / sigmoid), with no leaky membrane: there is no free membrane whose "
@@ -236,7 +245,7 @@ def params_of(neuron: Any, dt: float, notes: list[str]) -> LIFParams | None:
             dt=dt,
             convention="spikeinit",
         )
-    if type(neuron) is _neurons().IFNode:
+    if is_supported(neuron) and type(neuron).__name__ in NO_LEAK:
         notes.append(
             "IFNode has no leak (its free membrane is a random walk): sigma_U is the std of "
             "its per-step input, in units of theta"
@@ -270,13 +279,15 @@ class SpikingJellyLayer(ForeignLayer):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.leaky = type(self.neuron) is not _neurons().IFNode
+        self.leaky = type(self.neuron).__name__ not in NO_LEAK
         self.is_readout = is_nonspiking(self.neuron)
 
     def _run(self, current: torch.Tensor, free: bool) -> tuple[torch.Tensor, torch.Tensor]:
         """SpikingJelly's own step from its own initial states (``materialize_states``)."""
         if self.is_readout:
             return self._run_nonspiking(current)
+        if type(self.neuron).__name__ in SIMPLE:
+            return self._run_simple(current, free)
         node = copy.deepcopy(self.neuron)
         probe = copy.deepcopy(self.neuron)
         probe.v_threshold = FREE_THRESHOLD
@@ -295,6 +306,23 @@ class SpikingJellyLayer(ForeignLayer):
                 mem.append(h)
             spikes.append(outputs[0])
             states = next_states
+        return torch.stack(spikes), torch.stack(mem)
+
+    def _run_simple(self, current: torch.Tensor, free: bool) -> tuple[torch.Tensor, torch.Tensor]:
+        """``SimpleLIFNode`` / ``SimpleIFNode``: their own charge, fire and reset methods
+        from ``v = v_reset``; the membrane is ``v`` after the charge (before the reset)."""
+        node = copy.deepcopy(self.neuron)
+        if free:
+            node.v_threshold = FREE_THRESHOLD
+        v_reset = self.neuron.v_reset
+        node.v = torch.full_like(current[0], 0.0 if v_reset is None else float(v_reset))
+        spikes, mem = [], []
+        for t in range(current.shape[0]):
+            node.neuronal_charge(current[t])
+            mem.append(node.v.clone())
+            spike = node.neuronal_fire()
+            node.neuronal_reset(spike)
+            spikes.append(spike)
         return torch.stack(spikes), torch.stack(mem)
 
     def _run_nonspiking(self, current: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

@@ -108,6 +108,6 @@ def test_fluctuation_init_hits_sigma_u() -> None:
 
 
 def test_unsupported_neuron_is_named() -> None:
-    net = norse.SequentialState(nn.Linear(4, 4), norse.LIFAdEx())
-    with pytest.raises(ValueError, match="LIFAdEx.*supported"):
-        si.diagnose(net, poisson(n=4))
+    net = norse.SequentialState(nn.Linear(4, 4), norse.LIFMCRecurrentCell(4, 4))
+    with pytest.raises(ValueError, match="LIFMCRecurrentCell.*multi-compartment.*supported"):
+        si.diagnose(net, poisson(n=4), time_dim=0)

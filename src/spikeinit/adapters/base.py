@@ -105,6 +105,9 @@ class ForeignLayer(SpikingLayer):
     is_readout: bool = False
     #: the membrane leaks; False for integrate-and-fire neurons (no stationary sigma_U)
     leaky: bool = True
+    #: the free membrane is not linear in the input current (a rectified membrane,
+    #: conductances): the measured rule is iterated, as for recurrent neurons
+    nonlinear: bool = False
 
     def __init__(
         self,

@@ -189,7 +189,11 @@ def _unsupported_message(name: str, module: nn.Module, entry: Framework) -> str:
     cls = type(module).__name__
     why = f"its update is none of those that spikeinit's {entry.name} adapter maps and runs"
     bases = [b.__name__ for b in type(module).__mro__[1:] if b.__name__ in entry.adapter.SUPPORTED]
-    if cls in entry.adapter.SUPPORTED:  # another class of the same name
+    refusal = getattr(entry.adapter, "refusal", None)  # a class-specific reason
+    specific = refusal(module) if callable(refusal) else None
+    if specific:
+        why = specific
+    elif cls in entry.adapter.SUPPORTED:  # another class of the same name
         why = f"it is {type(module).__module__}.{cls}, not the {cls} that the adapter runs"
     elif bases:
         why = (

@@ -22,6 +22,27 @@ variants add ``W_rec z[t-1]`` to ``W_in x[t]`` and carry their own input
 weights (``input_weights``, tagged ``"ff"``, and ``recurrent_weights``, tagged
 ``"rec"``); their free membrane is Norse's own step with the actual spikes'
 recurrent input appended to the input (``[x, z[t-1]]`` through ``[W_in, W_rec]``).
+
+Other Norse neuron models (docs/science.md, 'Other neuron models: what sigma_U means'),
+each run through Norse's own step with its threshold parameter at ``1e30``:
+
+* **refractory** (``LIFRefrac*``, ``LIFAdExRefrac*``): a spike starts a countdown
+  ``rho`` during which ``v`` is held; with the threshold off no spike ever starts it,
+  so the free membrane is the LIF one (its ``LIFParams`` are those of ``p.lif``);
+* **exponential** (``LIFEx*``) and **adaptive exponential** (``LIFAdEx*``): Norse's
+  spike-initiation term ``delta_T exp((v - v_th) / delta_T)`` is part of the spike
+  mechanism; with ``v_th = 1e30`` it is 0, so the free membrane is the linear
+  sub-threshold one (for AdEx with its sub-threshold adaptation current
+  ``a' = a + dt tau_ada_inv (adaptation_current (v - v_leak) - a)``, which has no
+  ``LIFParams`` form: measured alone); sigma_U is in units of ``v_th`` (``v_leak = 0``
+  by default), as for LIF;
+* **integrate-and-fire** (``IAF``, ``IAFCell``: ``v' = v + x``): no leak, so sigma_U
+  is the std of the per-step input (as SpikingJelly's ``IFNode``);
+* ``LIBoxCell``: a leaky integrator with no synaptic current, a readout.
+
+Refused with a reason (:func:`refusal`): ``CobaLIFCell`` (its step drops the input),
+``Izhikevich*`` (the quadratic term diverges with the spike reset off), the
+multi-compartment ``LIFMC*`` cells and ``LIFCorrelation`` (a plasticity wrapper).
 """
 
 from __future__ import annotations
@@ -50,7 +71,55 @@ SUPPORTED = (
     "LI",
     "LICell",
     "LILinearCell",
+    "LIBoxCell",
+    "LIFRefracCell",
+    "LIFRefracRecurrent",
+    "LIFRefracRecurrentCell",
+    "IAF",
+    "IAFCell",
+    "LIFEx",
+    "LIFExCell",
+    "LIFExRecurrent",
+    "LIFExRecurrentCell",
+    "LIFAdEx",
+    "LIFAdExCell",
+    "LIFAdExRecurrent",
+    "LIFAdExRecurrentCell",
+    "LIFAdExRefracCell",
+    "LIFAdExRefracRecurrent",
+    "LIFAdExRefracRecurrentCell",
 )
+#: parameter / state fields that nest the integrating neuron's (refractory variants)
+NESTED = ("lif", "lif_adex")
+READOUTS = ("LI", "LICell", "LILinearCell", "LIBoxCell")
+#: the reason each refused class has no sigma_U spikeinit can set, and the way forward
+REFUSED = {
+    "CobaLIFCell": (
+        "Norse's coba_lif_step overwrites the input's conductance jump with the recurrent "
+        "one (g_e = state.g_e + W_rec+ z, computed twice), so its input never reaches the "
+        "membrane and no input weight changes sigma_U; keep its weights, or use LIFCell"
+    ),
+    "Izhikevich": (
+        "the Izhikevich update's quadratic term 0.04 v^2 is the spike upswing itself: with "
+        "the spike reset off the membrane runs to infinity once it passes the unstable "
+        "fixed point, so there is no free membrane whose std could be set; set the input "
+        "weights with a data-independent rule (kaiming_normal_) or keep them"
+    ),
+    "LIFMC": (
+        "a multi-compartment neuron (its compartments couple through g_coupling): sigma_U "
+        "of which compartment is not defined; keep its weights or use a data-independent "
+        "rule"
+    ),
+    "LIFCorrelation": (
+        "a LIF cell wrapped with correlation traces for plasticity (its input and output "
+        "are (spikes, state) pairs of another layout): use LIFCell for the neuron"
+    ),
+    "CubaLIF": (
+        "Norse's NIR-import CubaLIF (its r, v_leak, tau_syn, tau_mem are per-neuron NIR "
+        "arrays, stepped by its own forward): convert the NIR graph to LIFBoxCell / LIFCell "
+        "modules, or keep its weights"
+    ),
+}
 
 
 def _nt() -> Any:
@@ -109,7 +178,49 @@ def has_own_input_weights(module: nn.Module) -> bool:
 
 
 def is_readout(module: nn.Module) -> bool:
-    return is_neuron(module) and isinstance(module, (_nt().LI, _nt().LICell, _nt().LILinearCell))
+    return is_neuron(module) and isinstance(
+        module, tuple(getattr(_nt(), n) for n in READOUTS if hasattr(_nt(), n))
+    )
+
+
+def refusal(module: nn.Module) -> str | None:
+    """Why a refused Norse class has no sigma_U spikeinit can set, and the way forward."""
+    name = type(module).__name__
+    for key, why in REFUSED.items():
+        if name.startswith(key):
+            return why
+    return None
+
+
+def is_leaky(module: nn.Module) -> bool:
+    """False for Norse's integrate-and-fire ``IAF`` / ``IAFCell`` (``v' = v + x``)."""
+    return not type(module).__name__.startswith("IAF")
+
+
+def lif_part(p: Any) -> Any:
+    """The integrating neuron's parameters (``p.lif`` of a refractory neuron, else ``p``)."""
+    for name in NESTED:
+        if hasattr(p, name):
+            return lif_part(getattr(p, name))
+    return p
+
+
+def free_parameters(p: Any) -> Any:
+    """``p`` with the threshold ``v_th`` at ``1e30`` (inside ``p.lif`` where nested)."""
+    for name in NESTED:
+        if hasattr(p, name):
+            return p._replace(**{name: free_parameters(getattr(p, name))})
+    if hasattr(p, "v_th"):
+        return p._replace(v_th=torch.as_tensor(FREE_THRESHOLD))
+    return p
+
+
+def membrane(state: Any) -> torch.Tensor:
+    """The membrane ``v`` of a Norse state (``state.lif.v`` where nested)."""
+    for name in NESTED:
+        if hasattr(state, name):
+            return membrane(getattr(state, name))
+    return state.v  # type: ignore[no-any-return]
 
 
 def carries_state(module: nn.Module) -> bool:
@@ -121,8 +232,29 @@ def reset(module: nn.Module) -> None:
     """Norse modules are stateless between calls (state is passed explicitly)."""
 
 
-def params_of(neuron: Any, dt: float, notes: list[str]) -> LIFParams:
-    p = neuron.p
+def params_of(neuron: Any, dt: float, notes: list[str]) -> LIFParams | None:
+    name = type(neuron).__name__
+    if not is_leaky(neuron):
+        notes.append(
+            f"Norse {name} has no leak (v' = v + x; its free membrane is a random walk): "
+            "sigma_U is the std of its per-step input, in units of v_th"
+        )
+        return None
+    if "Ex" in name:
+        notes.append(
+            f"Norse {name}: with the threshold off (v_th = 1e30) the exponential spike-"
+            "initiation term delta_T exp((v - v_th)/delta_T) is 0, and sigma_U is the std of "
+            "the sub-threshold membrane"
+            + (" with its adaptation current" if "AdEx" in name else "")
+            + " in units of v_th; no LIFParams form, the weights are set by measurement alone"
+        )
+        return None
+    p = lif_part(neuron.p)
+    if "Refrac" in name:
+        notes.append(
+            f"Norse {name}: with the threshold off no spike starts the refractory countdown, "
+            "so the free membrane is the LIF one (LIFParams of p.lif)"
+        )
     dt = float(neuron.dt)
     tm = scalar(p.tau_mem_inv, "norse tau_mem_inv", notes)
     ts = scalar(p.tau_syn_inv, "norse tau_syn_inv", notes) if hasattr(p, "tau_syn_inv") else None
@@ -142,7 +274,7 @@ def params_of(neuron: Any, dt: float, notes: list[str]) -> LIFParams:
 
 
 def threshold_of(neuron: Any) -> float:
-    v_th = getattr(neuron.p, "v_th", None)
+    v_th = getattr(lif_part(neuron.p), "v_th", None)
     return 1.0 if v_th is None else float(torch.as_tensor(v_th).float().mean())
 
 
@@ -154,6 +286,7 @@ class NorseLayer(ForeignLayer):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.is_readout = is_readout(self.neuron)
+        self.leaky = is_leaky(self.neuron)
 
     def own_weight_groups(self) -> list[WeightGroup]:
         if not has_own_input_weights(self.neuron):
@@ -170,10 +303,7 @@ class NorseLayer(ForeignLayer):
         return x
 
     def _params(self, free: bool) -> Any:
-        p = self.neuron.p
-        if free and hasattr(p, "v_th"):
-            return p._replace(v_th=torch.as_tensor(FREE_THRESHOLD))
-        return p
+        return free_parameters(self.neuron.p) if free else self.neuron.p
 
     def _run_ff(self, current: torch.Tensor, free: bool) -> tuple[torch.Tensor, torch.Tensor]:
         """Norse's own step function, from Norse's own initial state."""
@@ -191,7 +321,9 @@ class NorseLayer(ForeignLayer):
             else:
                 spikes.append(out)
                 # the membrane before the reset: the same step without threshold
-                mem.append(new_state.v if free else act(current[t], state, p_free, dt)[1].v)
+                mem.append(
+                    membrane(new_state) if free else membrane(act(current[t], state, p_free, dt)[1])
+                )
             state = new_state
         return torch.stack(spikes), torch.stack(mem)
 
@@ -226,10 +358,10 @@ class NorseLayer(ForeignLayer):
                 x = torch.cat([x, prev], dim=-1)
             z, new_state = neuron.activation(x, state, w_in, w_r, p, neuron.dt)
             if free:
-                mem.append(new_state.v)
+                mem.append(membrane(new_state))
             else:
                 p_free = self._params(True)
-                mem.append(neuron.activation(x, state, w_in, w_r, p_free, neuron.dt)[1].v)
+                mem.append(membrane(neuron.activation(x, state, w_in, w_r, p_free, neuron.dt)[1]))
             spikes.append(z)
             state = new_state
         return torch.stack(spikes), torch.stack(mem)

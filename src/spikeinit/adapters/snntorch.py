@@ -24,6 +24,24 @@ the step's drive (``U[t] = (beta U[t-1] + I[t]) (1 - S[t-1])``), which no conven
 expresses; their ``LIFParams`` keep ``Leaky``'s zero reset. snnTorch has no ``dt``: the
 time constants and rates are in units of the ``dt`` given to
 :func:`~spikeinit.adapters.find_layers` (default 1 ms).
+
+Two sequence neurons (one call takes ``[T, B, N]``; docs/science.md, 'Other neuron
+models: what sigma_U means'):
+
+* ``StateLeaky``: the membrane is the causal convolution of the input with
+  ``exp(-t / tau)``, ``tau = 1 / (1 - beta)``, with no reset (spikes, with
+  ``output=True``, are the thresholded membrane): the free membrane *is* its
+  membrane, ``Leaky``'s free kernel with ``beta' = exp(-1 / tau)`` (no
+  ``LIFParams`` form when ``kernel_truncation_steps`` cuts it). With
+  ``output=False`` it emits no spikes: a readout;
+* ``LeakyParallel``: a ``torch.nn.RNN`` with ReLU, ``U[t] = relu(W_ih x[t] + b_ih +
+  W_hh U[t-1] + b_hh)`` (``W_hh = diag(beta)``), no reset: sigma_U is the std of that
+  rectified membrane, set through its own input weight ``rnn.weight_ih_l0``
+  (measured alone: the rectification has no ``LIFParams`` form).
+
+Refused with a reason (:func:`refusal`): ``SLSTM`` and ``SConv2dLSTM`` (LSTM-style:
+the membrane is an LSTM cell's output, bounded by ``tanh``), and the other classes
+that ``snntorch`` does not export at its top level.
 """
 
 from __future__ import annotations
@@ -48,7 +66,27 @@ from .base import (
     shift_in_time,
 )
 
-SUPPORTED = ("Leaky", "Synaptic", "RLeaky", "RSynaptic", "Lapicque", "Alpha")
+SUPPORTED = (
+    "Leaky",
+    "Synaptic",
+    "RLeaky",
+    "RSynaptic",
+    "Lapicque",
+    "Alpha",
+    "StateLeaky",
+    "LeakyParallel",
+)
+#: neurons that take the whole sequence ``[T, B, N]`` in one call
+SEQUENCE = ("StateLeaky", "LeakyParallel")
+LSTM_STYLE = (
+    "an LSTM-style cell: its membrane is the LSTM's output o * tanh(c), bounded in "
+    "(-1, 1) by the gates, and its weights are the four gates' (their pre-activations "
+    "W x + U h + b feed sigmoids and a tanh, not a leaky membrane), so there is no free "
+    "membrane whose std sigma_U could be set by its input weights; keep PyTorch's "
+    "default LSTM initialisation of its gate weights, or set them with a "
+    "data-independent rule (kaiming_normal_)"
+)
+REFUSED = {"SLSTM": LSTM_STYLE, "SConv2dLSTM": LSTM_STYLE}
 STATE_NAMES = ("mem", "syn", "spk", "syn_exc", "syn_inh")
 
 
@@ -78,9 +116,19 @@ def is_supported(module: nn.Module) -> bool:
     return is_neuron(module) and type(module) in tuple(getattr(_snn(), n) for n in SUPPORTED)
 
 
+def refusal(module: nn.Module) -> str | None:
+    """Why a refused snnTorch class has no sigma_U spikeinit can set, and the way forward."""
+    return REFUSED.get(type(module).__name__)
+
+
+def is_sequence(module: nn.Module) -> bool:
+    """``StateLeaky`` / ``LeakyParallel``: one call takes the whole ``[T, B, N]``."""
+    return is_supported(module) and type(module).__name__ in SEQUENCE
+
+
 def is_step(module: nn.Module) -> bool:
-    """snnTorch neurons advance one time step per call."""
-    return True
+    """snnTorch neurons advance one time step per call, except :data:`SEQUENCE`."""
+    return not is_sequence(module)
 
 
 def carries_state(module: nn.Module) -> bool:
@@ -97,7 +145,27 @@ def reset(module: nn.Module) -> None:
 
 
 def params_of(neuron: Any, dt: float, notes: list[str]) -> LIFParams | None:
-    if type(neuron).__name__ == "Alpha":
+    name = type(neuron).__name__
+    if name == "LeakyParallel":
+        notes.append(
+            "snnTorch LeakyParallel: a ReLU RNN (U = relu(W_ih x + b + diag(beta) U[t-1])), "
+            "no reset; sigma_U is the std of that rectified membrane, set by measurement alone"
+        )
+        return None
+    if name == "StateLeaky":
+        tau = scalar(neuron.tau, "snntorch StateLeaky tau", notes)
+        if neuron.kernel_truncation_steps is not None or not tau > 1.0:
+            notes.append(
+                "snnTorch StateLeaky: a truncated (or sub-step) decay kernel has no LIFParams "
+                "form; the weights are set by measurement of its membrane alone"
+            )
+            return None
+        notes.append(
+            "snnTorch StateLeaky: no reset; its membrane is the free one, Leaky's kernel with "
+            "beta = exp(-1/tau)"
+        )
+        return LIFParams.from_snntorch(math.exp(-1.0 / tau), threshold_of(neuron), "none", dt=dt)
+    if name == "Alpha":
         notes.append(
             "snnTorch Alpha: its kernel (difference of two synaptic traces) has no LIFParams "
             "form; the weights are set by measurement of the free membrane alone"
@@ -153,8 +221,18 @@ class SnnTorchLayer(ForeignLayer):
 
     framework = "snntorch"
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        name = type(self.neuron).__name__
+        self.is_readout = name == "StateLeaky" and not self.neuron.output
+        self.nonlinear = name == "LeakyParallel"  # a rectified membrane
+
     def own_weight_groups(self) -> list[WeightGroup]:
-        """``RLeaky`` / ``RSynaptic``: the recurrent ``nn.Linear`` / ``nn.Conv2d``."""
+        """``RLeaky`` / ``RSynaptic``: the recurrent ``nn.Linear`` / ``nn.Conv2d``;
+        ``LeakyParallel``: its RNN's input weight (the neuron's own)."""
+        if type(self.neuron).__name__ == "LeakyParallel":
+            w = self.neuron.rnn.weight_ih_l0
+            return [WeightGroup(f"{self.layer_name}.rnn.weight_ih_l0", w, "ff")]
         rec = getattr(self.neuron, "recurrent", None)
         if rec is None:
             return []
@@ -168,7 +246,49 @@ class SnnTorchLayer(ForeignLayer):
             return [WeightGroup(f"{self.layer_name}.recurrent.V", v, "rec")]
         return [WeightGroup(f"{self.layer_name}.recurrent", rec.weight, "rec")]
 
+    def zero_bias_(self) -> bool:
+        """``LeakyParallel``: its RNN's biases are set to 0 too, but are no knob for the
+        mean: a rectified neuron's response to a constant current is 0 where it is
+        silent, and a shift moves its std (the measured mean is what the weights give)."""
+        had = super().zero_bias_()
+        rnn: Any = getattr(self.neuron, "rnn", None)
+        if type(self.neuron).__name__ != "LeakyParallel" or not rnn.bias:
+            return had
+        with torch.no_grad():
+            rnn.bias_ih_l0.zero_()
+            rnn.bias_hh_l0.zero_()
+        return True
+
+    def input_current(self, x: torch.Tensor) -> torch.Tensor:
+        if type(self.neuron).__name__ == "LeakyParallel":
+            return torch.nn.functional.linear(x, self.neuron.rnn.weight_ih_l0)
+        return x
+
+    def _run_sequence(self, current: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """``StateLeaky``: its own forward. ``LeakyParallel``: its own ReLU RNN fed the
+        current through an identity input weight, spikes by its own ``spike_grad``."""
+        neuron = self.neuron
+        if type(neuron).__name__ == "StateLeaky":
+            out = neuron(current)
+            if isinstance(out, tuple):
+                return out[0], out[1]
+            return torch.zeros_like(out), out
+        rnn: Any = neuron.rnn
+        n = rnn.hidden_size
+        unit: Any = nn.RNN(n, n, nonlinearity="relu", bias=rnn.bias).to(current.device)
+        with torch.no_grad():
+            unit.weight_ih_l0.copy_(torch.eye(n))
+            unit.weight_hh_l0.copy_(rnn.weight_hh_l0)
+            if rnn.bias:
+                unit.bias_ih_l0.copy_(rnn.bias_ih_l0)
+                unit.bias_hh_l0.copy_(rnn.bias_hh_l0)
+        mem = unit(current)[0]
+        spikes = neuron.spike_grad(mem - neuron.threshold) * neuron.graded_spikes_factor
+        return spikes, mem
+
     def own_biases(self) -> list[torch.Tensor]:
+        if type(self.neuron).__name__ == "LeakyParallel":
+            return []  # set to 0 by zero_bias_, never a shift knob (see there)
         rec = getattr(self.neuron, "recurrent", None)
         bias = getattr(rec, "bias", None)
         return [bias] if isinstance(bias, torch.Tensor) else []
@@ -185,6 +305,16 @@ class SnnTorchLayer(ForeignLayer):
     def run_current(
         self, current: torch.Tensor, free: bool = False
     ) -> tuple[torch.Tensor, torch.Tensor]:
+        if is_sequence(self.neuron):  # no reset: the membrane is the free one
+            return self._run_sequence(current)
+        if isinstance(getattr(self.neuron, "recurrent", None), nn.Conv2d) and current.dim() < 5:
+            raise ValueError(
+                f"{self.layer_name}: snnTorch {type(self.neuron).__name__} with a convolutional "
+                f"recurrent connection (conv2d_channels) receives unbatched steps (its input "
+                f"over time has shape {list(current.shape)}, [T, C, H, W]); spikeinit reads "
+                "the axis after time as the batch: give x a batch axis, [T, B, C, H, W] "
+                "(x.unsqueeze(1) for one sample)"
+            )
         neuron = copy.deepcopy(self.neuron)
         spikes, mem = self._step_all(neuron, current)
         if not free:

@@ -397,7 +397,8 @@ def init_site(
     shift_total = 0.0
     history: list[tuple[float, float]] = []
     # own spikes feed back (through the graph, or inside the neuron: RLeaky, Norse cells)
-    recurrent = site.recurrent or any(g.kind == "rec" for g in groups)
+    # (or a free membrane that is not linear in the current: the same secant search)
+    recurrent = site.recurrent or any(g.kind == "rec" for g in groups) or layer.nonlinear
     converged = iterations == 1
     for step in range(iterations):
         current = runner.capture(site, [site])[0][site.name]
@@ -976,7 +977,7 @@ def initialize_foreign(
             if calibrate:
                 iterations = max_iter + 1
             else:
-                iterations = 8 if recurrent else 1
+                iterations = 8 if recurrent or layer.nonlinear else 1
             result = init_site(
                 layer,
                 site,

@@ -38,7 +38,12 @@ def cases() -> list[Any]:
     for name in REGISTRIES:
         if not (ROOT / "tests" / f"{name}.py").exists():
             continue
-        out.extend(importlib.import_module(name).MODELS)
+        module = importlib.import_module(name)
+        # each registry's list: MODELS, or its own MODELS_<KIND>
+        lists = [v for k, v in vars(module).items() if k == "MODELS" or k.startswith("MODELS_")]
+        if len(lists) != 1:
+            raise ValueError(f"tests/{name}.py must define one MODELS list, found {len(lists)}")
+        out.extend(lists[0])
     return out
 
 

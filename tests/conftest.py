@@ -24,3 +24,17 @@ def one_thread():
 # found once is found again, and a green run stays green for the same code.
 hypothesis_settings.register_profile("deterministic", derandomize=True, print_blob=True)
 hypothesis_settings.load_profile("deterministic")
+
+
+@pytest.fixture(autouse=True)
+def _snntorch_instances():
+    """snnTorch keeps every neuron ever built in one class-level list
+    (``SpikingNeuron.instances``) and its ``init_hidden`` resets walk all of them: a
+    neuron built by one test (a ``DeltaLeaky`` or ``SLSTM`` without the state others
+    have) would break another's reset. Each test gets the list as it found it."""
+    neurons = sys.modules.get("snntorch._neurons.neurons")
+    saved = list(neurons.SpikingNeuron.instances) if neurons is not None else []
+    yield
+    neurons = sys.modules.get("snntorch._neurons.neurons")
+    if neurons is not None:
+        neurons.SpikingNeuron.instances = saved

@@ -57,14 +57,22 @@ from .. import theory
 from ..adapters.find import TimeDim, check_time_dim
 from ..adapters.trace import shared_parameters
 from ..catalog import init_names
-from ..neuron import lif_sequence
+from ..measure import (  # the shared measuring code (re-exported: si.init.model.*)
+    capture_input,
+    check_plausible_input,
+    collect_data,
+    flat_sequence,
+    free_membrane_stats,
+    pooled_filtered_stats,
+    restored_on_failure,
+    spiking_layers,
+)
 from ..nn.base import SpikingLayer, WeightGroup
 from ..nn.layers import SpikingLinear
-from ..params import LIFParams
 from . import functional as F
 from . import registry
 from .dale_rule import calibrate_dale_layer, init_dale_layer
-from .foreign import initialize_foreign, restored_on_failure
+from .foreign import initialize_foreign
 from .outputs import OUTPUT_RULES
 from .outputs import check_rule as check_output_rule
 from .registry import DATA_DEPENDENT, RuleContext
@@ -79,96 +87,6 @@ READOUT_RULES = OUTPUT_RULES
 
 
 # --------------------------------------------------------------------------- data
-def collect_data(
-    data: torch.Tensor | Iterable[Any],
-    max_samples: int | None = None,
-    batch_first: bool | None = None,
-) -> torch.Tensor:
-    """Return a time-first ``[T, B, ...]`` tensor from a tensor or a DataLoader.
-
-    A tensor is time-first (``batch_first=True`` transposes it). A DataLoader may
-    yield ``x`` or ``(x, y, ...)``; with labels, the batch dimension is the one
-    of ``len(y)`` entries, and a batch-first loader (a ``TensorDataset`` with
-    torch's default collate) is transposed. When both leading dimensions have
-    ``len(y)`` entries the layout is ambiguous and ``batch_first`` must be given.
-    Raises ``ValueError`` for empty data, NaN/inf, or inconsistent batches.
-    """
-    if isinstance(data, torch.Tensor):
-        x = data.transpose(0, 1) if batch_first and data.dim() > 1 else data
-    else:
-        if not isinstance(data, Iterable):
-            raise TypeError(
-                f"data must be a [T, B, ...] tensor or a DataLoader, got {type(data).__name__}"
-            )
-        chunks: list[torch.Tensor] = []
-        total = 0
-        for batch in data:
-            xb = batch[0] if isinstance(batch, (tuple, list)) else batch
-            if not isinstance(xb, torch.Tensor):
-                raise TypeError(f"data batches must be tensors, got {type(xb).__name__}")
-            labels = batch[1] if isinstance(batch, (tuple, list)) and len(batch) > 1 else None
-            xb = _time_first(xb, labels, batch_first)
-            chunks.append(xb)
-            total += xb.shape[1] if xb.dim() > 1 else 0
-            if max_samples is not None and total >= max_samples:
-                break
-        if not chunks:
-            raise ValueError("data is empty: the DataLoader yielded no batches")
-        shapes = {(c.shape[0],) + tuple(c.shape[2:]) for c in chunks}
-        if len(shapes) != 1:
-            raise ValueError(f"data batches have inconsistent shapes: {sorted(shapes)}")
-        x = torch.cat(chunks, dim=1)
-    if x.dim() < 3:
-        raise ValueError(f"data must have shape [T, B, features...], got {tuple(x.shape)}")
-    if x.numel() == 0:
-        raise ValueError(f"data is empty (shape {tuple(x.shape)})")
-    if max_samples is not None:
-        x = x[:, :max_samples]
-    x = x.float() if not x.is_floating_point() else x
-    if not torch.isfinite(x).all():
-        raise ValueError("data contains NaN or inf")
-    return x
-
-
-def _time_first(x: torch.Tensor, labels: Any, batch_first: bool | None) -> torch.Tensor:
-    """One loader batch as ``[T, B, ...]`` (see :func:`collect_data`)."""
-    if batch_first is not None:
-        return x.transpose(0, 1) if batch_first and x.dim() > 1 else x
-    if not isinstance(labels, torch.Tensor) or labels.dim() == 0 or x.dim() < 3:
-        return x
-    n = labels.shape[0]
-    if x.shape[0] == n and x.shape[1] == n:
-        raise ValueError(
-            f"data: a batch of shape {tuple(x.shape)} with {n} labels could be time-first or "
-            "batch-first; pass batch_first=True (a TensorDataset loader) or False"
-        )
-    if x.shape[0] == n:
-        return x.transpose(0, 1)
-    if x.shape[1] != n:
-        raise ValueError(f"data: no dimension of the batch {tuple(x.shape)} matches its {n} labels")
-    return x
-
-
-MIN_SPIKES_PER_SAMPLE = 1.0
-
-
-def _check_plausible_input(x: torch.Tensor) -> None:
-    """Refuse spike data too sparse to measure (e.g. spike times read in the wrong unit).
-
-    With fewer than one input spike per sample, the filtered statistics rest on a
-    handful of events and the rule scales the weights up by orders of magnitude
-    (an SHD file with times in milliseconds read as seconds gives 0.0007 Hz).
-    """
-    binary = bool(((x == 0) | (x == 1)).all())
-    if not binary:
-        return
-    per_sample = float(x.sum()) / max(int(x.shape[1]), 1)
-    if per_sample < MIN_SPIKES_PER_SAMPLE:
-        raise ValueError(
-            f"data has {per_sample:.3g} input spikes per sample (over all inputs and "
-            f"{x.shape[0]} steps): too few to measure its statistics; check the time unit "
-            "and the number of steps (spike times in ms read as s give almost empty data)"
-        )
 
 
 def _check_native_sharing(model: nn.Module) -> None:
@@ -188,64 +106,6 @@ def _check_native_sharing(model: nn.Module) -> None:
             f"parameters {shared[0][0]!r} and {shared[0][1]!r} are the same tensor (tied "
             "weights): each layer is set from its own input, which cannot hold for both"
         )
-
-
-def spiking_layers(model: nn.Module) -> list[tuple[str, SpikingLayer]]:
-    """The model's spiking layers in registration (= usual execution) order."""
-    return [
-        (n or type(m).__name__, m) for n, m in model.named_modules() if isinstance(m, SpikingLayer)
-    ]
-
-
-def _flat_sequence(model: nn.Module) -> list[nn.Module] | None:
-    """The modules of a (nested) ``nn.Sequential`` chain, else ``None``."""
-    if not isinstance(model, nn.Sequential):
-        return None
-    out: list[nn.Module] = []
-    for child in model:
-        if isinstance(child, nn.Sequential):
-            sub = _flat_sequence(child)
-            assert sub is not None
-            out.extend(sub)
-        else:
-            out.append(child)
-    return out
-
-
-class _Stop(Exception):
-    pass
-
-
-def capture_input(
-    model: nn.Module,
-    layer: nn.Module,
-    x: torch.Tensor,
-    forward: Callable[[nn.Module, torch.Tensor], Any] | None = None,
-) -> torch.Tensor:
-    """The input that ``layer`` receives when ``model`` runs on ``x`` (no grad).
-
-    Uses a forward pre-hook and stops the forward pass there.
-    """
-    captured: list[torch.Tensor] = []
-
-    def hook(_m: nn.Module, args: tuple[Any, ...]) -> None:
-        captured.append(args[0].detach())
-        raise _Stop
-
-    handle = layer.register_forward_pre_hook(hook)
-    try:
-        with torch.no_grad():
-            (forward or (lambda m, d: m(d)))(model, x)
-    except _Stop:
-        pass
-    finally:
-        handle.remove()
-    if not captured:
-        raise ValueError(
-            f"layer {type(layer).__name__} was not called by the model's forward pass; "
-            "pass forward=... if the model needs a custom call"
-        )
-    return captured[0]
 
 
 # --------------------------------------------------------------------------- rules
@@ -299,26 +159,6 @@ def _input_stats(
     return None, None, rate
 
 
-def pooled_filtered_stats(spikes: torch.Tensor, params: LIFParams) -> tuple[float, float]:
-    """Filtered input statistics pooled over time *and* samples (``variance="total"``).
-
-    Each input train is filtered by the PSP kernel (the neuron's own linear
-    update with unit weight), then ``m`` is its mean and ``v`` its variance over
-    all (time step, sample) pairs, averaged over inputs. For static or very short
-    inputs (T = 1, e.g. Micheli et al.'s single-step MNIST) the temporal variance
-    is zero or meaningless; the variance across samples is then what drives the
-    neurons, and the free membrane is measured the same way.
-    """
-    steps, batch = spikes.shape[:2]
-    flat = spikes.reshape(steps, -1).float()
-    _, filt = lif_sequence(flat, params.replace(reset="none", threshold=_NEVER), return_mem=True)
-    filt = filt.reshape(steps, batch, -1).double()
-    return float(filt.mean()), float(filt.var(dim=(0, 1), unbiased=False).mean())
-
-
-_NEVER = 1e30  # a threshold no membrane reaches: the linear (free) response
-
-
 def _fluctuation_group(
     group: WeightGroup,
     presyn: torch.Tensor,
@@ -364,31 +204,6 @@ def _fluctuation_group(
 
 
 # --------------------------------------------------------------------------- measurement
-def free_membrane_stats(
-    layer: SpikingLayer, x: torch.Tensor, variance: str = "temporal"
-) -> tuple[float, float, float]:
-    """(mean U, std of U, rate Hz) of the layer's free membrane on input ``x``.
-
-    The std is the per-neuron temporal std, averaged over neurons and samples as
-    a root mean square, ``sqrt(mean_{b,j} Var_t U_bj)`` (``variance="temporal"``:
-    sigma_U of Rossbroich et al., which Campbell's theorem predicts in variance),
-    or the per-neuron std over time steps and samples together, averaged over
-    neurons in the same way (``"total"``).
-    ``U`` is the free membrane (threshold and reset off, recurrent input from the
-    layer's actual spikes); the rate is the real layer's output rate.
-    """
-    with torch.no_grad():
-        spikes, free = layer.simulate(x, free=True)
-    if variance == "total":
-        flat = free.reshape(free.shape[0] * free.shape[1], -1)
-        sd = float(flat.var(dim=0, unbiased=False).mean().sqrt())
-    else:
-        sd = float(free.var(dim=0, unbiased=False).mean().sqrt())
-    if layer.is_readout:
-        rate = 0.0
-    else:
-        rate = float(spikes.mean()) / layer.params.dt
-    return float(free.mean()), sd, rate
 
 
 def _calibrate(
@@ -748,7 +563,7 @@ def _initialize_native(
     if x is not None and method in DATA_DEPENDENT and nu is None and not bool((x != 0).any()):
         raise ValueError("data contains no spikes at all (all zeros): nothing to measure")
     if x is not None and method in DATA_DEPENDENT and nu is None:
-        _check_plausible_input(x)
+        check_plausible_input(x)
     if variance == "auto":
         variance = "total" if x is not None and x.shape[0] == 1 else "temporal"
     rule_rate = nu
@@ -758,7 +573,7 @@ def _initialize_native(
     targets = _Targets(
         sigma_u if xi is None else None, mu_u, xi, nu, stats, alpha, variance, mean_split, rule_rate
     )
-    chain = _flat_sequence(model) if forward is None and native else None
+    chain = flat_sequence(model) if forward is None and native else None
     report = InitReport(
         method,
         stats if nu is None else "global nu",

@@ -84,10 +84,11 @@ from ..measure import (  # the shared measuring code (re-exported: si.init.forei
 from ..nn.base import WeightGroup
 from . import functional as F
 from . import registry
-from .functional import ResetForm
-from .outputs import Readout, decoding, rule_for, target_of
+from .outputs import decoding, rule_for, target_of
 from .registry import RuleContext
 from .report import GroupInit, InitReport, LayerInit, ModuleInit
+from .rules.context import ResetForm
+from .targets import InitTargets
 
 STATIC_SIGMA_U = 0.5  # the default target when the model's input is static in time
 
@@ -635,26 +636,27 @@ def initialize_foreign(
     model: nn.Module,
     data: Any,
     method: str,
+    init_targets: InitTargets,
     *,
-    sigma_u: float | None,
-    mu_u: float | None,
-    alpha: float,
-    readout: Readout,
-    calibrate: bool,
-    tol: float,
-    max_iter: int,
     max_samples: int | None,
     forward: Forward | None,
     generator: torch.Generator | None,
     dt: float = 1e-3,
-    form: ResetForm = "covariance",
     time_dim: _find.TimeDim = "auto",
 ) -> InitReport:
     """:func:`spikeinit.initialize` for snnTorch / Norse / SpikingJelly models (module docstring).
 
-    ``mu_u=None`` keeps the mean that zero-mean weights and zero biases give.
-    The model is left exactly as it was if anything fails.
+    ``init_targets`` as :func:`spikeinit.initialize` checked them for a foreign model
+    (``xi`` turned into ``sigma_u``). The rule (``method``, from the registry)
+    is applied by measurement (``rule.measured``: the measured rule above) or
+    tensor by tensor. The model is left exactly as it was if anything fails.
     """
+    # the measured rule (fluctuation), or a tensor-level rule applied tensor by tensor
+    measured = registry.get(method).measured
+    sigma_u: float | None = init_targets.sigma_u
+    mu_u: float | None = init_targets.mu_u  # None would keep the mean zero-mean weights give
+    alpha, readout, calibrate = init_targets.alpha, init_targets.readout, init_targets.calibrate
+    tol, max_iter, form = init_targets.tol, init_targets.max_iter, init_targets.form
     with restored_on_failure(model) as snapshot:
         gen = generator
         report = InitReport(
@@ -682,7 +684,7 @@ def initialize_foreign(
         _check_sharing(model, trace)
         runner = Runner(model, batches, trace, forward)
         default_note = None
-        if sigma_u is None and method == "fluctuation":
+        if sigma_u is None and measured:
             sigma_u, default_note = default_sigma_u(runner, trace.sites[0])
             report.targets["sigma_u"] = sigma_u
         sigma_u = 1.0 if sigma_u is None else sigma_u  # data-independent rules ignore it
@@ -703,7 +705,7 @@ def initialize_foreign(
             if site.knobs and site.name not in output_of
         ]
         if (
-            method == "fluctuation"
+            measured
             and joint
             and all(
                 not layer.weight_groups()
@@ -740,8 +742,8 @@ def initialize_foreign(
             if out_rule == "keep":
                 output_rules[site.name] = "kept as the framework drew it (readout='keep')"
                 continue
-            as_normal = out_rule == "normal" or (is_readout and method != "fluctuation")
-            if method != "fluctuation" or as_normal:
+            as_normal = out_rule == "normal" or (is_readout and not measured)
+            if not measured or as_normal:
                 rule = "normal(0, 1/fan_in)" if as_normal else method
                 for g in layer.weight_groups():
                     if as_normal:

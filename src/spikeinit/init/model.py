@@ -390,33 +390,34 @@ def _initialize_native(
         job = LayerJob(name, layer, inp, rule_targets, generator, t.form, entry)
         _init_layer(rule, job, str(t.readout))
         if inp is not None:
-            theta = layer.params.threshold
-            sigma_target = theta * t.sigma_target
-            weightless = not layer.weight_groups()  # e.g. an input LIF: nothing to set
-            if weightless:
-                entry.notes.append("no weights: sigma_U is set by its input, not initialised")
-            if t.calibrate and not weightless and not (layer.is_readout and t.readout == "keep"):
-                entry.calibration_steps = calibrate_layer(
-                    layer,
-                    inp,
-                    sigma_target,
-                    t.mu_u * theta,
-                    t.target_rate,
-                    t.tol,
-                    t.max_iter,
-                    variance,
-                )
-            entry.measured_mu_u, entry.measured_sigma_u, entry.measured_rate_hz = (
-                free_membrane_stats(layer, inp, variance)
-            )
-            entry.sigma_u_theta = entry.measured_sigma_u / theta
-            entry.mu_u_theta = entry.measured_mu_u / theta
-            entry.variance = variance
+            _calibrate_and_measure(layer, inp, entry, t, variance)
             if chain is not None:
                 with torch.no_grad():
                     h = layer(inp)
         report.layers.append(entry)
     return report
+
+
+def _calibrate_and_measure(
+    layer: SpikingLayer, inp: torch.Tensor, entry: LayerInit, t: InitTargets, variance: str
+) -> None:
+    """After the rule: calibrate the layer if asked, then measure its free membrane on
+    ``inp`` into ``entry`` (every rule alike)."""
+    theta = layer.params.threshold
+    sigma_target = theta * t.sigma_target
+    weightless = not layer.weight_groups()  # e.g. an input LIF: nothing to set
+    if weightless:
+        entry.notes.append("no weights: sigma_U is set by its input, not initialised")
+    if t.calibrate and not weightless and not (layer.is_readout and t.readout == "keep"):
+        entry.calibration_steps = calibrate_layer(
+            layer, inp, sigma_target, t.mu_u * theta, t.target_rate, t.tol, t.max_iter, variance
+        )
+    entry.measured_mu_u, entry.measured_sigma_u, entry.measured_rate_hz = free_membrane_stats(
+        layer, inp, variance
+    )
+    entry.sigma_u_theta = entry.measured_sigma_u / theta
+    entry.mu_u_theta = entry.measured_mu_u / theta
+    entry.variance = variance
 
 
 def _init_layer(rule: Rule, job: LayerJob, readout: str) -> LayerInit:

@@ -48,20 +48,6 @@ simulation per step; the plain damped iteration oscillates). It stops within
 keeps the best measured state, and warns (``RuntimeWarning``) if that state
 misses the target by more than 0.05 theta in a mean or 10 % in a std.
 docs/science.md, section "Dale's law".
-
-Measured at stork's SHD sizes (``python -m benchmarks.dale_balance
---feedforward``: 128 E + 32 I, Poisson input at 15.8 Hz, batch 4, 700 inputs
-with T = 200 and 350, 300 inputs with T = 150 and 250, 6 seeds each): see the
-table in docs/science.md. Without recurrent excitation the I population is
-within 0.02 theta and 5 % (before the root search its mean was -0.08 to -0.40
-theta; tests/test_dale.py::test_inhibitory_population_balanced); with it, both
-populations are within 0.05 theta and 10 % on the init batch in 23 of 24
-layers, the 24th warned (before: I mean -0.15 to -0.60 theta;
-tests/test_dale.py::test_recurrent_dale_both_populations_balanced), with a
-median of 12-15 simulations (about 2 s at 700 inputs on an idle core). The
-recurrent network is chaotic, so on a fresh batch of the same statistics
-the means scatter by a few hundredths of theta (up to 0.09 with a batch of 4).
-
 """
 
 from __future__ import annotations

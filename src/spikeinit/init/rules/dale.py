@@ -294,17 +294,7 @@ def init_dale_layer(
     ``refine`` rounds of the analytic rule with re-measured E/I statistics, then
     ``balance`` rounds of :func:`balance_dale_` (module docstring).
     """
-
-    if not isinstance(layer, DaleLinear):
-        raise ValueError(
-            f"layer {name} ({type(layer).__name__}) has 'exc'/'inh' weight groups; the "
-            "fluctuation rule for E/I groups needs a Dale layer (spikeinit.nn.DaleLinear)"
-        )
-    if targets.mu_u != 0.0:
-        raise ValueError(
-            f"layer {name}: the Dale rule balances excitation and inhibition (mu_U = 0); "
-            f"mu_u={targets.mu_u!r} is not supported"
-        )
+    layer = _dale_layer(name, layer, targets)
     refine = REFINE if refine is None else refine
     balance = BALANCE if balance is None else balance
     pe, pi = layer.params_exc, layer.params_inh
@@ -323,12 +313,7 @@ def init_dale_layer(
     # one set of unit-mean exponential draws; every later step only rescales whole
     # groups by positive factors (deterministic, non-negative, exponential shape kept)
     units = {
-        pop: [
-            None
-            if w is None
-            else torch.empty_like(w, device="cpu").exponential_(1.0, generator=gen)
-            for w in ws
-        ]
+        pop: [None if w is None else _unit_exponential(w, gen) for w in ws]
         for pop, ws in pops_w.items()
     }
     theta = layer.params.threshold
@@ -338,33 +323,12 @@ def init_dale_layer(
         nu = targets.nu if targets.nu is not None else ff_rate
         nu_i = targets.nu if targets.nu is not None else inh_rate
         nu_e = targets.nu if targets.nu is not None else exc_rate
-        for pop, (w_ff, w_inh, w_rec) in pops_w.items():
-            d = dale_exponential_(
-                torch.empty_like(w_ff),
-                torch.empty_like(w_inh),
-                params_exc=pe,
-                params_inh=pi,
-                nu=nu,
-                nu_inh=nu_i,
-                nu_rec=nu_e if rec else None,
-                sigma_u=targets.sigma_u if targets.xi is None else None,
-                xi=targets.xi,
-                w_rec_exc=None if w_rec is None else torch.empty_like(w_rec),
-                alpha=targets.alpha,
-                filtered_exc=ff_stats,
-                filtered_inh=inh_stats,
-                filtered_rec=exc_stats if rec else None,
-            )
-            lam[pop] = d
-            with torch.no_grad():
-                for w, u, lg in zip(
-                    (w_ff, w_inh, w_rec),
-                    units[pop],
-                    (d.lambda_ff, d.lambda_inh, d.lambda_rec),
-                    strict=True,
-                ):
-                    if w is not None and u is not None and lg is not None:
-                        w.copy_((u / lg).to(w))
+        rates = (nu, nu_i, nu_e if rec else None)
+        filtered = (ff_stats, inh_stats, exc_stats if rec else None)
+        lam = {
+            pop: _set_population(ws, units[pop], pe, pi, targets, rates, filtered)
+            for pop, ws in pops_w.items()
+        }
         if round_ == refine:
             break
         with torch.no_grad():
@@ -439,3 +403,62 @@ def _report_groups(
                 share,
             )
         )
+
+
+def _dale_layer(name: str, layer: object, targets: RuleTargets) -> DaleLinear:
+    """``layer`` as a :class:`DaleLinear` with targets the Dale rule meets, else ``ValueError``."""
+    if not isinstance(layer, DaleLinear):
+        raise ValueError(
+            f"layer {name} ({type(layer).__name__}) has 'exc'/'inh' weight groups; the "
+            "fluctuation rule for E/I groups needs a Dale layer (spikeinit.nn.DaleLinear)"
+        )
+    if targets.mu_u != 0.0:
+        raise ValueError(
+            f"layer {name}: the Dale rule balances excitation and inhibition (mu_U = 0); "
+            f"mu_u={targets.mu_u!r} is not supported"
+        )
+    return layer
+
+
+def _unit_exponential(w: torch.Tensor, gen: torch.Generator | None) -> torch.Tensor:
+    """A unit-mean exponential draw of ``w``'s shape (on the CPU, from ``gen``)."""
+    return torch.empty_like(w, device="cpu").exponential_(1.0, generator=gen)
+
+
+def _set_population(
+    weights: tuple[torch.Tensor, torch.Tensor, torch.Tensor | None],
+    units: list[torch.Tensor | None],
+    pe: LIFParams,
+    pi: LIFParams,
+    targets: RuleTargets,
+    rates: tuple[float, float, float | None],
+    filtered: tuple[
+        tuple[float, float] | None, tuple[float, float] | None, tuple[float, float] | None
+    ],
+) -> DaleLambdas:
+    """One population's groups (feed-forward, inhibitory, recurrent excitatory) := their
+    unit draws divided by the lambdas of :func:`dale_exponential_` for these statistics."""
+    w_ff, w_inh, w_rec = weights
+    d = dale_exponential_(
+        torch.empty_like(w_ff),
+        torch.empty_like(w_inh),
+        params_exc=pe,
+        params_inh=pi,
+        nu=rates[0],
+        nu_inh=rates[1],
+        nu_rec=rates[2],
+        sigma_u=targets.sigma_u if targets.xi is None else None,
+        xi=targets.xi,
+        w_rec_exc=None if w_rec is None else torch.empty_like(w_rec),
+        alpha=targets.alpha,
+        filtered_exc=filtered[0],
+        filtered_inh=filtered[1],
+        filtered_rec=filtered[2],
+    )
+    with torch.no_grad():
+        for w, u, lg in zip(
+            weights, units, (d.lambda_ff, d.lambda_inh, d.lambda_rec), strict=True
+        ):
+            if w is not None and u is not None and lg is not None:
+                w.copy_((u / lg).to(w))
+    return d

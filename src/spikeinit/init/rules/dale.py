@@ -342,19 +342,7 @@ def init_dale_layer(
             inh_stats, inh_rate = _stats(s_i, pi, targets)
         elif round_ == 0:
             notes.append("I population silent after the first pass; input stats used as proxy")
-    analytic = {g.name: float(g.weight.detach().mean()) for g in layer.weight_groups()}
-    if balance > 0:
-        _, bal_notes = balance_dale_(
-            layer, inp, sig, rounds=balance, tol=BALANCE_TOL, variance=targets.variance
-        )
-        notes.extend(bal_notes)
-    final = {g.name: float(g.weight.detach().mean()) for g in layer.weight_groups()}
-    if balance > 0:
-        factors = ", ".join(f"{k} x{final[k] / analytic[k]:.3f}" for k in final if analytic[k] > 0)
-        notes.append(
-            "Dale rule: measured balance of both populations (zero mean, sigma_U on target, "
-            f"E/I correlations included); factors on the analytic weights: {factors}"
-        )
+    final = _balance(layer, inp, sig, balance, targets.variance, notes)
     rule = "dale_exponential(" + ("global nu" if targets.nu is not None else targets.stats) + ")"
     if balance > 0:
         rule += "+balance"
@@ -462,3 +450,29 @@ def _set_population(
             if w is not None and u is not None and lg is not None:
                 w.copy_((u / lg).to(w))
     return d
+
+
+def _balance(
+    layer: DaleLinear,
+    inp: torch.Tensor,
+    sig: float,
+    rounds: int,
+    variance: str,
+    notes: list[str],
+) -> dict[str, float]:
+    """``rounds`` rounds of :func:`balance_dale_` on the analytic weights (notes appended);
+    returns each group's final mean weight."""
+    analytic = {g.name: float(g.weight.detach().mean()) for g in layer.weight_groups()}
+    if rounds > 0:
+        _, bal_notes = balance_dale_(
+            layer, inp, sig, rounds=rounds, tol=BALANCE_TOL, variance=variance
+        )
+        notes.extend(bal_notes)
+    final = {g.name: float(g.weight.detach().mean()) for g in layer.weight_groups()}
+    if rounds > 0:
+        factors = ", ".join(f"{k} x{final[k] / analytic[k]:.3f}" for k in final if analytic[k] > 0)
+        notes.append(
+            "Dale rule: measured balance of both populations (zero mean, sigma_U on target, "
+            f"E/I correlations included); factors on the analytic weights: {factors}"
+        )
+    return final

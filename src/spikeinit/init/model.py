@@ -65,7 +65,7 @@ from .rules._tensor import _fan_in, _set_normal
 from .rules.base import LayerJob, Rule
 from .rules.context import ResetForm
 from .rules.fluctuation import sigma_from_xi
-from .targets import MAX_TARGET, MEAN_SPLITS, STATS, InitTargets, RuleTargets
+from .targets import MAX_TARGET, InitTargets, RuleTargets
 
 __all__ = [
     "METHODS",
@@ -80,7 +80,6 @@ __all__ = [
 ]
 
 READOUT_RULES = OUTPUT_RULES
-_ = (MAX_TARGET, MEAN_SPLITS, STATS, check_plausible_input)  # re-exported: si.init.model.*
 
 
 def _check_native_sharing(model: nn.Module) -> None:

@@ -30,7 +30,7 @@ import torch
 
 from spikeinit._kernels import linear_lif_numba, readout_numba
 from spikeinit._kernels.rule import SURROGATE_CODES
-from spikeinit.neuron import step_rule
+from spikeinit.neuron import lif_step
 from spikeinit.nn import Readout, SpikingLinear
 
 from ._common import median_time, setup_threads
@@ -66,11 +66,11 @@ def time_kernels(calls: int, samples_per_class: int = 1000) -> dict[str, Any]:
     h_w = hidden.weight.detach().contiguous().numpy()
     g_counts = np.full(spikes.shape[1:], 1e-3, np.float32)  # a regulariser's dL/dcount
     sg = hidden.surrogate
-    rule = step_rule(hidden.params)
+    step = lif_step(hidden.params)
 
     def hidden_backward() -> Any:
         return linear_lif_numba.backward(
-            mem, xn, h_w, g_counts, (g_ro, r_w), consts, rule.reset_grad,
+            mem, xn, h_w, g_counts, (g_ro, r_w), consts, step.reset_grad,
             hidden.detach_reset, SURROGATE_CODES[sg.name], sg.steepness, False, True,
         )  # fmt: skip
 

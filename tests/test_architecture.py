@@ -9,6 +9,12 @@
    function body (hidden import cycles), except the lazy loading of CLI
    commands (``importlib`` in ``cli.py``, not an import statement) and of the
    optional compiled backends in ``_kernels``.
+4. No import circles: the graph of every import between spikeinit modules (at
+   module level, inside functions and under ``if TYPE_CHECKING:``) has no
+   strongly connected component of more than one module.
+5. No upward arrows: the package's units are stacked in :data:`LAYERS` (and the
+   units of ``init/`` in :data:`INIT_LAYERS`); a module imports only units of a
+   lower layer (or its own unit).
 """
 
 from __future__ import annotations
@@ -272,3 +278,156 @@ def test_no_function_level_imports_between_spikeinit_modules():
         if (m, t) not in ALLOWED_LAZY and (m, t) not in KNOWN_EXCEPTIONS
     ]
     assert not problems, "\n".join(problems)
+
+
+# -- 4. no import circles ---------------------------------------------------------------------
+
+
+def _edges() -> set[tuple[str, str]]:
+    """Every import edge between two spikeinit modules, of any kind (module level, inside a
+    function, under ``if TYPE_CHECKING:``), except the version string: ``from . import
+    __version__`` reads a constant the package root sets before it imports anything."""
+    out = set()
+    for module, path in MODULES.items():
+        tree = ast.parse(path.read_text(), str(path))
+        for node in ast.walk(tree):
+            if not isinstance(node, (ast.Import, ast.ImportFrom)):
+                continue
+            for alias in node.names:
+                if alias.name == "__version__":
+                    continue
+                one = node.__class__(**{**node.__dict__, "names": [alias]})
+                for target in _imported(module, path, one):
+                    if target != module and target in MODULES:
+                        out.add((module, target))
+    return out
+
+
+def _circles(edges: set[tuple[str, str]]) -> list[list[str]]:
+    """Strongly connected components of more than one module (Tarjan)."""
+    graph: dict[str, set[str]] = {}
+    for a, b in edges:
+        graph.setdefault(a, set()).add(b)
+        graph.setdefault(b, set())
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    out: list[list[str]] = []
+
+    def visit(v: str) -> None:
+        index[v] = low[v] = len(index)
+        stack.append(v)
+        for w in sorted(graph[v]):
+            if w not in index:
+                visit(w)
+                low[v] = min(low[v], low[w])
+            elif w in stack:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            comp = []
+            while True:
+                w = stack.pop()
+                comp.append(w)
+                if w == v:
+                    break
+            if len(comp) > 1:
+                out.append(sorted(comp))
+
+    for v in sorted(graph):
+        if v not in index:
+            visit(v)
+    return out
+
+
+def test_circle_scan_sees_circles():
+    assert _circles({("a", "b"), ("b", "c"), ("c", "a"), ("c", "d")}) == [["a", "b", "c"]]
+    assert _circles({("a", "b"), ("b", "c")}) == []
+    edges = _edges()
+    assert ("spikeinit.init.model", "spikeinit.init.foreign") in edges  # the scan sees imports
+
+
+def test_no_import_circles():
+    circles = _circles(_edges())
+    assert not circles, "import circles: " + "; ".join(" <-> ".join(c) for c in circles)
+
+
+# -- 5. no upward arrows ----------------------------------------------------------------------
+
+#: the units of ``src/spikeinit`` (a top-level module or sub-package), bottom to top; a unit
+#: imports only units of a lower layer. ``spikeinit`` is the package root (the public names).
+LAYERS: list[set[str]] = [
+    {"_validate", "catalog", "_rundir", "_memory", "kept", "surrogate", "entry_points"},
+    {"params", "cli_args"},
+    {"_kernels", "theory", "cli"},
+    {"neuron", "sparse_input", "experiment_api"},
+    {"nn", "optim", "regularizers", "losses", "data"},
+    {"adapters", "models", "nir_export"},
+    {"measure", "foreign_training"},  # measure: what init and diagnostics both measure with
+    {"init", "diagnostics"},
+    {"train"},
+    {"cli_run"},
+    {"spikeinit"},
+    {"experiments"},
+]
+#: the units of ``init/``, bottom to top: the rules sit below the registry that names them,
+#: and the registry below the model-level code that asks it
+INIT_LAYERS: list[set[str]] = [
+    {"report", "outputs"},
+    {"targets"},
+    {"rules"},
+    {"functional", "propagation_rules", "perez_nieves", "dale_rule"},  # names kept importable
+    {"registry", "calibrate"},
+    {"foreign"},
+    {"model"},
+    {"spikeinit.init"},
+]
+
+
+def _unit(module: str, package: str) -> str:
+    """The unit of ``module`` inside ``package`` (its first component below it)."""
+    rest = module[len(package) + 1 :] if module.startswith(package + ".") else ""
+    return rest.split(".")[0] if rest else module
+
+
+def _upward(
+    edges: set[tuple[str, str]], package: str, layers: list[set[str]]
+) -> tuple[list[str], set[str]]:
+    rank = {unit: i for i, layer in enumerate(layers) for unit in layer}
+    problems, unknown = [], set()
+    for a, b in sorted(edges):
+        if not (a == package or a.startswith(package + ".")):
+            continue
+        if not (b == package or b.startswith(package + ".")):
+            continue
+        ua, ub = _unit(a, package), _unit(b, package)
+        if ua == ub:
+            continue
+        unknown |= {u for u in (ua, ub) if u not in rank}
+        if ua in rank and ub in rank and rank[ua] <= rank[ub]:
+            problems.append(f"{a} imports {b}: {ua!r} is not above {ub!r}")
+    return problems, unknown
+
+
+def test_upward_scan_sees_upward_arrows():
+    edges = {("spikeinit.nn.layers", "spikeinit.init.model"), ("spikeinit.init.x", "spikeinit.nn")}
+    problems, _ = _upward(edges, "spikeinit", LAYERS)
+    want = "spikeinit.nn.layers imports spikeinit.init.model: 'nn' is not above 'init'"
+    assert problems == [want]
+    # siblings of one layer may not import each other either
+    problems, _ = _upward({("spikeinit.diagnostics", "spikeinit.init")}, "spikeinit", LAYERS)
+    assert len(problems) == 1
+
+
+def test_every_unit_has_a_layer():
+    units = {_unit(m, "spikeinit") for m in MODULES}
+    assert units == set().union(*LAYERS)
+    init_units = {_unit(m, "spikeinit.init") for m in MODULES if m.startswith("spikeinit.init")}
+    assert init_units == set().union(*INIT_LAYERS)
+
+
+def test_no_upward_arrows():
+    edges = _edges()
+    problems, unknown = _upward(edges, "spikeinit", LAYERS)
+    more, unknown_init = _upward(edges, "spikeinit.init", INIT_LAYERS)
+    assert not unknown and not unknown_init, (unknown, unknown_init)
+    assert not problems + more, "\n".join(problems + more)

@@ -61,7 +61,8 @@ def test_fluctuation_rule_reaches_its_target():
 
 
 def test_views_follow_the_registry():
-    from spikeinit.experiments import propagation, training
+    from spikeinit.experiments import presets as training  # the run presets
+    from spikeinit.experiments import propagation
 
     model_rules = [e for e in catalog.INIT_RULES if e.model]
     assert METHODS == tuple(e.name for e in model_rules)

@@ -16,6 +16,7 @@ _LAZY: dict[str, str] = {
     "ConvRecurrence": "spikeinit.neuron",
     "Diagnosis": "spikeinit.diagnostics",
     "InitReport": "spikeinit.init.model",
+    "InitTargets": "spikeinit.init.targets",
     "LIFParams": "spikeinit.params",
     "MatrixRecurrence": "spikeinit.neuron",
     "NeuronAdapter": "spikeinit.adapters.protocol",
@@ -33,6 +34,7 @@ __all__ = [
     "ConvRecurrence",
     "Diagnosis",
     "InitReport",
+    "InitTargets",
     "LIFParams",
     "MatrixRecurrence",
     "NeuronAdapter",
@@ -81,6 +83,7 @@ if TYPE_CHECKING:  # the names as the type checker and IDEs see them
     from .diagnostics import Diagnosis, diagnose
     from .experiment_api import compare, sweep
     from .init.model import InitReport, initialize
+    from .init.targets import InitTargets
     from .neuron import ConvRecurrence, MatrixRecurrence, lif_sequence
     from .nir_export import export_nir
     from .params import LIFParams

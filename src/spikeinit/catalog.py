@@ -15,7 +15,8 @@ so that a usage error is reported at once. It holds:
 
 **Adding an initialisation rule** means writing its tensor-level function
 ``rule(w, ctx) -> w`` (``ctx`` a :class:`spikeinit.init.registry.RuleContext`)
-and adding one :class:`RuleEntry` line below.
+in its family's module of ``spikeinit/init/rules/`` and adding one
+:class:`RuleEntry` line below (docs/where-things-live.md).
 """
 
 from __future__ import annotations
@@ -50,8 +51,9 @@ class RuleEntry:
     Attributes:
         name: the canonical name (``method=`` of :func:`spikeinit.initialize`,
             ``--init`` of the commands).
-        function: ``"module:attr"`` of the tensor-level rule
-            ``rule(w, ctx) -> w`` (see :mod:`spikeinit.init.registry`).
+        function: ``"module:attr"`` of the rule: its tensor-level function
+            ``rule(w, ctx) -> w``, or a ``LayerRule`` (that function with its layer
+            hook and what foreign models take; see :mod:`spikeinit.init.registry`).
         data_dependent: the rule needs the presynaptic activity (``ctx.presyn``).
         aliases: other names accepted for it.
         model: accepted by :func:`spikeinit.initialize` and the training commands;
@@ -65,20 +67,20 @@ class RuleEntry:
     model: bool = True
 
 
-_REG = "spikeinit.init.registry"
+_RULES = "spikeinit.init.rules"
 
 #: the registry of initialisation rules, in the order the commands list them
 INIT_RULES: tuple[RuleEntry, ...] = (
-    RuleEntry("fluctuation", "spikeinit.init.model:fluctuation_rule", data_dependent=True),
-    RuleEntry("micheli", f"{_REG}:micheli"),
-    RuleEntry("micheli_reset", f"{_REG}:micheli_reset", aliases=("micheli-reset",)),
-    RuleEntry("micheli_finite", f"{_REG}:micheli_finite"),
-    RuleEntry("kaiming", f"{_REG}:kaiming", aliases=("he",)),
-    RuleEntry("glorot", f"{_REG}:glorot", aliases=("xavier",)),
-    RuleEntry("default", f"{_REG}:default"),
-    RuleEntry("perez_nieves", "spikeinit.init.perez_nieves:perez_nieves_rule", data_dependent=True),
-    RuleEntry("balanced", f"{_REG}:balanced", model=False),
-    RuleEntry("balanced_cal", f"{_REG}:balanced_cal", data_dependent=True, model=False),
+    RuleEntry("fluctuation", f"{_RULES}.fluctuation:FLUCTUATION", data_dependent=True),
+    RuleEntry("micheli", f"{_RULES}.micheli:micheli"),
+    RuleEntry("micheli_reset", f"{_RULES}.micheli:micheli_reset", aliases=("micheli-reset",)),
+    RuleEntry("micheli_finite", f"{_RULES}.micheli:micheli_finite"),
+    RuleEntry("kaiming", f"{_RULES}.baselines:kaiming", aliases=("he",)),
+    RuleEntry("glorot", f"{_RULES}.baselines:glorot", aliases=("xavier",)),
+    RuleEntry("default", f"{_RULES}.baselines:default"),
+    RuleEntry("perez_nieves", f"{_RULES}.perez_nieves:PEREZ_NIEVES", data_dependent=True),
+    RuleEntry("balanced", f"{_RULES}.balanced:balanced", model=False),
+    RuleEntry("balanced_cal", f"{_RULES}.balanced:balanced_cal", data_dependent=True, model=False),
 )
 
 

@@ -35,16 +35,17 @@ from torch import nn
 from . import theory
 from .adapters.base import ForeignLayer
 from .adapters.find import TimeDim, check_time_dim, find_sites, resolve_forward
-from .init.foreign import (
+from .measure import (
     Runner,
     Snapshot,
+    collect_data,
     free_signal,
     measurement_mode,
     prepare_batches,
+    spiking_layers,
     spread,
     variance_mode,
 )
-from .init.model import collect_data, spiking_layers
 from .nn.base import SpikingLayer
 
 

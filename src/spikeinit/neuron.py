@@ -56,7 +56,7 @@ from torch.nn import functional as F
 from torch.nn.grad import conv1d_weight, conv2d_weight
 
 from ._kernels import KernelBackend, conv_backend, numba_backend, triton_backend
-from ._kernels.rule import RESET_DEFERRED, StepRule, apply_reset, step_rule
+from ._kernels.rule import RESET_DEFERRED, LIFStep, apply_reset, lif_step
 from .params import LIFParams
 from .surrogate import Surrogate, as_surrogate
 
@@ -317,7 +317,7 @@ def _forward_torch(
     """The pure-torch forward loop: ``(spikes, U)``; ``R S[t-1]`` is ``rec.apply``.
 
     The generic step of :mod:`spikeinit._kernels.rule` (every convention)."""
-    r = step_rule(params)
+    r = lif_step(params)
     bs, bm, g, th = r.beta_syn, r.beta_mem, r.gain, r.threshold
     mem = torch.empty_like(x)
     spikes = torch.empty_like(x)
@@ -368,7 +368,7 @@ def _backward_torch(
     ``rec.apply_transpose``. The weight gradient is left to the caller. ``v0`` (the
     initial membrane) is needed by stork's order only, whose first spike is
     ``H(V0 - theta)``."""
-    r = step_rule(params)
+    r = lif_step(params)
     if r.spike_first:
         assert v0 is not None
         return _backward_torch_spike_first(mem, g_spk, g_mem, rec, r, surrogate, detach_reset, v0)
@@ -402,7 +402,7 @@ def _backward_torch_spike_first(
     g_spk: torch.Tensor | None,
     g_mem: torch.Tensor | None,
     rec: Recurrence | None,
-    r: StepRule,
+    r: LIFStep,
     surrogate: Surrogate,
     detach_reset: bool,
     v0: torch.Tensor,

@@ -42,7 +42,7 @@ from ..params import LIFParams
 from ..surrogate import Surrogate
 from . import alloc
 from .lif_numba import _adjoint_end, _adjoint_row, _consts, _np, _step_rec
-from .rule import SURROGATE_CODES, step_rule
+from .rule import SURROGATE_CODES, lif_step
 from .threads import follow_torch_threads
 from .window_numba import window_dots
 
@@ -205,7 +205,7 @@ def forward(
     x: torch.Tensor, i0: torch.Tensor, v0: torch.Tensor, weight: torch.Tensor, params: LIFParams
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Spikes and membrane ``U`` (both ``[T, B, C, L]``) for contiguous float32 ``x``."""
-    r = step_rule(params)
+    r = lif_step(params)
     bs, bm, g, th = _consts(r)
     steps, batch = x.shape[:2]
     mem = alloc.empty(*x.shape)
@@ -235,7 +235,7 @@ def backward(
     ``weight_grad`` ``dL/dW`` ``[C, C, K]`` (else ``None``), accumulated in the same
     pass: ``dL/dW[o, c, j] = sum_t sum_b sum_l dL/dI[t][b, o, l] S[t-1][b, c, l + j - p]``
     over the spikes recomputed from ``U`` (one partial sum per thread chunk of rows)."""
-    r = step_rule(params)
+    r = lif_step(params)
     bs, bm, g, th = _consts(r)
     scode, k = SURROGATE_CODES[surrogate.name], np.float32(surrogate.steepness)
     steps, batch, cn = mem.shape[:3]

@@ -33,7 +33,7 @@ from numba import njit, prange
 
 from ..params import LIFParams
 from ..surrogate import Surrogate
-from .rule import RESET_DEFERRED, SURROGATE_CODES, StepRule, step_rule
+from .rule import RESET_DEFERRED, SURROGATE_CODES, LIFStep, lif_step
 from .threads import follow_torch_threads
 
 _F0 = np.float32(0.0)
@@ -373,7 +373,7 @@ def _chunk(m: int) -> int:
     return int(min(4096, max(64, -(-per // 16) * 16)))
 
 
-def _consts(r: StepRule) -> tuple[np.float32, np.float32, np.float32, np.float32]:
+def _consts(r: LIFStep) -> tuple[np.float32, np.float32, np.float32, np.float32]:
     return (
         np.float32(r.beta_syn),
         np.float32(r.beta_mem),
@@ -395,7 +395,7 @@ def forward(
     params: LIFParams,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Spikes and membrane ``U`` (both ``[T, B, ...]``) for contiguous float32 ``x``."""
-    r = step_rule(params)
+    r = lif_step(params)
     bs, bm, g, th = _consts(r)
     mem = torch.empty_like(x)
     spk = torch.empty_like(x)
@@ -442,7 +442,7 @@ def backward(
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """``dL/dx`` ``[T, B, ...]``, ``dL/dI0`` and ``dL/dV0`` (``[B, ...]``); ``v0`` (the
     initial membrane, broadcast to ``[B, ...]``) is read by stork's order only."""
-    r = step_rule(params)
+    r = lif_step(params)
     bs, bm, g, th = _consts(r)
     scode, k = SURROGATE_CODES[surrogate.name], np.float32(surrogate.steepness)
     steps = mem.shape[0]

@@ -41,7 +41,7 @@ import triton.language as tl
 
 from ..params import LIFParams
 from ..surrogate import Surrogate
-from .rule import SURROGATE_CODES, step_rule
+from .rule import SURROGATE_CODES, lif_step
 
 INTERPRET = os.environ.get("TRITON_INTERPRET", "0") == "1"
 BLOCK = 128
@@ -231,7 +231,7 @@ def forward(
     """Spikes and membrane ``U`` (both ``[T, B, ...]``)."""
     if w_rec is not None:
         raise ValueError("the Triton LIF kernel is feed-forward only (w_rec must be None)")
-    r = step_rule(params)
+    r = lif_step(params)
     x = x.contiguous()
     steps, m = x.shape[0], x[0].numel()
     mem, spk = torch.empty_like(x), torch.empty_like(x)
@@ -258,7 +258,7 @@ def backward(
     initial membrane) is read by stork's order only."""
     if w_rec is not None:
         raise ValueError("the Triton LIF kernel is feed-forward only (w_rec must be None)")
-    r = step_rule(params)
+    r = lif_step(params)
     mem = mem.contiguous()
     steps, m = mem.shape[0], mem[0].numel()
     gx = torch.empty_like(mem)

@@ -2,7 +2,7 @@
 
 Every kernel backend (the pure-torch loop in :mod:`spikeinit.neuron`, numba in
 :mod:`spikeinit._kernels.lif_numba`, Triton in :mod:`spikeinit._kernels.lif_triton`)
-reads a :class:`StepRule` made by :func:`step_rule` from :class:`~spikeinit.LIFParams`
+reads a :class:`LIFStep` made by :func:`lif_step` from :class:`~spikeinit.LIFParams`
 and runs the same generic step (docs/science.md, sections 'The reference neuron'
 and 'Neuron conventions'). With ``v`` the stored membrane, ``i`` the synaptic
 current and ``s_prev`` the previous spike, one step on input ``inp`` is::
@@ -47,7 +47,7 @@ ORDER_SPIKE_FIRST = 1
 
 
 @dataclass(frozen=True)
-class StepRule:
+class LIFStep:
     """The coefficients and codes of one neuron's step (module docstring)."""
 
     beta_syn: float
@@ -68,14 +68,14 @@ class StepRule:
         return self.order == ORDER_SPIKE_FIRST
 
 
-def step_rule(params: LIFParams) -> StepRule:
-    """The :class:`StepRule` of ``params`` (its ``reset`` and ``convention``)."""
+def lif_step(params: LIFParams) -> LIFStep:
+    """The :class:`LIFStep` of ``params`` (its ``reset`` and ``convention``)."""
     reset = RESET_CODES[params.reset]
     if params.convention == "snntorch" and params.reset == "subtract":
         reset = RESET_DEFERRED
     order = ORDER_SPIKE_FIRST if params.convention == "stork" else ORDER_UPDATE_FIRST
     th, bm = params.threshold, params.beta_mem
-    return StepRule(
+    return LIFStep(
         beta_syn=params.beta_syn,
         beta_mem=bm,
         gain=params.gain,
@@ -86,11 +86,16 @@ def step_rule(params: LIFParams) -> StepRule:
     )
 
 
-def apply_reset(b: torch.Tensor, s: torch.Tensor, rule: StepRule) -> torch.Tensor:
+def apply_reset(b: torch.Tensor, s: torch.Tensor, step: LIFStep) -> torch.Tensor:
     """``R(b, s)`` (codes 0-2; code 3 leaves ``b``), for the torch loop and the
     autograd loops (``nn.dale``); the compiled kernels write the same three cases."""
-    if rule.reset == 0:
+    if step.reset == 0:
         return b * (1.0 - s)
-    if rule.reset == 1:
-        return b - rule.threshold * s
+    if step.reset == 1:
+        return b - step.threshold * s
     return b
+
+
+#: the names before issue 26 ("rule" now means an initialisation rule only)
+StepRule = LIFStep
+step_rule = lif_step

@@ -1,4 +1,5 @@
-"""Deprecated: renamed :mod:`spikeinit.experiments.presets` (the run presets).
+"""Deprecated on 2026-12-07, to be removed in spikeinit 0.2: renamed
+:mod:`spikeinit.experiments.presets` (the run presets).
 
 Every name is looked up in the new module, with a ``DeprecationWarning`` when
 this module is imported.
@@ -12,7 +13,8 @@ from typing import Any
 from . import presets as _presets
 
 warnings.warn(
-    "spikeinit.experiments.training is renamed spikeinit.experiments.presets",
+    "spikeinit.experiments.training is renamed spikeinit.experiments.presets "
+    "(deprecated on 2026-12-07, to be removed in spikeinit 0.2)",
     DeprecationWarning,
     stacklevel=2,
 )

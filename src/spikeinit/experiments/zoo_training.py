@@ -1,4 +1,5 @@
-"""Deprecated: moved to ``benchmarks/zoo_training.py`` (``python -m benchmarks.zoo_training``).
+"""Deprecated on 2026-12-07, to be removed in spikeinit 0.2: moved to
+``benchmarks/zoo_training.py`` (``python -m benchmarks.zoo_training``).
 
 It times short training runs of zoo models, a benchmark rather than a command.
 Importing this module warns and, in a source checkout, gives the moved ``run``
@@ -11,7 +12,8 @@ import warnings
 
 warnings.warn(
     "spikeinit.experiments.zoo_training moved to benchmarks/zoo_training.py "
-    "(python -m benchmarks.zoo_training)",
+    "(python -m benchmarks.zoo_training); deprecated on 2026-12-07, to be removed in "
+    "spikeinit 0.2",
     DeprecationWarning,
     stacklevel=2,
 )

@@ -1,6 +1,8 @@
 """Initialisers. Tensor-level, in place, ``torch.nn.init`` style: :mod:`.functional`
-and :mod:`.propagation_rules` (our rules beyond Micheli et al. 2024); model level:
-:func:`initialize` (:mod:`.model`), whose report is an :class:`InitReport`."""
+and :mod:`.propagation_rules` (our rules beyond Micheli et al. 2024), each living
+with its layer hook in :mod:`.rules` (one module per family); model level:
+:func:`initialize` (:mod:`.model`), aiming at an :class:`InitTargets`, whose
+report is an :class:`InitReport`."""
 
 from .functional import (
     DaleLambdas,
@@ -27,10 +29,12 @@ from .propagation_rules import (
     decorrelate_rows_,
 )
 from .report import InitReport
+from .targets import InitTargets
 
 __all__ = [
     "DaleLambdas",
     "InitReport",
+    "InitTargets",
     "balanced_gain",
     "balanced_normal_",
     "calibrate_profile_",

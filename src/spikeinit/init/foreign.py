@@ -51,9 +51,7 @@ analytically for Poisson input and a single weight matrix.
 
 from __future__ import annotations
 
-import contextlib
 import math
-from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -67,62 +65,35 @@ from ..adapters.trace import (
     VIEWS,
     Site,
     Trace,
-    capture_pass,
     places,
     shared_parameters,
+)
+from ..measure import (  # the shared measuring code (re-exported: si.init.foreign.*)
+    Forward,
+    Runner,
+    free_signal,
+    is_static,
+    limit_samples,
+    measurement_mode,
+    moments,
+    prepare_batches,
+    restored_on_failure,
+    spread,
+    variance_mode,
 )
 from ..nn.base import WeightGroup
 from . import functional as F
 from . import registry
-from .functional import ResetForm
-from .outputs import Readout, decoding, rule_for, target_of
+from .outputs import decoding, rule_for, target_of
 from .registry import RuleContext
 from .report import GroupInit, InitReport, LayerInit, ModuleInit
+from .rules.context import ResetForm
+from .targets import InitTargets
 
-Forward = Callable[[nn.Module, Any], Any]
-STATIC_RATIO = 1e-6  # temporal variance below this share of the total: a static input
 STATIC_SIGMA_U = 0.5  # the default target when the model's input is static in time
 
 
 # --------------------------------------------------------------------------- signals
-def stack_calls(tensors: list[torch.Tensor], site: Site) -> torch.Tensor:
-    """A neuron's input over one pass as ``[T, B, ...]`` (stacked for step-mode neurons)."""
-    if site.mode == "step":
-        return torch.stack(tensors[: site.calls])
-    return _find.time_first(site.neuron, tensors[0])  # sinabs: [B, T, ...] / [B*T, ...]
-
-
-def free_signal(layer: ForeignLayer, current: torch.Tensor) -> torch.Tensor:
-    """What sigma_U measures: the free membrane, or the input current of a non-leaky neuron."""
-    if not layer.leaky:
-        return layer.input_current(current)
-    with torch.no_grad():
-        return layer.free_membrane(layer.input_current(current))
-
-
-def is_static(current: torch.Tensor) -> bool:
-    """The input current ``[T, B, ...]`` is one step, or constant in time (a static image
-    repeated every step): its temporal variance is below ``STATIC_RATIO`` of the total."""
-    if current.shape[0] < 2:
-        return True
-    flat = current.reshape(current.shape[0], current.shape[1], -1).double()
-    temporal = float(flat.var(dim=0, unbiased=False).mean())
-    total = float(flat.reshape(-1, flat.shape[-1]).var(dim=0, unbiased=False).mean())
-    return temporal <= STATIC_RATIO * max(total, 1e-300)
-
-
-def variance_mode(current: torch.Tensor, layer: ForeignLayer) -> str:
-    """``"temporal"`` unless the input is static in time, a single step, the neuron is IF,
-    or the model's output decodes the neuron per sample (``layer.decoded``).
-
-    An output layer's spike count or membrane is read once per sample, so what makes its
-    start uninformative is the spread of its free membrane over samples *and* time: a
-    time-varying input whose mean differs from sample to sample (Poisson-coded images)
-    moves each output neuron's count by that mean, which the temporal variance does not
-    see (docs/science.md, section 'Output layers')."""
-    if not layer.leaky or layer.decoded or is_static(current):
-        return "total"
-    return "temporal"
 
 
 def default_sigma_u(runner: Runner, site: Site) -> tuple[float, str]:
@@ -143,34 +114,6 @@ def default_sigma_u(runner: Runner, site: Site) -> tuple[float, str]:
     return 1.0, "sigma_u not given: the input varies in time, so sigma_U = 1 theta"
 
 
-def _centred(x: torch.Tensor, mode: str) -> torch.Tensor:
-    dims = (0,) if mode == "temporal" else (0, 1)
-    return x - x.mean(dim=dims, keepdim=True)
-
-
-def moments(
-    a: torch.Tensor, b: torch.Tensor | None, mode: str, per_channel: bool
-) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """``<Var A>``, ``<Cov(A, B)>``, ``<Var B>`` (per channel = dim 2, or overall)."""
-    ca = _centred(a.float(), mode)
-    cb = _centred(b.float(), mode) if b is not None else None
-
-    def avg(t: torch.Tensor) -> torch.Tensor:
-        if per_channel and t.dim() > 2:
-            return t.transpose(0, 2).reshape(t.shape[2], -1).mean(dim=1).double()
-        return t.mean().reshape(1).double()
-
-    var_a = avg(ca * ca)
-    if cb is None:
-        return var_a, torch.zeros_like(var_a), torch.zeros_like(var_a)
-    return var_a, avg(ca * cb), avg(cb * cb)
-
-
-def spread(signal: torch.Tensor, mode: str) -> float:
-    """The fluctuation of a signal ``[T, B, ...]``: RMS over neurons of its per-neuron std."""
-    return math.sqrt(float(moments(signal, None, mode, False)[0]))
-
-
 def solve_scale(
     a: torch.Tensor, b: torch.Tensor, d: torch.Tensor, target: float
 ) -> tuple[torch.Tensor, bool]:
@@ -185,122 +128,9 @@ def solve_scale(
 
 
 # --------------------------------------------------------------------------- state
-@dataclass
-class Snapshot:
-    """Every parameter and buffer of a model, to restore on failure (or buffers only)."""
-
-    params: list[tuple[nn.Parameter, torch.Tensor]]
-    buffers: list[tuple[nn.Module, str, torch.Tensor | None]]
-    training: list[tuple[nn.Module, bool]]
-
-    @classmethod
-    def take(cls, model: nn.Module) -> Snapshot:
-        params = [(p, p.detach().clone()) for p in model.parameters()]
-        buffers = []
-        for module in model.modules():
-            for name, buf in module._buffers.items():
-                buffers.append((module, name, None if buf is None else buf.detach().clone()))
-        return cls(params, buffers, [(m, m.training) for m in model.modules()])
-
-    def restore_buffers(self) -> None:
-        for module, name, buf in self.buffers:
-            module._buffers[name] = None if buf is None else buf.clone()
-
-    def restore(self) -> None:
-        with torch.no_grad():
-            for p, value in self.params:
-                p.copy_(value)
-        self.restore_buffers()
-        for module, flag in self.training:
-            module.training = flag
-
-
-def check_finite(model: nn.Module) -> None:
-    """Raise ``ValueError`` if initialisation left a non-finite parameter (the caller restores)."""
-    for name, p in model.named_parameters():
-        if not bool(torch.isfinite(p).all()):
-            raise ValueError(
-                f"initialisation gave non-finite values in {name!r} (the targets are out of "
-                "reach of the data or the dtype); the model is left as it was"
-            )
-
-
-@contextlib.contextmanager
-def restored_on_failure(model: nn.Module) -> Iterator[Snapshot]:
-    """Run the block on ``model``; if it raises, or leaves a non-finite parameter,
-    every parameter and buffer is restored bit for bit and the error propagates."""
-    snapshot = Snapshot.take(model)
-    try:
-        yield snapshot
-        check_finite(model)
-    except BaseException:
-        snapshot.restore()
-        _find.reset_states(model)
-        raise
-
-
-def measurement_mode(model: nn.Module) -> None:
-    """BatchNorm uses batch statistics (as in training); dropout is off."""
-    for module in model.modules():
-        if isinstance(module, NORM_TYPES):
-            module.train()
-        elif "Dropout" in type(module).__name__:
-            module.eval()
 
 
 # --------------------------------------------------------------------------- passes
-@dataclass
-class Runner:
-    """Runs the user's model over the prepared batches and gathers captures."""
-
-    model: nn.Module
-    batches: list[Any]
-    trace: Trace
-    forward: Forward | None
-
-    def capture(
-        self,
-        site: Site | None,
-        neurons: list[Site],
-        norms: list[str] = (),  # type: ignore[assignment]
-        outputs: dict[str, list[torch.Tensor]] | None = None,
-    ) -> tuple[dict[str, torch.Tensor], dict[str, list[torch.Tensor]]]:
-        """Stacked inputs ``[T, B, ...]`` of ``neurons`` (batches joined on dim 1), and
-        the inputs of the BatchNorm modules ``norms`` (per call, batches appended).
-
-        With ``site``, each pass stops once that neuron has received all its input.
-        ``outputs``: module names whose outputs are appended to its lists, per batch.
-        """
-        names = [s.name for s in neurons]
-        joined: dict[str, list[torch.Tensor]] = {n: [] for n in names}
-        norm_inputs: dict[str, list[torch.Tensor]] = {n: [] for n in norms}
-        stop = None if site is None else (site.name, site.calls)
-        for batch in self.batches:
-            cap = capture_pass(
-                self.model,
-                batch,
-                names + list(norms),
-                list(outputs or {}),
-                self.trace.modules,
-                _find.reset_states,
-                self.forward,
-                stop_after=stop,
-            )
-            for s in neurons:
-                got = cap.inputs.get(s.name)
-                if not got:
-                    raise ValueError(
-                        f"neuron {s.name!r} received no input in a measurement pass; "
-                        "the model's forward changed between passes"
-                    )
-                joined[s.name].append(stack_calls(got, s))
-            for n in norms:
-                norm_inputs[n].extend(cap.inputs.get(n, []))
-            for n in outputs or {}:
-                got = cap.outputs.get(n, [])
-                assert outputs is not None
-                outputs[n].append(got[0] if len(got) == 1 else torch.stack(got))
-        return {n: torch.cat(v, dim=1) for n, v in joined.items()}, norm_inputs
 
 
 # --------------------------------------------------------------------------- rules
@@ -718,50 +548,6 @@ def apply_fixed_rule(
 
 
 # --------------------------------------------------------------------------- entry point
-def prepare_batches(data: Any, max_samples: int | None) -> list[Any]:
-    """The model inputs to use: a tensor as one batch, or a loader's batches up to ``max_samples``.
-
-    Each batch is exactly what the model's forward takes (``x``, or the first
-    element of a ``(x, y, ...)`` batch). Non-finite values raise ``ValueError``.
-    """
-    if isinstance(data, torch.Tensor):
-        batches = [data]
-    else:
-        try:
-            iterator = iter(data)
-        except TypeError:
-            raise TypeError(
-                f"data must be a tensor or an iterable of batches, got {type(data).__name__}"
-            ) from None
-        batches, total = [], 0
-        for batch in iterator:
-            x = batch[0] if isinstance(batch, (tuple, list)) else batch
-            if not isinstance(x, torch.Tensor):
-                raise TypeError(f"data batches must be tensors, got {type(x).__name__}")
-            batches.append(x)
-            labels = batch[1] if isinstance(batch, (tuple, list)) and len(batch) > 1 else None
-            total += len(labels) if isinstance(labels, torch.Tensor) and labels.dim() else 1
-            if max_samples is not None and total >= max_samples:
-                break
-        if not batches:
-            raise ValueError("data is empty: the DataLoader yielded no batches")
-    for x in batches:
-        if x.numel() == 0:
-            raise ValueError(f"data is empty (shape {tuple(x.shape)})")
-        if x.is_floating_point() and not bool(torch.isfinite(x).all()):
-            raise ValueError("data contains NaN or inf")
-    return batches
-
-
-def limit_samples(batches: list[Any], batch_size: int | None, max_samples: int | None) -> list[Any]:
-    """Cut a single tensor to ``max_samples`` along its batch dimension, when that is clear."""
-    if max_samples is None or batch_size is None or len(batches) != 1:
-        return batches
-    x = batches[0]
-    dims = [i for i, n in enumerate(x.shape) if n == batch_size]
-    if batch_size <= max_samples or len(dims) != 1:
-        return batches
-    return [x.narrow(dims[0], 0, max_samples)]
 
 
 def _neuron_parameters(model: nn.Module, neurons: set[str]) -> dict[int, str]:
@@ -851,26 +637,27 @@ def initialize_foreign(
     model: nn.Module,
     data: Any,
     method: str,
+    init_targets: InitTargets,
     *,
-    sigma_u: float | None,
-    mu_u: float | None,
-    alpha: float,
-    readout: Readout,
-    calibrate: bool,
-    tol: float,
-    max_iter: int,
     max_samples: int | None,
     forward: Forward | None,
     generator: torch.Generator | None,
     dt: float = 1e-3,
-    form: ResetForm = "covariance",
     time_dim: _find.TimeDim = "auto",
 ) -> InitReport:
     """:func:`spikeinit.initialize` for snnTorch / Norse / SpikingJelly models (module docstring).
 
-    ``mu_u=None`` keeps the mean that zero-mean weights and zero biases give.
-    The model is left exactly as it was if anything fails.
+    ``init_targets`` as :func:`spikeinit.initialize` checked them for a foreign model
+    (``xi`` turned into ``sigma_u``). The rule (``method``, from the registry)
+    is applied by measurement (``rule.measured``: the measured rule above) or
+    tensor by tensor. The model is left exactly as it was if anything fails.
     """
+    # the measured rule (fluctuation), or a tensor-level rule applied tensor by tensor
+    measured = registry.get(method).measured
+    sigma_u: float | None = init_targets.sigma_u
+    mu_u: float | None = init_targets.mu_u  # None would keep the mean zero-mean weights give
+    alpha, readout, calibrate = init_targets.alpha, init_targets.readout, init_targets.calibrate
+    tol, max_iter, form = init_targets.tol, init_targets.max_iter, init_targets.form
     with restored_on_failure(model) as snapshot:
         gen = generator
         report = InitReport(
@@ -898,7 +685,7 @@ def initialize_foreign(
         _check_sharing(model, trace)
         runner = Runner(model, batches, trace, forward)
         default_note = None
-        if sigma_u is None and method == "fluctuation":
+        if sigma_u is None and measured:
             sigma_u, default_note = default_sigma_u(runner, trace.sites[0])
             report.targets["sigma_u"] = sigma_u
         sigma_u = 1.0 if sigma_u is None else sigma_u  # data-independent rules ignore it
@@ -919,7 +706,7 @@ def initialize_foreign(
             if site.knobs and site.name not in output_of
         ]
         if (
-            method == "fluctuation"
+            measured
             and joint
             and all(
                 not layer.weight_groups()
@@ -956,8 +743,8 @@ def initialize_foreign(
             if out_rule == "keep":
                 output_rules[site.name] = "kept as the framework drew it (readout='keep')"
                 continue
-            as_normal = out_rule == "normal" or (is_readout and method != "fluctuation")
-            if method != "fluctuation" or as_normal:
+            as_normal = out_rule == "normal" or (is_readout and not measured)
+            if not measured or as_normal:
                 rule = "normal(0, 1/fan_in)" if as_normal else method
                 for g in layer.weight_groups():
                     if as_normal:

@@ -47,7 +47,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from .._kernels.rule import RESET_DEFERRED, apply_reset, step_rule
+from .._kernels.rule import RESET_DEFERRED, apply_reset, lif_step
 from .._validate import positive_int
 from ..neuron import check_finite_current, free_membrane
 from ..params import LIFParams
@@ -189,7 +189,7 @@ class DaleLinear(SpikingLayer):
         n = self.n_exc + self.n_inh
         be, bi = self.params_exc.beta_syn, self.params_inh.beta_syn
         bm, g, th = self.params.beta_mem, self.params.gain, self.params.threshold
-        rule = step_rule(self.params)  # the generic step (spikeinit._kernels.rule)
+        step = lif_step(self.params)  # the generic step (spikeinit._kernels.rule)
         ie = torch.zeros_like(current[0])
         ii = torch.zeros_like(current[0])
         v = torch.zeros_like(current[0])
@@ -197,10 +197,10 @@ class DaleLinear(SpikingLayer):
         spikes: list[torch.Tensor] = []
         mems: list[torch.Tensor] = []
         for t in range(current.shape[0]):
-            if rule.spike_first:  # stork's ExcInhLIFGroup: input one step late
+            if step.spike_first:  # stork's ExcInhLIFGroup: input one step late
                 s = spike(v - th, self.surrogate)
                 s_r = s.detach() if self.detach_reset else s
-                u = apply_reset(v * bm + (ie - ii) * g, s_r, rule)
+                u = apply_reset(v * bm + (ie - ii) * g, s_r, step)
                 if s_prev is not None:
                     rec = s_prev @ r_both.t()
                     ie = ie * be + (current[t - 1] + rec[:, :n])
@@ -216,11 +216,11 @@ class DaleLinear(SpikingLayer):
                     ie = ie * be + current[t] + rec[:, :n]
                     ii = ii * bi + rec[:, n:]
                 u = v * bm + (ie - ii) * g
-                if rule.reset == RESET_DEFERRED and s_prev is not None:
+                if step.reset == RESET_DEFERRED and s_prev is not None:
                     u = u - th * (s_prev.detach() if self.detach_reset else s_prev)
                 s = spike(u - th, self.surrogate)
                 s_r = s.detach() if self.detach_reset else s
-                v = u if rule.reset == RESET_DEFERRED else apply_reset(u, s_r, rule)
+                v = u if step.reset == RESET_DEFERRED else apply_reset(u, s_r, step)
             spikes.append(s)
             mems.append(u)
             s_prev = s

@@ -19,7 +19,7 @@ from torch import nn
 
 from .. import sparse_input as event_input
 from .._kernels import linear_lif_backend, readout_backend
-from .._kernels.rule import RESET_CODES, SURROGATE_CODES, step_rule
+from .._kernels.rule import RESET_CODES, SURROGATE_CODES, lif_step
 from .._validate import positive_int
 from ..kept import attach as keep
 from ..kept import spike_bits, spike_density
@@ -156,7 +156,7 @@ class _FusedLinearLIF(torch.autograd.Function):
         ctx.set_materialize_grads(False)
         ctx.consts, ctx.link = consts, link
         ctx.surrogate, ctx.detach_reset = layer.surrogate, layer.detach_reset
-        ctx.reset_grad = step_rule(layer.params).reset_grad
+        ctx.reset_grad = lif_step(layer.params).reset_grad
         ctx.has_bias = bias is not None
         ctx.save_for_backward(torch.from_numpy(mem), xs, weight)
         # sum_t S[t] and the spikes' bits, for spikeinit.kept
@@ -265,7 +265,7 @@ class SpikingLinear(SpikingLayer):
             or cls.run_current is not SpikingLayer.run_current
         ):
             return None
-        r = step_rule(self.params)
+        r = lif_step(self.params)
         if r.spike_first or r.reset not in (0, 1, 2) or r.gain == 0.0:
             return None
         if self.surrogate.name not in SURROGATE_CODES:
@@ -476,7 +476,7 @@ class Readout(SpikingLinear):
     def _fused_consts(self, x: torch.Tensor) -> tuple[float, float, float] | None:
         """``(beta_s, beta_m, g)`` if the fused kernel computes this forward, else None
         (update-first order, no reset, and the conditions of :func:`_fused_path_ok`)."""
-        r = step_rule(self.params)
+        r = lif_step(self.params)
         if r.spike_first or r.reset != RESET_CODES["none"]:
             return None
         if not _fused_path_ok(self, x, readout_backend):

@@ -82,6 +82,14 @@ class Site:
             sets are not nested; see :func:`places`).
         call_fed: for each of those calls, whether its input came from a source
             (a neuron or the model input) at all.
+        knob_behind: for each knob, the weight modules behind it (``behind`` per knob).
+        indirect: modules whose parameters reach the input only through an operation
+            that is not a view (``F.linear(x, w.sign())``, a standardised or masked
+            weight) with no other knob before: candidates that
+            :mod:`spikeinit.init.knob_check` measures.
+        shared: knobs on this neuron's paths that an earlier neuron owns (a membrane
+            shortcut: one module's output reaches two neurons), ``knob -> owner``;
+            filled by :mod:`spikeinit.init.shortcuts`.
     """
 
     name: str
@@ -98,6 +106,9 @@ class Site:
     knob_sources: dict[str, list[str]] = field(default_factory=dict)
     call_knobs: list[list[str]] = field(default_factory=list)
     call_fed: list[bool] = field(default_factory=list)
+    knob_behind: dict[str, list[str]] = field(default_factory=dict)
+    indirect: list[str] = field(default_factory=list)
+    shared: dict[str, str] = field(default_factory=dict)
 
 
 def places(site: Site) -> tuple[list[str], list[str]] | None:
@@ -228,6 +239,9 @@ def _walk(
         name = type(node).__name__
         if name == "AccumulateGrad":
             tag = leaves.get(id(node.variable))
+            held = owners.get(id(node.variable)) if tag is None else None
+            if held is not None and knob in (None, held[0]) and held[0] not in site.indirect:
+                site.indirect.append(held[0])  # a parameter used through an operation
             if tag is not None:
                 if tag == site.name:
                     site.recurrent = True
@@ -259,6 +273,9 @@ def _walk(
             elif knob is not None and isinstance(module, WEIGHT_TYPES):
                 if mname not in site.behind and mname not in site.knobs:
                     site.behind.append(mname)
+                per_knob = site.knob_behind.setdefault(knob, [])
+                if mname not in per_knob:
+                    per_knob.append(mname)
             elif not is_knob_module(module) and mname not in site.transparent:
                 site.transparent.append(mname)
         if knob is None and not param_mods and name not in site.ops:

@@ -73,7 +73,7 @@ from ..adapters.trace import (
 )
 from ..nn.base import WeightGroup
 from . import functional as F
-from . import registry
+from . import registry, shortcuts
 from .functional import ResetForm
 from .outputs import Readout, decoding, rule_for, target_of
 from .registry import RuleContext
@@ -171,6 +171,7 @@ def solve_scale(
     root = (-b + disc.clamp(min=0).sqrt()) / a.clamp(min=1e-300)
     ok = ok and bool((root > 0).all())
     fallback = (-b / a.clamp(min=1e-300)).clamp(min=1e-3)
+    fallback = torch.where(a > 0, fallback, torch.ones_like(fallback))  # no input: keep
     c = torch.where((disc >= 0) & (root > 0), root, fallback)
     return c, ok
 
@@ -374,14 +375,13 @@ def init_site(
         if bn.bias is not None:
             betas.append(bn.bias)
     if not groups and not norms:
-        notes.append("no weights feed this neuron: its sigma_U is set by its input")
+        notes.append(shortcuts.no_own_knob_note(site))
         return SiteResult("none", 1.0, 0.0, "temporal", True, notes, norms, list(site.behind))
     per_channel = bool(norms)
     knob_tensors = gammas if norms else [g.weight for g in groups]
     shift_tensors = betas if norms else layer.bias_parameters()
-    # a neuron with its own input weights takes the input through them: no fixed part
-    own = layer.has_own_input_weights()
-    fixed = [] if own else [s for s in site.fixed_sources if s != site.name]
+    fixed = shortcuts.fixed_parts(site, layer)
+    why: str | None = None
     total_gain = torch.ones(1, dtype=torch.float64)
     reachable = True
     mode = "temporal"
@@ -438,6 +438,7 @@ def init_site(
             converged = True
             break
         c, ok = solve_scale(a, b, d, sigma_target)
+        why = None if ok else shortcuts.reach_note(a, b, d, sigma_target, fixed)
         if recurrent and len(history) >= 2:
             # the spikes that feed back change with the scale: bracket the target in
             # log-log and interpolate (regula falsi), or step along the last secant
@@ -460,11 +461,8 @@ def init_site(
         factor = math.exp(best[0] - math.log(float(total_gain.mean())))
         _scale(knob_tensors, torch.full_like(total_gain, factor), False)
         total_gain = total_gain * factor
-    if not reachable:
-        notes.append(
-            "target sigma_U not reachable: the part of the input that no weight scales "
-            "(e.g. a residual shortcut) alone fluctuates more; the knob was set to its minimum"
-        )
+    if why is not None:
+        notes.append(why)
     if norms:
         rule = "BatchNorm affine per channel (measured)"
         notes.append(
@@ -477,7 +475,7 @@ def init_site(
     if site.ops:
         notes.append("between the weights and the neuron: " + ", ".join(site.ops))
     if fixed:
-        notes.append("fixed input (no weight on the path): " + ", ".join(fixed))
+        notes.append("fixed input (no weight of this neuron scales it): " + ", ".join(fixed))
     return SiteResult(
         rule,
         float(total_gain.mean()),
@@ -521,11 +519,14 @@ def init_joint(
     for _, site in pairs:
         _draw_behind(site, modules, gen)
     results: dict[str, SiteResult] = {}
+    why: dict[str, str | None] = {}
     first = True
-    for _round in range(iterations):
+    rounds, silent_before, awake_since = 0, len(pairs) + 1, 0
+    while True:
         outs: dict[str, list[torch.Tensor]] = {n: [] for n in all_norms}
         currents, _ = runner.capture(None, [s for _, s in pairs], outputs=outs)
         done = True
+        silent = 0  # neurons that no fluctuation reached this round (the layers before are silent)
         for layer, site in pairs:
             current = currents[site.name]
             bns = [modules[n] for n in norms_of[site.name]]
@@ -546,7 +547,7 @@ def init_joint(
             scaled = sum(p - b for p, b in zip(parts, betas, strict=True))
             assert isinstance(scaled, torch.Tensor)
             part_sig = free_signal(layer, scaled)
-            fixed = [s for s in site.fixed_sources if s != site.name]
+            fixed = shortcuts.fixed_parts(site, layer)
             if fixed:
                 rest = current - sum(parts)
                 base_sig = free_signal(layer, rest)
@@ -566,6 +567,8 @@ def init_joint(
             solve_b = base_sig + _bcast((mu - m_b) / m_g, part_sig, True).float() * g_dc
             a, b, d = moments(solve_a, solve_b, mode, True)
             c, ok = solve_scale(a, b, d, sigma_u * theta)
+            why[site.name] = None if ok else shortcuts.reach_note(a, b, d, sigma_u * theta, fixed)
+            silent += int(bool((a <= 0).any()))
             delta = (mu - c * m_a - m_b) / m_g
             with torch.no_grad():
                 for k, bn in enumerate(bns):
@@ -584,9 +587,19 @@ def init_joint(
                 list(site.behind),
             )
         first = False
-        if done:
+        rounds += 1
+        # a deep stack wakes up a few layers per round (a silent layer feeds zeros to the
+        # next): the layers that woke last get ``iterations`` rounds too, while the silent
+        # layers get fewer
+        if silent:
+            awake_since = rounds
+        stuck = silent and silent >= silent_before and rounds >= iterations
+        if done or stuck or rounds - awake_since >= iterations:
             break
-    for _layer, site in pairs:
+        if rounds >= iterations + len(pairs):
+            break
+        silent_before = silent
+    for layer, site in pairs:
         result = results.get(site.name)
         if result is None:
             continue
@@ -595,11 +608,13 @@ def init_joint(
             "free membrane hits the targets with batch statistics; running stats set from the "
             "data (evaluation mode gives the same current)"
         )
-        if not result.reachable:
-            result.notes.append("target sigma_U not reachable: the shortcut alone fluctuates more")
-        fixed = [s for s in site.fixed_sources if s != site.name]
+        if why.get(site.name):
+            result.notes.append(str(why[site.name]))
+        fixed = shortcuts.fixed_parts(site, layer)
         if fixed:
-            result.notes.append("fixed input (no weight on the path): " + ", ".join(fixed))
+            result.notes.append(
+                "fixed input (no weight of this neuron scales it): " + ", ".join(fixed)
+            )
     return results
 
 
@@ -886,6 +901,7 @@ def initialize_foreign(
         trace, layers = _find.find_sites(model, batches[0], forward, dt)
         batches = limit_samples(batches, trace.batch_size, max_samples)
         _check_sharing(model, trace)
+        shortcuts.resolve_shared(trace, layers)  # membrane shortcuts: a knob per first neuron
         runner = Runner(model, batches, trace, forward)
         default_note = None
         if sigma_u is None and method == "fluctuation":
@@ -1030,7 +1046,8 @@ def _owner(tensor: torch.Tensor, owners: dict[int, str]) -> str:
 
 
 def _check_sharing(model: nn.Module, trace: Trace) -> None:
-    """Refuse tied weights and modules that feed several neurons: one scale cannot fit both."""
+    """Refuse tied weights and neurons used at two places: one scale cannot fit both (a
+    module whose output reaches several neurons: :func:`shortcuts.resolve_shared`)."""
 
     def outer(name: str) -> str:
         return name.rsplit(".", 1)[0]
@@ -1050,16 +1067,6 @@ def _check_sharing(model: nn.Module, trace: Trace) -> None:
         )
     for site in trace.sites:
         _check_one_place(site)
-    feeds: dict[str, str] = {}
-    for site in trace.sites:
-        for knob in site.knobs:
-            if knob in feeds and feeds[knob] != site.name:
-                raise ValueError(
-                    f"module {knob!r} feeds two neurons, {feeds[knob]!r} and {site.name!r} "
-                    "(a module used twice in the forward pass): one scale cannot fit both; "
-                    "use a separate module for each"
-                )
-            feeds[knob] = site.name
 
 
 def _check_one_place(site: Site) -> None:

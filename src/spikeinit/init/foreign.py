@@ -496,6 +496,7 @@ def init_joint(
     gen: torch.Generator | None,
     iterations: int,
     tol: float,
+    accept: float = 0.05,
 ) -> dict[str, SiteResult] | None:
     """All neurons fed through BatchNorm, set together: one pass per round.
 
@@ -508,7 +509,9 @@ def init_joint(
     the BatchNorms change a little with each round). Returns None, having
     changed nothing, when some BatchNorm output does not reach its neuron
     unchanged in shape (pooling after BatchNorm): then the neurons are set one
-    at a time.
+    at a time. Where the rounds end unsettled (the last round still moved some
+    neuron), one more pass checks them: from the first neuron off by more than
+    ``accept``, the neurons are left out of the result, to be set one at a time.
     """
     modules: dict[str, Any] = runner.trace.modules
     norms_of = {s.name: list(s.knobs) for _, s in pairs}
@@ -518,8 +521,12 @@ def init_joint(
             return None
     for _, site in pairs:
         _draw_behind(site, modules, gen)
+    with torch.no_grad():  # the solve scales from 1, as init_site does (a zero-init BN stays 0)
+        for name in all_norms:
+            modules[name].weight.fill_(1.0)
     results: dict[str, SiteResult] = {}
     why: dict[str, str | None] = {}
+    floored: dict[str, torch.Tensor] = {}  # channels already set to their minimum
     first = True
     rounds, silent_before, awake_since = 0, len(pairs) + 1, 0
     while True:
@@ -567,6 +574,7 @@ def init_joint(
             solve_b = base_sig + _bcast((mu - m_b) / m_g, part_sig, True).float() * g_dc
             a, b, d = moments(solve_a, solve_b, mode, True)
             c, ok = solve_scale(a, b, d, sigma_u * theta)
+            c = shortcuts.floor_once(c, a, b, d, sigma_u * theta, floored, site.name)
             why[site.name] = None if ok else shortcuts.reach_note(a, b, d, sigma_u * theta, fixed)
             silent += int(bool((a <= 0).any()))
             delta = (mu - c * m_a - m_b) / m_g
@@ -599,6 +607,8 @@ def init_joint(
         if rounds >= iterations + len(pairs):
             break
         silent_before = silent
+    if not done:
+        _drop_unsettled(pairs, runner, results, sigma_u, accept)
     for layer, site in pairs:
         result = results.get(site.name)
         if result is None:
@@ -616,6 +626,25 @@ def init_joint(
                 "fixed input (no weight of this neuron scales it): " + ", ".join(fixed)
             )
     return results
+
+
+def _drop_unsettled(
+    pairs: list[tuple[ForeignLayer, Site]],
+    runner: Runner,
+    results: dict[str, SiteResult],
+    sigma_u: float,
+    accept: float,
+) -> None:
+    """Remove from ``results`` every neuron from the first one (in execution order) whose
+    sigma_U is off by more than ``accept`` in a fresh pass (init_joint)."""
+    currents, _ = runner.capture(None, [s for _, s in pairs])
+    for index, (layer, site) in enumerate(pairs):
+        current = currents[site.name]
+        got = spread(free_signal(layer, current), variance_mode(current, layer))
+        if abs(got - sigma_u * layer.params.threshold) > accept * sigma_u * layer.params.threshold:
+            for _, later in pairs[index:]:
+                results.pop(later.name, None)
+            return
 
 
 def _next_log_gain(history: list[tuple[float, float]], target: float) -> float:
@@ -934,6 +963,7 @@ def initialize_foreign(
                 for layer, site in joint
             )
             and len(joint) == sum(1 for site in trace.sites if site.name not in output_of)
+            and not shortcuts.any_shared(trace.sites)  # a stream read after it is set: in order
         ):
             found = init_joint(
                 joint,
@@ -943,6 +973,7 @@ def initialize_foreign(
                 gen,
                 max_iter + 1 if calibrate else 4,
                 tol if calibrate else 0.02,
+                tol if calibrate else 0.05,
             )
             if found is not None:
                 results.update(found)

@@ -46,6 +46,7 @@ def resolve_shared(trace: Trace, layers: list[ForeignLayer]) -> None:
     neurons, with the model left untouched.
     """
     owner: dict[str, Site] = {}
+    claimed: set[str] = set()  # knobs and the weights behind them, set by an earlier neuron
     for site, layer in zip(trace.sites, layers, strict=True):
         for knob in list(site.knobs):
             first = owner.get(knob)
@@ -63,6 +64,10 @@ def resolve_shared(trace: Trace, layers: list[ForeignLayer]) -> None:
             site.shared[knob] = first.name
         if site.shared:
             _drop_shared(site, layer, trace)
+        # a weight behind this neuron's knob that an earlier neuron already set (the stem
+        # behind a downsampling shortcut's BatchNorm) is not drawn again
+        site.behind = [m for m in site.behind if m not in claimed]
+        claimed.update(site.knobs, site.behind)
 
 
 def _drop_shared(site: Site, layer: ForeignLayer, trace: Trace) -> None:
@@ -76,6 +81,13 @@ def _drop_shared(site: Site, layer: ForeignLayer, trace: Trace) -> None:
     layer.groups = [g for g in layer.groups if not g.name.startswith(prefixes)]
     dropped = {id(getattr(trace.modules[k], "bias", None)) for k in site.shared} - {id(None)}
     layer.bias_tensors = [b for b in layer.bias_tensors if id(b) not in dropped]
+
+
+def any_shared(sites: list[Site]) -> bool:
+    """Whether some neuron reads a knob that an earlier one owns. Such a neuron must be
+    measured after its owner is set (the shared part is its fixed input), so the neurons
+    are set one at a time, in execution order, not all from one pass."""
+    return any(site.shared for site in sites)
 
 
 def fixed_parts(site: Site, layer: ForeignLayer) -> list[str]:
@@ -94,9 +106,12 @@ def no_own_knob_note(site: Site) -> str:
         held = ", ".join(f"{k!r} (set for {o!r})" for k, o in site.shared.items())
         return (
             f"no weights of its own feed this neuron: its input comes through {held}, "
-            "so its sigma_U is what that gives"
+            "so the target is not applied here (its sigma_U is what that gives)"
         )
-    return "no weights feed this neuron: its sigma_U is set by its input"
+    return (
+        "no weights feed this neuron: nothing sets the scale of its input, so the target "
+        "is not applied (its sigma_U is what its input gives)"
+    )
 
 
 def reach_note(
@@ -136,3 +151,26 @@ def reach_note(
                 f"target {target:.4g}); the knob was set to its minimum"
             )
     return "; ".join(notes) or None
+
+
+def floor_once(
+    c: torch.Tensor,
+    a: torch.Tensor,
+    b: torch.Tensor,
+    d: torch.Tensor,
+    target: float,
+    floored: dict[str, torch.Tensor],
+    key: str,
+) -> torch.Tensor:
+    """``c`` with the channels that were already set to their minimum in an earlier round
+    of a repeated solve (and still cannot reach the target) left where they are (``c = 1``),
+    so that repeated rounds do not shrink them by the fallback factor again and again."""
+    disc = b * b - a * (d - target * target)
+    root = (-b + disc.clamp(min=0).sqrt()) / a.clamp(min=1e-300)
+    stuck = (a > 0) & ~((disc >= 0) & (root > 0))
+    before = floored.get(key)
+    if before is not None and before.shape == stuck.shape:
+        c = torch.where(stuck & before, torch.ones_like(c), c)
+        stuck = stuck | before
+    floored[key] = stuck
+    return c

@@ -19,7 +19,6 @@ from interop_models_residual import RESIDUAL_CASES, snntorch_membrane_shortcut
 from torch import nn
 
 import spikeinit as si
-from spikeinit.init.shortcuts import reach_note
 
 pytestmark = [pytest.mark.usefixtures("one_thread"), pytest.mark.filterwarnings("ignore")]
 
@@ -200,6 +199,8 @@ def test_branch_on_a_stream_that_already_has_the_target_starts_as_identity() -> 
 
 
 def test_reach_note_tells_silent_input_from_a_large_shortcut() -> None:
+    from spikeinit.init.shortcuts import reach_note
+
     a = torch.tensor([0.0, 1.0, 1.0])
     b = torch.zeros(3)
     d = torch.tensor([0.0, 0.0, 0.0])

@@ -198,6 +198,20 @@ VIEWS = frozenset(
 )
 
 
+#: autograd operations whose output is linear in each parameter they take (weights,
+#: biases, a BatchNorm's affine weight): a parameter met at any other operation
+#: (``w.sign()``, a standardised or custom-Function weight) is recorded in ``Site.indirect``
+LINEAR_OPS = frozenset(
+    {"AddmmBackward0", "MmBackward0", "BmmBackward0", "MulBackward0", "AddBackward0",
+     "SubBackward0", "MvBackward0", "LinearBackward0", "EmbeddingBackward0"}
+)  # fmt: skip
+
+
+def linear_in_parameters(op: str) -> bool:
+    """Whether the autograd operation ``op`` is linear in the parameters it reads."""
+    return op in LINEAR_OPS or op in VIEWS or "Convolution" in op or "BatchNorm" in op
+
+
 def _param_owner(node: Any, owners: dict[int, tuple[str, nn.Module, str]]) -> str | None:
     """The module whose parameter ``node`` reads, through views of it (``W.t()``), or None."""
     for _ in range(8):
@@ -211,6 +225,36 @@ def _param_owner(node: Any, owners: dict[int, tuple[str, nn.Module, str]]) -> st
             return None
         node = nexts[0]
     return None
+
+
+def _param_source(
+    node: Any, owners: dict[int, tuple[str, nn.Module, str]], limit: int = 12
+) -> tuple[str, bool] | None:
+    """``(module, through_ops)`` when everything ``node`` computes comes from parameters
+    of one module (``W.t()``, ``W.sign()``, ``(W - W.mean()) / W.std()``, a custom
+    autograd Function of ``W``), else None. ``through_ops``: some operation on the way
+    is not a view (the weight reaches the current transformed)."""
+    owner = _param_owner(node, owners)
+    if owner is not None:
+        return owner, False
+    stack, seen, found = [node], set(), set()
+    while stack:
+        n = stack.pop()
+        if id(n) in seen:
+            continue
+        seen.add(id(n))
+        if len(seen) > limit:
+            return None
+        if type(n).__name__ == "AccumulateGrad":
+            held = owners.get(id(n.variable))
+            if held is None:
+                return None  # data (a source leaf, the model input) takes part
+            found.add(held[0])
+            continue
+        stack.extend(m for m, _ in n.next_functions if m is not None)
+    if len(found) != 1:
+        return None
+    return found.pop(), True
 
 
 def _walk(
@@ -239,9 +283,6 @@ def _walk(
         name = type(node).__name__
         if name == "AccumulateGrad":
             tag = leaves.get(id(node.variable))
-            held = owners.get(id(node.variable)) if tag is None else None
-            if held is not None and knob in (None, held[0]) and held[0] not in site.indirect:
-                site.indirect.append(held[0])  # a parameter used through an operation
             if tag is not None:
                 if tag == site.name:
                     site.recurrent = True
@@ -255,15 +296,23 @@ def _walk(
             continue
         nexts = [n for n, _ in node.next_functions if n is not None]
         param_mods: list[str] = []
+        transformed: set[str] = set()
         data_nexts = []
         for n in nexts:
-            owner = _param_owner(n, owners)
-            if owner is None:
+            found = _param_source(n, owners)
+            if found is None:
                 data_nexts.append(n)
-            elif owner not in param_mods:
+                continue
+            owner, through_ops = found
+            if owner not in param_mods:
                 param_mods.append(owner)
+            if through_ops:
+                transformed.add(owner)
         new_knob = knob
         for mname in param_mods:
+            if knob in (None, mname) and (mname in transformed or not linear_in_parameters(name)):
+                if mname not in site.indirect:  # a parameter used through sign(), std(), ...
+                    site.indirect.append(mname)
             module = modules[mname]
             if knob is None and is_knob_module(module):
                 if new_knob is None:

@@ -73,7 +73,7 @@ from ..adapters.trace import (
 )
 from ..nn.base import WeightGroup
 from . import functional as F
-from . import registry, shortcuts
+from . import knob_check, registry, shortcuts
 from .functional import ResetForm
 from .outputs import Readout, decoding, rule_for, target_of
 from .registry import RuleContext
@@ -947,6 +947,7 @@ def initialize_foreign(
             if layer.is_readout or site.name in trace.outputs
         }
         output_rules: dict[str, str] = {}
+        dead: dict[str, str] = {}  # weight modules whose scale does nothing -> their neuron
         targets: dict[str, float] = {}  # sigma_U / theta aimed at, per neuron
         joint = [
             (layer, site)
@@ -1015,6 +1016,18 @@ def initialize_foreign(
                 iterations = max_iter + 1
             else:
                 iterations = 8 if recurrent else 1
+            probe, spread_of = _probe(layer, site, runner)
+            check = knob_check.check_site(layer, site, trace.modules, probe, spread_of)
+            dead.update({name: site.name for name in check.dead})
+            if (
+                check.dead
+                and not layer.weight_groups()
+                and not any(isinstance(trace.modules[k], NORM_TYPES) for k in site.knobs)
+            ):  # nothing scales this neuron's current but, perhaps, a learnable scale
+                results[site.name] = _scale_only(check, probe, spread_of, target * theta)
+                if check.scale is not None:
+                    set_by[check.scale[0].rsplit(".", 1)[0]] = results[site.name].rule
+                continue
             result = init_site(
                 layer,
                 site,
@@ -1026,6 +1039,7 @@ def initialize_foreign(
                 iterations,
                 tol if calibrate else 0.05,
             )
+            result.notes[:0] = check.notes
             results[site.name] = result
             for g in layer.weight_groups():
                 set_by[_owner(g.weight, owner_names)] = (
@@ -1063,7 +1077,43 @@ def initialize_foreign(
             {k for s in trace.sites for k in s.knobs + s.behind},
             {t: s.name for s in reversed(trace.sites) for t in s.transparent},
         )
+        knob_check.annotate(report.modules, dead)
         return report
+
+
+def _probe(
+    layer: ForeignLayer, site: Site, runner: Runner
+) -> tuple[Callable[[], torch.Tensor], Callable[[torch.Tensor], float]]:
+    """``signal()``: the neuron's free signal over one measurement pass; ``spread(s)``:
+    its fluctuation, in the variance mode of the first pass (for init/knob_check.py)."""
+    modes: list[str] = []
+
+    def signal() -> torch.Tensor:
+        current = runner.capture(site, [site])[0][site.name]
+        if not modes:
+            modes.append(variance_mode(current, layer))
+        return free_signal(layer, current)
+
+    def spread_of(s: torch.Tensor) -> float:
+        return spread(s, modes[0] if modes else "temporal")
+
+    return signal, spread_of
+
+
+def _scale_only(
+    check: knob_check.KnobCheck,
+    probe: Callable[[], torch.Tensor],
+    spread_of: Callable[[torch.Tensor], float],
+    target: float,
+) -> SiteResult:
+    """A neuron whose weights do nothing: its learnable scale set by measurement, or nothing."""
+    if check.scale is None:
+        rule = "none (scale-invariant weights)"
+        return SiteResult(rule, 1.0, 0.0, "temporal", False, list(check.notes), [], [])
+    gain = knob_check.set_scale(check.scale[1], probe, spread_of, target)
+    notes = [*check.notes, f"learnable scale {check.scale[0]} multiplied by {gain:.4g}"]
+    rule = "learnable scale (measured): the weights are scale-invariant"
+    return SiteResult(rule, gain, 0.0, "temporal", True, notes, [], [])
 
 
 def _owner_names(model: nn.Module) -> dict[int, str]:

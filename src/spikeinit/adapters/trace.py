@@ -232,7 +232,8 @@ def _param_source(
 ) -> tuple[str, bool] | None:
     """``(module, through_ops)`` when everything ``node`` computes comes from parameters
     of one module (``W.t()``, ``W.sign()``, ``(W - W.mean()) / W.std()``, a custom
-    autograd Function of ``W``), else None. ``through_ops``: some operation on the way
+    autograd Function of ``W``), else None (also where a tensor without gradient, i.e.
+    data, takes part). ``through_ops``: some operation on the way
     is not a view (the weight reaches the current transformed)."""
     owner = _param_owner(node, owners)
     if owner is not None:
@@ -251,7 +252,10 @@ def _param_source(
                 return None  # data (a source leaf, the model input) takes part
             found.add(held[0])
             continue
-        stack.extend(m for m, _ in n.next_functions if m is not None)
+        nexts = [m for m, _ in n.next_functions]
+        if any(m is None for m in nexts):
+            return None  # a constant input takes part (``lin(zeros)``): data, not a weight
+        stack.extend(nexts)
     if len(found) != 1:
         return None
     return found.pop(), True

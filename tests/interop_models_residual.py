@@ -264,6 +264,100 @@ def _sj_spikformer_zoo() -> nn.Module:
     )  # fmt: skip
 
 
+# -----------------------------------------------------------------------------
+# Meta-SpikeFormer / Spike-driven Transformer V2 (Yao, Hu, Zhou, Yuan, Xu, Xu, Li 2024,
+# ICLR, arXiv:2404.03663; github.com/BICLab/Spike-Driven-Transformer-V2
+# classification/models.py: MS_DownSampling, SepConv, MS_ConvBlock, Spiking_vit_MetaFormer).
+# Conv stages with membrane shortcuts: x = SepConv(x) + x; x = x + MLP(x), every branch
+# starting with a neuron; SepConv = lif, 1x1 conv, BN, lif, depthwise 7x7, 1x1 conv, BN.
+# torch Conv2d / BatchNorm2d on [T*B, ...] as in the source; MultiStepLIFNode(tau=2,
+# detach_reset) -> LIFNode(step_mode='m'); the first two stages only (16 and 32 channels),
+# then the head (mean over positions, lif, Linear); a static image repeated T=4 times.
+# -----------------------------------------------------------------------------
+def sj_meta_spikeformer_transcribed() -> nn.Module:
+    def lif() -> nn.Module:
+        return _sdt_lif()
+
+    class DownSampling(nn.Module):
+        def __init__(self, cin: int, cout: int, k: int, s: int, p: int, first: bool) -> None:
+            super().__init__()
+            self.encode_conv = nn.Conv2d(cin, cout, kernel_size=k, stride=s, padding=p)
+            self.encode_bn = nn.BatchNorm2d(cout)
+            if not first:
+                self.encode_lif = lif()
+
+        def forward(self, x: Tensor) -> Tensor:
+            T, B = x.shape[:2]
+            if hasattr(self, "encode_lif"):
+                x = self.encode_lif(x)
+            x = self.encode_conv(x.flatten(0, 1))
+            _, _, H, W = x.shape
+            return self.encode_bn(x).reshape(T, B, -1, H, W).contiguous()
+
+    class SepConv(nn.Module):
+        def __init__(self, dim: int, expansion_ratio: int = 2) -> None:
+            super().__init__()
+            med = expansion_ratio * dim
+            self.lif1 = lif()
+            self.pwconv1 = nn.Conv2d(dim, med, kernel_size=1, bias=False)
+            self.bn1 = nn.BatchNorm2d(med)
+            self.lif2 = lif()
+            self.dwconv = nn.Conv2d(med, med, kernel_size=7, padding=3, groups=med, bias=False)
+            self.pwconv2 = nn.Conv2d(med, dim, kernel_size=1, bias=False)
+            self.bn2 = nn.BatchNorm2d(dim)
+
+        def forward(self, x: Tensor) -> Tensor:
+            T, B, C, H, W = x.shape
+            x = self.lif1(x)
+            x = self.bn1(self.pwconv1(x.flatten(0, 1))).reshape(T, B, -1, H, W)
+            x = self.lif2(x)
+            x = self.dwconv(x.flatten(0, 1))
+            return self.bn2(self.pwconv2(x)).reshape(T, B, -1, H, W)
+
+    class ConvBlock(nn.Module):
+        def __init__(self, dim: int, mlp_ratio: int = 4) -> None:
+            super().__init__()
+            self.Conv = SepConv(dim)
+            self.lif1 = lif()
+            self.conv1 = nn.Conv2d(dim, dim * mlp_ratio, kernel_size=3, padding=1, bias=False)
+            self.bn1 = nn.BatchNorm2d(dim * mlp_ratio)
+            self.lif2 = lif()
+            self.conv2 = nn.Conv2d(dim * mlp_ratio, dim, kernel_size=3, padding=1, bias=False)
+            self.bn2 = nn.BatchNorm2d(dim)
+
+        def forward(self, x: Tensor) -> Tensor:
+            T, B, C, H, W = x.shape
+            x = self.Conv(x) + x  # membrane shortcut around SepConv
+            x_feat = x
+            x = self.bn1(self.conv1(self.lif1(x).flatten(0, 1))).reshape(T, B, 4 * C, H, W)
+            x = self.bn2(self.conv2(self.lif2(x).flatten(0, 1))).reshape(T, B, C, H, W)
+            return x_feat + x  # and around the channel MLP
+
+    class MetaSpikeFormer(nn.Module):
+        def __init__(self, in_channels: int = 1, num_classes: int = 10, T: int = 4) -> None:
+            super().__init__()
+            self.T = T
+            self.downsample1_1 = DownSampling(in_channels, 16, 7, 2, 3, first=True)
+            self.ConvBlock1_1 = nn.ModuleList([ConvBlock(16)])
+            self.downsample1_2 = DownSampling(16, 32, 3, 2, 1, first=False)
+            self.ConvBlock1_2 = nn.ModuleList([ConvBlock(32)])
+            self.lif = lif()
+            self.head = nn.Linear(32, num_classes)
+
+        def forward(self, x: Tensor) -> Tensor:
+            x = x.unsqueeze(0).repeat(self.T, 1, 1, 1, 1)
+            x = self.downsample1_1(x)
+            for blk in self.ConvBlock1_1:
+                x = blk(x)
+            x = self.downsample1_2(x)
+            for blk in self.ConvBlock1_2:
+                x = blk(x)
+            x = self.lif(x.flatten(3).mean(3))
+            return self.head(x).mean(0)
+
+    return MetaSpikeFormer()
+
+
 def _dvs(b: int) -> Tensor:
     return poisson((4, b, 2, 32, 32), 0.1)
 
@@ -297,6 +391,13 @@ RESIDUAL_CASES = [
         _seeded(sj_spike_driven_transformer_transcribed), _seeded_data(_dvs), batch=4,
         no_neuron_weights=("head",),
         notes="SDSA + MLP with membrane shortcuts, 2 blocks of 64 channels; DVS-like frames",
+    ),
+    InteropCase(
+        "sj_meta_spikeformer_transcribed", "spikingjelly",
+        "github.com/BICLab/Spike-Driven-Transformer-V2 classification/models.py",
+        _seeded(sj_meta_spikeformer_transcribed), mnist_images, static=True, batch=4,
+        no_neuron_weights=("head",),
+        notes="two conv stages (16, 32 channels) of SepConv + MLP membrane shortcuts",
     ),
     InteropCase(
         "sj_spike_driven_transformer_zoo", "spikingjelly",

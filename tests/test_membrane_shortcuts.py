@@ -111,6 +111,57 @@ def _check_case(case: InteropCase, calibrate: bool, tolerance: float) -> None:
     assert not off, f"sigma_U / theta off target (+- {tolerance:.0%}): {off}"
 
 
+def test_registry_cites_sources_and_holds_membrane_shortcuts() -> None:
+    """At least four networks whose stream reaches several neurons through one module,
+    counted independently: a weight module's output feeding two neurons' inputs."""
+    assert len({c.name for c in RESIDUAL_CASES}) == len(RESIDUAL_CASES)
+    assert all("/" in c.source or "issue" in c.source for c in RESIDUAL_CASES)
+    with_shortcut = [c.name for c in RESIDUAL_CASES if _module_feeds_two_neurons(c)]
+    assert len(with_shortcut) >= 6, with_shortcut
+    assert "sj_spikformer_zoo" not in with_shortcut  # spikes are added there, not currents
+
+
+def _module_feeds_two_neurons(case: InteropCase) -> bool:
+    """Whether some weight or BatchNorm module's output is a summand of two neurons' inputs,
+    found without spikeinit: a small constant added to that output (a forward hook) moves
+    exactly those inputs by the same constant (through additions, pooling and means; a
+    weight or a BatchNorm on the way changes it). In double precision a 1e-9 shift flips
+    no spike; snnTorch's spikes are float32 whatever the input, so there 1e-4."""
+    if case.framework == "snntorch":
+        return _feeds_two(case, case.build(), case.make_data(), 1e-4, 2e-6)
+    default = torch.get_default_dtype()
+    torch.set_default_dtype(torch.float64)
+    try:
+        return _feeds_two(case, case.build().double(), case.make_data().double(), 1e-9, 1e-12)
+    finally:
+        torch.set_default_dtype(default)
+
+
+def _feeds_two(
+    case: InteropCase, model: nn.Module, x: torch.Tensor, delta: float, tol: float
+) -> bool:
+    def inputs(shift: nn.Module | None) -> dict[str, torch.Tensor]:
+        hooks = []
+        if shift is not None:
+            hooks.append(shift.register_forward_hook(lambda _m, _a, o: o + delta))
+        try:
+            return _inputs(case, model, x)
+        finally:
+            for h in hooks:
+                h.remove()
+
+    base = inputs(None)
+    kinds = (nn.Linear, nn.modules.conv._ConvNd, nn.modules.batchnorm._BatchNorm)
+    for m in model.modules():
+        if not isinstance(m, kinds):
+            continue
+        moved = inputs(m)
+        exact = {n: ((v - base[n] - delta).abs() < tol).double().mean() for n, v in moved.items()}
+        if sum(1 for share in exact.values() if share > 0.9) >= 2:
+            return True
+    return False
+
+
 @pytest.mark.parametrize("case", CASES)
 def test_one_call_lands_every_layer_on_target(case: InteropCase) -> None:
     _check_case(case, calibrate=False, tolerance=0.10)

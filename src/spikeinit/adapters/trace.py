@@ -82,6 +82,14 @@ class Site:
             sets are not nested; see :func:`places`).
         call_fed: for each of those calls, whether its input came from a source
             (a neuron or the model input) at all.
+        knob_behind: for each knob, the weight modules behind it (``behind`` per knob).
+        indirect: modules whose parameters reach the input only through an operation
+            that is not a view (``F.linear(x, w.sign())``, a standardised or masked
+            weight) with no other knob before: candidates that
+            :mod:`spikeinit.init.knob_check` measures.
+        shared: knobs on this neuron's paths that an earlier neuron owns (a membrane
+            shortcut: one module's output reaches two neurons), ``knob -> owner``;
+            filled by :mod:`spikeinit.init.shortcuts`.
     """
 
     name: str
@@ -98,6 +106,9 @@ class Site:
     knob_sources: dict[str, list[str]] = field(default_factory=dict)
     call_knobs: list[list[str]] = field(default_factory=list)
     call_fed: list[bool] = field(default_factory=list)
+    knob_behind: dict[str, list[str]] = field(default_factory=dict)
+    indirect: list[str] = field(default_factory=list)
+    shared: dict[str, str] = field(default_factory=dict)
 
 
 def places(site: Site) -> tuple[list[str], list[str]] | None:
@@ -187,6 +198,20 @@ VIEWS = frozenset(
 )
 
 
+#: autograd operations whose output is linear in each parameter they take (weights,
+#: biases, a BatchNorm's affine weight): a parameter met at any other operation
+#: (``w.sign()``, a standardised or custom-Function weight) is recorded in ``Site.indirect``
+LINEAR_OPS = frozenset(
+    {"AddmmBackward0", "MmBackward0", "BmmBackward0", "MulBackward0", "AddBackward0",
+     "SubBackward0", "MvBackward0", "LinearBackward0", "EmbeddingBackward0"}
+)  # fmt: skip
+
+
+def linear_in_parameters(op: str) -> bool:
+    """Whether the autograd operation ``op`` is linear in the parameters it reads."""
+    return op in LINEAR_OPS or op in VIEWS or "Convolution" in op or "BatchNorm" in op
+
+
 def _param_owner(node: Any, owners: dict[int, tuple[str, nn.Module, str]]) -> str | None:
     """The module whose parameter ``node`` reads, through views of it (``W.t()``), or None."""
     for _ in range(8):
@@ -200,6 +225,40 @@ def _param_owner(node: Any, owners: dict[int, tuple[str, nn.Module, str]]) -> st
             return None
         node = nexts[0]
     return None
+
+
+def _param_source(
+    node: Any, owners: dict[int, tuple[str, nn.Module, str]], limit: int = 12
+) -> tuple[str, bool] | None:
+    """``(module, through_ops)`` when everything ``node`` computes comes from parameters
+    of one module (``W.t()``, ``W.sign()``, ``(W - W.mean()) / W.std()``, a custom
+    autograd Function of ``W``), else None (also where a tensor without gradient, i.e.
+    data, takes part). ``through_ops``: some operation on the way
+    is not a view (the weight reaches the current transformed)."""
+    owner = _param_owner(node, owners)
+    if owner is not None:
+        return owner, False
+    stack, seen, found = [node], set(), set()
+    while stack:
+        n = stack.pop()
+        if id(n) in seen:
+            continue
+        seen.add(id(n))
+        if len(seen) > limit:
+            return None
+        if type(n).__name__ == "AccumulateGrad":
+            held = owners.get(id(n.variable))
+            if held is None:
+                return None  # data (a source leaf, the model input) takes part
+            found.add(held[0])
+            continue
+        nexts = [m for m, _ in n.next_functions]
+        if any(m is None for m in nexts):
+            return None  # a constant input takes part (``lin(zeros)``): data, not a weight
+        stack.extend(nexts)
+    if len(found) != 1:
+        return None
+    return found.pop(), True
 
 
 def _walk(
@@ -241,15 +300,23 @@ def _walk(
             continue
         nexts = [n for n, _ in node.next_functions if n is not None]
         param_mods: list[str] = []
+        transformed: set[str] = set()
         data_nexts = []
         for n in nexts:
-            owner = _param_owner(n, owners)
-            if owner is None:
+            found = _param_source(n, owners)
+            if found is None:
                 data_nexts.append(n)
-            elif owner not in param_mods:
+                continue
+            owner, through_ops = found
+            if owner not in param_mods:
                 param_mods.append(owner)
+            if through_ops:
+                transformed.add(owner)
         new_knob = knob
         for mname in param_mods:
+            if knob in (None, mname) and (mname in transformed or not linear_in_parameters(name)):
+                if mname not in site.indirect:  # a parameter used through sign(), std(), ...
+                    site.indirect.append(mname)
             module = modules[mname]
             if knob is None and is_knob_module(module):
                 if new_knob is None:
@@ -259,6 +326,9 @@ def _walk(
             elif knob is not None and isinstance(module, WEIGHT_TYPES):
                 if mname not in site.behind and mname not in site.knobs:
                     site.behind.append(mname)
+                per_knob = site.knob_behind.setdefault(knob, [])
+                if mname not in per_knob:
+                    per_knob.append(mname)
             elif not is_knob_module(module) and mname not in site.transparent:
                 site.transparent.append(mname)
         if knob is None and not param_mods and name not in site.ops:

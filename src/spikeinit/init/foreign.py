@@ -52,6 +52,7 @@ analytically for Poisson input and a single weight matrix.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -83,7 +84,7 @@ from ..measure import (  # the shared measuring code (re-exported: si.init.forei
 )
 from ..nn.base import WeightGroup
 from . import functional as F
-from . import registry
+from . import knob_check, registry, shortcuts
 from .outputs import decoding, rule_for, target_of
 from .registry import RuleContext
 from .report import GroupInit, InitReport, LayerInit, ModuleInit
@@ -123,6 +124,7 @@ def solve_scale(
     root = (-b + disc.clamp(min=0).sqrt()) / a.clamp(min=1e-300)
     ok = ok and bool((root > 0).all())
     fallback = (-b / a.clamp(min=1e-300)).clamp(min=1e-3)
+    fallback = torch.where(a > 0, fallback, torch.ones_like(fallback))  # no input: keep
     c = torch.where((disc >= 0) & (root > 0), root, fallback)
     return c, ok
 
@@ -213,14 +215,13 @@ def init_site(
         if bn.bias is not None:
             betas.append(bn.bias)
     if not groups and not norms:
-        notes.append("no weights feed this neuron: its sigma_U is set by its input")
+        notes.append(shortcuts.no_own_knob_note(site))
         return SiteResult("none", 1.0, 0.0, "temporal", True, notes, norms, list(site.behind))
     per_channel = bool(norms)
     knob_tensors = gammas if norms else [g.weight for g in groups]
     shift_tensors = betas if norms else layer.bias_parameters()
-    # a neuron with its own input weights takes the input through them: no fixed part
-    own = layer.has_own_input_weights()
-    fixed = [] if own else [s for s in site.fixed_sources if s != site.name]
+    fixed = shortcuts.fixed_parts(site, layer)
+    why: str | None = None
     total_gain = torch.ones(1, dtype=torch.float64)
     reachable = True
     mode = "temporal"
@@ -278,6 +279,7 @@ def init_site(
             converged = True
             break
         c, ok = solve_scale(a, b, d, sigma_target)
+        why = None if ok else shortcuts.reach_note(a, b, d, sigma_target, fixed)
         if recurrent and len(history) >= 2:
             # the spikes that feed back change with the scale: bracket the target in
             # log-log and interpolate (regula falsi), or step along the last secant
@@ -300,11 +302,8 @@ def init_site(
         factor = math.exp(best[0] - math.log(float(total_gain.mean())))
         _scale(knob_tensors, torch.full_like(total_gain, factor), False)
         total_gain = total_gain * factor
-    if not reachable:
-        notes.append(
-            "target sigma_U not reachable: the part of the input that no weight scales "
-            "(e.g. a residual shortcut) alone fluctuates more; the knob was set to its minimum"
-        )
+    if why is not None:
+        notes.append(why)
     if norms:
         rule = "BatchNorm affine per channel (measured)"
         notes.append(
@@ -317,7 +316,7 @@ def init_site(
     if site.ops:
         notes.append("between the weights and the neuron: " + ", ".join(site.ops))
     if fixed:
-        notes.append("fixed input (no weight on the path): " + ", ".join(fixed))
+        notes.append("fixed input (no weight of this neuron scales it): " + ", ".join(fixed))
     return SiteResult(
         rule,
         float(total_gain.mean()),
@@ -338,6 +337,7 @@ def init_joint(
     gen: torch.Generator | None,
     iterations: int,
     tol: float,
+    accept: float = 0.05,
 ) -> dict[str, SiteResult] | None:
     """All neurons fed through BatchNorm, set together: one pass per round.
 
@@ -350,7 +350,9 @@ def init_joint(
     the BatchNorms change a little with each round). Returns None, having
     changed nothing, when some BatchNorm output does not reach its neuron
     unchanged in shape (pooling after BatchNorm): then the neurons are set one
-    at a time.
+    at a time. Where the rounds end unsettled (the last round still moved some
+    neuron), one more pass checks them: from the first neuron off by more than
+    ``accept``, the neurons are left out of the result, to be set one at a time.
     """
     modules: dict[str, Any] = runner.trace.modules
     norms_of = {s.name: list(s.knobs) for _, s in pairs}
@@ -360,12 +362,19 @@ def init_joint(
             return None
     for _, site in pairs:
         _draw_behind(site, modules, gen)
+    with torch.no_grad():  # the solve scales from 1, as init_site does (a zero-init BN stays 0)
+        for name in all_norms:
+            modules[name].weight.fill_(1.0)
     results: dict[str, SiteResult] = {}
+    why: dict[str, str | None] = {}
+    floored: dict[str, torch.Tensor] = {}  # channels already set to their minimum
     first = True
-    for _round in range(iterations):
+    rounds, silent_before, awake_since = 0, len(pairs) + 1, 0
+    while True:
         outs: dict[str, list[torch.Tensor]] = {n: [] for n in all_norms}
         currents, _ = runner.capture(None, [s for _, s in pairs], outputs=outs)
         done = True
+        silent = 0  # neurons that no fluctuation reached this round (the layers before are silent)
         for layer, site in pairs:
             current = currents[site.name]
             bns = [modules[n] for n in norms_of[site.name]]
@@ -386,7 +395,7 @@ def init_joint(
             scaled = sum(p - b for p, b in zip(parts, betas, strict=True))
             assert isinstance(scaled, torch.Tensor)
             part_sig = free_signal(layer, scaled)
-            fixed = [s for s in site.fixed_sources if s != site.name]
+            fixed = shortcuts.fixed_parts(site, layer)
             if fixed:
                 rest = current - sum(parts)
                 base_sig = free_signal(layer, rest)
@@ -406,6 +415,9 @@ def init_joint(
             solve_b = base_sig + _bcast((mu - m_b) / m_g, part_sig, True).float() * g_dc
             a, b, d = moments(solve_a, solve_b, mode, True)
             c, ok = solve_scale(a, b, d, sigma_u * theta)
+            c = shortcuts.floor_once(c, a, b, d, sigma_u * theta, floored, site.name)
+            why[site.name] = None if ok else shortcuts.reach_note(a, b, d, sigma_u * theta, fixed)
+            silent += int(bool((a <= 0).any()))
             delta = (mu - c * m_a - m_b) / m_g
             with torch.no_grad():
                 for k, bn in enumerate(bns):
@@ -424,9 +436,21 @@ def init_joint(
                 list(site.behind),
             )
         first = False
-        if done:
+        rounds += 1
+        # a deep stack wakes up a few layers per round (a silent layer feeds zeros to the
+        # next): the layers that woke last get ``iterations`` rounds too, while the silent
+        # layers get fewer
+        if silent:
+            awake_since = rounds
+        stuck = silent and silent >= silent_before and rounds >= iterations
+        if done or stuck or rounds - awake_since >= iterations:
             break
-    for _layer, site in pairs:
+        if rounds >= iterations + len(pairs):
+            break
+        silent_before = silent
+    if not done:
+        _drop_unsettled(pairs, runner, results, sigma_u, accept)
+    for layer, site in pairs:
         result = results.get(site.name)
         if result is None:
             continue
@@ -435,12 +459,33 @@ def init_joint(
             "free membrane hits the targets with batch statistics; running stats set from the "
             "data (evaluation mode gives the same current)"
         )
-        if not result.reachable:
-            result.notes.append("target sigma_U not reachable: the shortcut alone fluctuates more")
-        fixed = [s for s in site.fixed_sources if s != site.name]
+        if why.get(site.name):
+            result.notes.append(str(why[site.name]))
+        fixed = shortcuts.fixed_parts(site, layer)
         if fixed:
-            result.notes.append("fixed input (no weight on the path): " + ", ".join(fixed))
+            result.notes.append(
+                "fixed input (no weight of this neuron scales it): " + ", ".join(fixed)
+            )
     return results
+
+
+def _drop_unsettled(
+    pairs: list[tuple[ForeignLayer, Site]],
+    runner: Runner,
+    results: dict[str, SiteResult],
+    sigma_u: float,
+    accept: float,
+) -> None:
+    """Remove from ``results`` every neuron from the first one (in execution order) whose
+    sigma_U is off by more than ``accept`` in a fresh pass (init_joint)."""
+    currents, _ = runner.capture(None, [s for _, s in pairs])
+    for index, (layer, site) in enumerate(pairs):
+        current = currents[site.name]
+        got = spread(free_signal(layer, current), variance_mode(current, layer))
+        if abs(got - sigma_u * layer.params.threshold) > accept * sigma_u * layer.params.threshold:
+            for _, later in pairs[index:]:
+                results.pop(later.name, None)
+            return
 
 
 def _next_log_gain(history: list[tuple[float, float]], target: float) -> float:
@@ -683,6 +728,7 @@ def initialize_foreign(
         trace, layers = _find.find_sites(model, batches[0], forward, dt)
         batches = limit_samples(batches, trace.batch_size, max_samples)
         _check_sharing(model, trace)
+        shortcuts.resolve_shared(trace, layers)  # membrane shortcuts: a knob per first neuron
         runner = Runner(model, batches, trace, forward)
         default_note = None
         if sigma_u is None and measured:
@@ -699,6 +745,7 @@ def initialize_foreign(
             if layer.is_readout or site.name in trace.outputs
         }
         output_rules: dict[str, str] = {}
+        dead: dict[str, str] = {}  # weight modules whose scale does nothing -> their neuron
         targets: dict[str, float] = {}  # sigma_U / theta aimed at, per neuron
         joint = [
             (layer, site)
@@ -715,6 +762,7 @@ def initialize_foreign(
                 for layer, site in joint
             )
             and len(joint) == sum(1 for site in trace.sites if site.name not in output_of)
+            and not shortcuts.any_shared(trace.sites)  # a stream read after it is set: in order
         ):
             found = init_joint(
                 joint,
@@ -724,6 +772,7 @@ def initialize_foreign(
                 gen,
                 max_iter + 1 if calibrate else 4,
                 tol if calibrate else 0.02,
+                tol if calibrate else 0.05,
             )
             if found is not None:
                 results.update(found)
@@ -765,6 +814,18 @@ def initialize_foreign(
                 iterations = max_iter + 1
             else:
                 iterations = 8 if recurrent or layer.nonlinear else 1
+            probe, spread_of = _probe(layer, site, runner)
+            check = knob_check.check_site(layer, site, trace.modules, probe, spread_of)
+            dead.update({name: site.name for name in check.dead})
+            if (
+                check.dead
+                and not layer.weight_groups()
+                and not any(isinstance(trace.modules[k], NORM_TYPES) for k in site.knobs)
+            ):  # nothing scales this neuron's current but, perhaps, a learnable scale
+                results[site.name] = _scale_only(check, probe, spread_of, target * theta)
+                if check.scale is not None:
+                    set_by[check.scale[0].rsplit(".", 1)[0]] = results[site.name].rule
+                continue
             result = init_site(
                 layer,
                 site,
@@ -776,6 +837,7 @@ def initialize_foreign(
                 iterations,
                 tol if calibrate else 0.05,
             )
+            result.notes[:0] = check.notes
             results[site.name] = result
             for g in layer.weight_groups():
                 set_by[_owner(g.weight, owner_names)] = (
@@ -813,7 +875,43 @@ def initialize_foreign(
             {k for s in trace.sites for k in s.knobs + s.behind},
             {t: s.name for s in reversed(trace.sites) for t in s.transparent},
         )
+        knob_check.annotate(report.modules, dead)
         return report
+
+
+def _probe(
+    layer: ForeignLayer, site: Site, runner: Runner
+) -> tuple[Callable[[], torch.Tensor], Callable[[torch.Tensor], float]]:
+    """``signal()``: the neuron's free signal over one measurement pass; ``spread(s)``:
+    its fluctuation, in the variance mode of the first pass (for init/knob_check.py)."""
+    modes: list[str] = []
+
+    def signal() -> torch.Tensor:
+        current = runner.capture(site, [site])[0][site.name]
+        if not modes:
+            modes.append(variance_mode(current, layer))
+        return free_signal(layer, current)
+
+    def spread_of(s: torch.Tensor) -> float:
+        return spread(s, modes[0] if modes else "temporal")
+
+    return signal, spread_of
+
+
+def _scale_only(
+    check: knob_check.KnobCheck,
+    probe: Callable[[], torch.Tensor],
+    spread_of: Callable[[torch.Tensor], float],
+    target: float,
+) -> SiteResult:
+    """A neuron whose weights do nothing: its learnable scale set by measurement, or nothing."""
+    if check.scale is None:
+        rule = "none (scale-invariant weights)"
+        return SiteResult(rule, 1.0, 0.0, "temporal", False, list(check.notes), [], [])
+    gain = knob_check.set_scale(check.scale[1], probe, spread_of, target)
+    notes = [*check.notes, f"learnable scale {check.scale[0]} multiplied by {gain:.4g}"]
+    rule = "learnable scale (measured): the weights are scale-invariant"
+    return SiteResult(rule, gain, 0.0, "temporal", True, notes, [], [])
 
 
 def _owner_names(model: nn.Module) -> dict[int, str]:
@@ -827,7 +925,8 @@ def _owner(tensor: torch.Tensor, owners: dict[int, str]) -> str:
 
 
 def _check_sharing(model: nn.Module, trace: Trace) -> None:
-    """Refuse tied weights and modules that feed several neurons: one scale cannot fit both."""
+    """Refuse tied weights and neurons used at two places: one scale cannot fit both (a
+    module whose output reaches several neurons: :func:`shortcuts.resolve_shared`)."""
 
     def outer(name: str) -> str:
         return name.rsplit(".", 1)[0]
@@ -847,16 +946,6 @@ def _check_sharing(model: nn.Module, trace: Trace) -> None:
         )
     for site in trace.sites:
         _check_one_place(site)
-    feeds: dict[str, str] = {}
-    for site in trace.sites:
-        for knob in site.knobs:
-            if knob in feeds and feeds[knob] != site.name:
-                raise ValueError(
-                    f"module {knob!r} feeds two neurons, {feeds[knob]!r} and {site.name!r} "
-                    "(a module used twice in the forward pass): one scale cannot fit both; "
-                    "use a separate module for each"
-                )
-            feeds[knob] = site.name
 
 
 def _check_one_place(site: Site) -> None:

@@ -364,7 +364,7 @@ def _dvs(b: int) -> Tensor:
 
 SJ = "fangwei123456/spikingjelly spikingjelly/activation_based/"
 
-RESIDUAL_CASES = [
+MODELS_RESIDUAL = [
     InteropCase(
         "snntorch_membrane_shortcut", "snntorch",
         "spikeinit issue 25 (pattern of " + SJ + "model/ms_resnet.py), snnTorch tutorial_5 style",

@@ -373,7 +373,7 @@ LAYERS: list[set[str]] = [
 #: and the registry below the model-level code that asks it
 INIT_LAYERS: list[set[str]] = [
     {"report", "outputs"},
-    {"targets"},
+    {"targets", "shortcuts", "knob_check"},
     {"rules"},
     {"functional", "propagation_rules", "perez_nieves", "dale_rule"},  # names kept importable
     {"registry", "calibrate"},

@@ -15,14 +15,14 @@ import math
 import pytest
 import torch
 from interop_models import InteropCase, called_neurons, is_spiking_neuron, run_reference
-from interop_models_residual import RESIDUAL_CASES, snntorch_membrane_shortcut
+from interop_models_residual import MODELS_RESIDUAL, snntorch_membrane_shortcut
 from torch import nn
 
 import spikeinit as si
 
 pytestmark = [pytest.mark.usefixtures("one_thread"), pytest.mark.filterwarnings("ignore")]
 
-CASES = [pytest.param(c, id=c.name) for c in RESIDUAL_CASES]
+CASES = [pytest.param(c, id=c.name) for c in MODELS_RESIDUAL]
 HUGE = 1e30
 
 
@@ -114,9 +114,9 @@ def _check_case(case: InteropCase, calibrate: bool, tolerance: float) -> None:
 def test_registry_cites_sources_and_holds_membrane_shortcuts() -> None:
     """At least four networks whose stream reaches several neurons through one module,
     counted independently: a weight module's output feeding two neurons' inputs."""
-    assert len({c.name for c in RESIDUAL_CASES}) == len(RESIDUAL_CASES)
-    assert all("/" in c.source or "issue" in c.source for c in RESIDUAL_CASES)
-    with_shortcut = [c.name for c in RESIDUAL_CASES if _module_feeds_two_neurons(c)]
+    assert len({c.name for c in MODELS_RESIDUAL}) == len(MODELS_RESIDUAL)
+    assert all("/" in c.source or "issue" in c.source for c in MODELS_RESIDUAL)
+    with_shortcut = [c.name for c in MODELS_RESIDUAL if _module_feeds_two_neurons(c)]
     assert len(with_shortcut) >= 6, with_shortcut
     assert "sj_spikformer_zoo" not in with_shortcut  # spikes are added there, not currents
 
@@ -233,7 +233,7 @@ def test_branch_on_a_stream_that_already_has_the_target_starts_as_identity() -> 
     """MS-ResNet: a block's first neuron reads the stream, which already has sigma_U on
     target from the neuron before it; the branch added to it is set to its minimum (as
     the zoo's own zero-initialised bn2), and the note on that layer says why."""
-    case = next(c for c in RESIDUAL_CASES if c.name == "sj_ms_resnet_transcribed")
+    case = next(c for c in MODELS_RESIDUAL if c.name == "sj_ms_resnet_transcribed")
     model = case.build()
     report = si.initialize(model, case.make_data())
     notes = {la.name: " ".join(la.notes) for la in report.layers}
@@ -314,7 +314,7 @@ def test_shortcut_notes_only_on_layers_that_read_a_shortcut() -> None:
     (the lif1 after a block without downsampling, and the head's lif) carry a note about
     it; the lif1 after a downsampling block reads conv + BatchNorm shortcuts, its own
     knobs, and the lif2 of every block reads its branch only."""
-    case = next(c for c in RESIDUAL_CASES if c.name == "sj_ms_resnet_transcribed")
+    case = next(c for c in MODELS_RESIDUAL if c.name == "sj_ms_resnet_transcribed")
     model = case.build()
     report = si.initialize(model, case.make_data())
     readers = {"layers.1.lif1", "layers.2.lif1", "layers.4.lif1", "lif"}

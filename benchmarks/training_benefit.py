@@ -16,7 +16,8 @@ own model takes), with
 Writes ``results.json`` and ``report.md`` in ``--out``: per network and init, the
 validation accuracy after epoch 1, the final test accuracy, the epochs to 90 % of
 the best validation accuracy any run of that network reached, the initial firing
-rate (spikes per step) of each spiking layer and the initialisation time.
+rate of each spiking layer (Hz, as ``si.diagnose`` gives it; every network here steps
+at dt = 1 ms, so 1 Hz is one spike per 1000 steps) and the initialisation time.
 """
 
 from __future__ import annotations
@@ -146,7 +147,7 @@ def report(rows: list[dict[str, Any]], config: dict[str, Any]) -> str:
         f"`python -m benchmarks.training_benefit {config['argv']}`",
         "",
         "| network | init | val acc after epoch 1 | test acc (final) | epochs to 90 % of best "
-        "| initial spikes/step per layer | init s |",
+        "| initial rate per layer (Hz; dt = 1 ms, so spikes per 1000 steps) | init s |",
         "|---|---|---|---|---|---|---|",
     ]
     for t in table(rows):

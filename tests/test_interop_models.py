@@ -23,7 +23,7 @@ from interop_models import (
 
 import spikeinit as si
 from spikeinit.init.foreign import STATIC_SIGMA_U
-from spikeinit.init.outputs import OUTPUT_SIGMA_U
+from spikeinit.init.outputs import OUTPUT_SIGMA_U, READOUT_SIGMA_U
 
 pytestmark = pytest.mark.filterwarnings("ignore")
 
@@ -144,7 +144,9 @@ def test_initialize_then_diagnose_hits_target(case: InteropCase):
     run = _initialised(case)
     aims = _aims(run)
     spiking = _spiking_layers(run["diag"], case)
-    assert all(aims[d.name] in (1.0, STATIC_SIGMA_U, OUTPUT_SIGMA_U) for d in spiking), aims
+    assert all(
+        aims[d.name] in (1.0, STATIC_SIGMA_U, OUTPUT_SIGMA_U, READOUT_SIGMA_U) for d in spiking
+    ), aims
     bad = {
         d.name: (round(d.sigma_u_theta, 3), aims[d.name])
         for d in spiking

@@ -18,7 +18,7 @@ from torch import nn
 import spikeinit as si
 from spikeinit.adapters import find
 from spikeinit.init.foreign import STATIC_SIGMA_U
-from spikeinit.init.outputs import OUTPUT_SIGMA_U
+from spikeinit.init.outputs import OUTPUT_SIGMA_U, READOUT_SIGMA_U
 
 snn = pytest.importorskip("snntorch")
 
@@ -233,3 +233,42 @@ def test_an_output_layer_fed_sample_varying_spikes_is_set_on_its_whole_spread():
     diag = si.diagnose(net, x, time_dim=0)
     assert diag.layers[0].variance == "total"
     assert abs(diag.layers[0].sigma_u_theta - whole) < 0.02 * whole
+
+
+class MembraneOut(Tutorial5):
+    """The same network returning only the output layer's membrane record (its spikes are
+    not returned): decoded by its membrane."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
+        return super().forward(x)[1]
+
+
+def test_an_output_decoded_by_its_membrane_gets_the_membrane_target():
+    torch.manual_seed(0)
+    auto = si.initialize(MembraneOut(), _spikes(), seed=0)
+    out = auto.layers[1]
+    assert out.output == "membrane" and "decoded by its membrane" in out.output_rule
+    assert out.target_sigma_u_theta == READOUT_SIGMA_U
+    assert abs(out.sigma_u_theta - READOUT_SIGMA_U) < 0.1 * READOUT_SIGMA_U
+    # both returned (snnTorch's convention): spikes unless the user says the loss reads the
+    # membrane; the report says how to say so
+    both = si.initialize(Tutorial5(), _spikes(), seed=0)
+    assert both.layers[1].target_sigma_u_theta == OUTPUT_SIGMA_U
+    assert "readout='membrane'" in both.layers[1].output_rule
+    told = si.initialize(Tutorial5(), _spikes(), seed=0, readout="membrane")
+    assert told.layers[1].target_sigma_u_theta == READOUT_SIGMA_U
+    assert abs(told.layers[1].sigma_u_theta - READOUT_SIGMA_U) < 0.1 * READOUT_SIGMA_U
+    spikes = si.initialize(MembraneOut(), _spikes(), seed=0, readout="spikes")
+    assert spikes.layers[1].target_sigma_u_theta == OUTPUT_SIGMA_U
+    assert told.layers[0].sigma_u_theta == pytest.approx(both.layers[0].sigma_u_theta)
+
+
+def test_spikes_and_membrane_rules_are_refused_for_spikeinit_models():
+    p = si.LIFParams(tau_mem=20e-3, tau_syn=10e-3, dt=1e-3)
+    model = nn.Sequential(si.nn.SpikingLinear(20, 16, params=p), si.nn.Readout(16, 4, params=p))
+    before = [t.detach().clone() for t in model.parameters()]
+    x = (torch.rand(50, 8, 20, generator=torch.Generator().manual_seed(0)) < 0.05).float()
+    for rule in ("spikes", "membrane"):
+        with pytest.raises(ValueError, match="readout as a number, 'spikes', 'membrane'"):
+            si.initialize(model, x, readout=rule)
+    assert all(torch.equal(a, b) for a, b in zip(before, model.parameters(), strict=True))

@@ -27,6 +27,7 @@ from spikeinit.entry_points import (
     is_entry_point,
     load_entry_point,
 )
+from spikeinit.init.outputs import OUTPUT_SIGMA_U, READOUT_SIGMA_U
 
 USER_FILE = textwrap.dedent(
     '''
@@ -479,3 +480,20 @@ def test_a_sweep_file_names_the_user_model_and_its_keyword_arguments(user_file, 
     assert sorted(r["spec"]["model_kw"]["hidden"] for r in trials) == [8, 16]
     assert all(r["spec"]["dataset_kw"] == {"n": 300} for r in trials)
     assert all("activity" in r["history"][0] for r in trials)
+
+
+def test_output_membrane_sets_the_output_layer_for_a_loss_on_its_membrane(user_file, tmp_path):
+    """``--output membrane`` (the loss reads the output layer's membrane, snnTorch tutorial
+    5) makes ``readout="auto"`` the membrane target; the trace alone sees both returned."""
+    model, data = f"{user_file}:snntorch_net", f"{user_file}:digits"
+    rules = {}
+    for output in ("membrane", "auto"):
+        out = tmp_path / output
+        argv = ["compare", "--model", model, "--data", data, *SNN, "--inits", "fluctuation",
+                "--seeds", "1", "--output", output, "--out", str(out)]  # fmt: skip
+        assert main(argv) == 0
+        (trial,) = json.loads((out / "results.json").read_text())["trials"]
+        (layer,) = [la for la in trial["init"]["layers"] if la["output"]]
+        rules[output] = (layer["target_sigma_u_theta"], layer["output_rule"])
+    assert rules["membrane"][0] == READOUT_SIGMA_U and "readout='membrane'" in rules["membrane"][1]
+    assert rules["auto"][0] == OUTPUT_SIGMA_U and "decoded as spikes" in rules["auto"][1]

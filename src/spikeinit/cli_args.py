@@ -168,7 +168,7 @@ def loss_name(text: str) -> str:
     )
 
 
-READOUT_RULES: tuple[str, ...] = ("auto", "fluctuation", "normal", "keep")
+READOUT_RULES: tuple[str, ...] = ("auto", "spikes", "membrane", "fluctuation", "normal", "keep")
 
 
 def readout_rule(text: str) -> str | float:

@@ -57,6 +57,15 @@ def _first_batches(loader: Any, n_samples: int) -> list[torch.Tensor]:
     return out
 
 
+def decoded_readout(spec: Any) -> Any:
+    """The output-layer rule: ``readout="auto"`` with ``--output membrane`` (the loss reads
+    the output layer's membrane, as snnTorch's tutorial 5) is ``"membrane"``; the trace
+    alone sees both spikes and membrane returned (docs/science.md, 'Output layers')."""
+    if spec.readout == "auto" and spec.output == "membrane":
+        return "membrane"
+    return spec.readout
+
+
 def build_user(
     spec: Any, split: str = "train"
 ) -> tuple[Any, ForeignClassifier, list[Any], dict[str, Any]]:
@@ -90,7 +99,7 @@ def user_run(
     else:
         report = initialize(
             net, batches, method=spec.init, sigma_u=spec.sigma_u, mu_u=spec.mu_u,
-            seed=spec.seed, forward=clf.call, readout=spec.readout,  # type: ignore[arg-type]
+            seed=spec.seed, forward=clf.call, readout=decoded_readout(spec),  # type: ignore[arg-type]
         ).to_dict()  # fmt: skip
     report["seconds"] = time.perf_counter() - t0
     diagnosis = diagnose(net, batches, forward=clf.call).to_dict() if diagnose_init else None

@@ -807,7 +807,7 @@ def initialize_foreign(
             target = sigma_u
             if decoded:
                 assert out_rule is not None
-                target, output_rules[site.name] = target_of(out_rule, sigma_u, is_readout)
+                target, output_rules[site.name] = target_of(out_rule, sigma_u, decoded)
             targets[site.name] = target
             recurrent = site.recurrent or any(g.kind == "rec" for g in layer.weight_groups())
             if calibrate:

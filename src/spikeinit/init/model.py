@@ -79,7 +79,7 @@ __all__ = [
     "spiking_layers",
 ]
 
-READOUT_RULES = OUTPUT_RULES
+READOUT_RULES = tuple(r for r in OUTPUT_RULES if r not in ("spikes", "membrane"))
 
 
 def _check_native_sharing(model: nn.Module) -> None:
@@ -228,10 +228,11 @@ def initialize(
             "time_dim=None applies to snnTorch / Norse / SpikingJelly models whose forward is "
             "one step; spikeinit's own layers take time-first data [T, B, ...]"
         )
-    if not isinstance(targets.readout, str):
+    if not isinstance(targets.readout, str) or targets.readout in ("spikes", "membrane"):
         raise ValueError(
-            "readout as a number or a {layer name: rule} dict applies to snnTorch / Norse / "
-            "SpikingJelly models; spikeinit's own model takes one of " + str(list(READOUT_RULES))
+            "readout as a number, 'spikes', 'membrane' or a {layer name: rule} dict applies to "
+            "snnTorch / Norse / SpikingJelly / sinabs models; spikeinit's own model takes one "
+            "of " + str(list(READOUT_RULES))
         )
     targets = replace(
         targets,

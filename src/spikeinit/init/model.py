@@ -54,6 +54,7 @@ import torch
 from torch import nn
 
 from .. import theory
+from .._api_checks import check_model_and_data, check_reals
 from ..adapters.find import TimeDim, check_time_dim
 from ..adapters.trace import shared_parameters
 from ..catalog import init_names
@@ -577,6 +578,9 @@ def initialize(
     Returns:
         An :class:`InitReport`.
     """
+    check_model_and_data(model, data)
+    check_reals(sigma_u=sigma_u, mu_u=mu_u, xi=xi, alpha=alpha, nu=nu, tol=tol,
+                target_rate=target_rate)  # fmt: skip
     check_time_dim(time_dim, forward)
     methods = init_names()  # the registry's rules for whole models, read at call time
     if method not in methods:

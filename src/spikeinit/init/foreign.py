@@ -75,6 +75,7 @@ from ..nn.base import WeightGroup
 from . import functional as F
 from . import registry
 from .functional import ResetForm
+from .missed import report_missed
 from .outputs import Readout, decoding, rule_for, target_of
 from .registry import RuleContext
 from .report import GroupInit, InitReport, LayerInit, ModuleInit
@@ -1016,6 +1017,7 @@ def initialize_foreign(
             {k for s in trace.sites for k in s.knobs + s.behind},
             {t: s.name for s in reversed(trace.sites) for t in s.transparent},
         )
+        report_missed(model, report, trace.sites, dict(model.named_modules()))
         return report
 
 

@@ -21,7 +21,7 @@ import spikeinit as si
 from spikeinit.cli import build_parser, main
 from spikeinit.experiments import sweep
 
-SRC = str(Path(__file__).resolve().parents[1] / "src")
+SRC = str(Path(si.__file__).resolve().parents[1])  # the spikeinit under test
 TINY = ["--dataset", "randman", "--samples-per-class", "20", "--batch-size", "50",
         "--hidden", "16", "--epochs", "1"]  # fmt: skip
 

@@ -18,8 +18,7 @@ import torch
 from torch import nn
 
 import spikeinit as si
-from spikeinit.cli import build_parser, main
-from spikeinit.experiments import sweep
+from spikeinit.cli import main
 
 SRC = str(Path(si.__file__).resolve().parents[1])  # the spikeinit under test
 TINY = ["--dataset", "randman", "--samples-per-class", "20", "--batch-size", "50",
@@ -131,12 +130,15 @@ def test_hand_edited_trial_json_on_resume_exits_2(finished_sweep, capsys, conten
         trial_json.write_text(saved)
 
 
-def test_grid_value_too_long_for_a_file_name_is_shortened():
-    grid = {"hidden": [sweep.parse_value("hidden", "1" * 300)]}
-    [trial] = sweep.make_trials(grid, {"dataset": "randman"})
-    assert all(len(part) <= 255 for part in trial.name.split("/"))
-    other = sweep.make_trials({"hidden": [sweep.parse_value("hidden", "1" * 299 + "2")]}, {})
-    assert other[0].name != trial.name  # the spec hash still tells them apart
+def test_grid_value_too_long_for_a_file_name_is_recorded_not_a_traceback(tmp_path, capsys):
+    out = tmp_path / "s"
+    argv = ["sweep", *TINY, "--engine", "inprocess", "--grid", "hidden=" + "1" * 300,
+            "--max-failures", "0", "--out", str(out)]  # fmt: skip
+    assert main(argv) == 1  # before: OSError [Errno 36] File name too long, no results.json
+    [trial] = json.loads((out / "results.json").read_text())["trials"]
+    assert trial["status"] == "failed"
+    assert all(len(part) <= 255 for part in trial["name"].split("/"))
+    assert (out / trial["name"] / "attempts").exists()
 
 
 # -- raw exception types from the Python API ----------------------------------------------
@@ -337,24 +339,33 @@ def test_diagnose_checkpoint_with_model_is_refused(finished_sweep, tmp_path, cap
              "--model", out=tmp_path / "d")  # fmt: skip
 
 
-def _plan(tmp_path, toml: str, *cli: str):
+def _sweep_with_file(tmp_path, capsys, toml: str, *cli: str):
     cfg = tmp_path / "s.toml"
     cfg.write_text(toml)
-    args = build_parser().parse_args(["sweep", "--config", str(cfg), *cli])
-    return sweep.plan(args)
+    out = tmp_path / "sw"
+    argv = ["sweep", *TINY, "--engine", "inprocess", "--config", str(cfg), "--out", str(out)]
+    return argv, [*argv, *cli], out
 
 
-def test_toml_fixed_seed_is_refused(tmp_path):
-    with pytest.raises(ValueError, match=r"\[fixed\] seed"):
-        _plan(tmp_path, "[grid]\nsigma_u = [1]\n[fixed]\nseed = 3\n")
+def test_toml_fixed_seed_is_refused(tmp_path, capsys):
+    _, argv, out = _sweep_with_file(tmp_path, capsys, "[grid]\nsigma_u = [1]\n[fixed]\nseed = 3\n")
+    _refused(argv, capsys, "[fixed] seed", out=out)
 
 
-def test_command_line_wins_over_the_toml_file(tmp_path):
+def test_command_line_wins_over_the_toml_file(tmp_path, capsys):
     toml = "seed = 4\n[grid]\nsigma_u = [1]\n[fixed]\ndataset = 'digits'\n"
-    trials, _, config = _plan(tmp_path, toml)
-    assert trials[0].spec.seed == 4 and trials[0].spec.dataset == "digits"  # the file's
-    trials, _, config = _plan(tmp_path, toml, "--seed", "0", "--dataset", "randman")
-    assert trials[0].spec.seed == 0 and trials[0].spec.dataset == "randman"  # the CLI's
+    # TINY gives --dataset randman; the file says digits
+    _, argv, out = _sweep_with_file(tmp_path, capsys, toml, "--seed", "0")
+    assert main(argv) == 0
+    [trial] = json.loads((out / "results.json").read_text())["trials"]
+    assert trial["spec"]["seed"] == 0 and trial["spec"]["dataset"] == "randman"
+
+
+def test_toml_values_hold_where_the_command_line_is_silent(tmp_path, capsys):
+    argv, _, out = _sweep_with_file(tmp_path, capsys, "seed = 4\n[grid]\nsigma_u = [1]\n")
+    assert main(argv) == 0
+    [trial] = json.loads((out / "results.json").read_text())["trials"]
+    assert trial["spec"]["seed"] == 4
 
 
 # -- other ---------------------------------------------------------------------------------

@@ -84,6 +84,8 @@ def run_command(args: argparse.Namespace) -> int:
         return _fail(args.command, os_error_line(exc))
     except MemoryError:
         return _fail(args.command, _NO_MEMORY)
+    except OverflowError as exc:  # a size beyond what a C integer or a float holds
+        return _fail(args.command, f"a value is too large to compute with ({exc})")
     except RuntimeError as exc:
         # the dataset is not on disk and cannot be downloaded (offline), training
         # diverged, or an allocation for the sizes asked for failed

@@ -70,8 +70,8 @@ def _tau_of_decay(name: str, value: object, decay: float, dt: float, allowed: st
     lo, hi = math.exp(-1.0), math.exp(-1.0 / MAX_TAU_STEPS)
     if not (lo < decay <= hi):
         raise ValueError(
-            f"{name} must be in {allowed}, got {value!r}: it gives a decay of {decay:.6g} per "
-            f"step, and spikeinit needs a time constant above one step (decay > "
+            f"{name} must be in {allowed} with dt = {dt!r} s, got {value!r}: it gives a decay "
+            f"of {decay:.6g} per step, and spikeinit needs a time constant above one step (decay > "
             f"{lo:.4f}) and at most {MAX_TAU_STEPS:g} steps (decay <= {hi:.6f})"
         )
     return -dt / math.log(decay)
@@ -194,6 +194,7 @@ class LIFParams:
             if not (0.0 < value < 1.0):
                 raise ValueError(f"{name} must be in (0, 1), got {value!r}")
         positive_finite("dt", dt)
+        positive_finite("threshold", threshold)
         allowed = _decay_range(lambda d: d, True)
         tau_mem = _tau_of_decay("beta", beta, float(beta), dt, allowed)
         tau_syn = None if alpha is None else _tau_of_decay("alpha", alpha, alpha, dt, allowed)
@@ -254,6 +255,7 @@ class LIFParams:
         has a current synapse; ``LIFBox`` does not). Defaults are Norse's.
         """
         positive_finite("dt", dt)
+        positive_finite("v_th", v_th)
         taus: dict[str, float | None] = {}
         for name, value in (("tau_mem_inv", tau_mem_inv), ("tau_syn_inv", tau_syn_inv)):
             if value is None:
@@ -298,6 +300,7 @@ class LIFParams:
         if not tau > 1.0:
             raise ValueError(f"tau must be > 1 (in steps), got {tau!r}")
         positive_finite("dt", dt)
+        positive_finite("v_threshold", v_threshold)
         allowed = _decay_range(lambda d: 1.0 / (1.0 - d), True, ".7g") + " (steps)"
         tau_mem = _tau_of_decay("tau", tau, 1.0 - 1.0 / tau, dt, allowed)
         if v_reset not in (None, 0.0):

@@ -81,6 +81,8 @@ def _user_model(
 def _check_checkpoint_options(args: argparse.Namespace) -> None:
     """A checkpoint brings its own model and weights: options that would build or
     initialise another model are refused rather than ignored."""
+    if args.checkpoint is not None and not args.checkpoint.strip():
+        raise ValueError("checkpoint must be a run directory or a .pt file, got ''")
     if not args.checkpoint:
         return
     given = [

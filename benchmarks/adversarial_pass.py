@@ -228,13 +228,13 @@ def _expect(spec: Num | None, value: Any) -> str:
 
 # -- the command line ----------------------------------------------------------------------------
 
-TRAIN = ["train", "--dataset", "randman", "--samples-per-class", "10", "--batch-size", "50",
+TRAIN = ["train", "--dataset", "randman", "--samples-per-class", "20", "--batch-size", "50",
          "--hidden", "8", "--epochs", "1"]  # fmt: skip
 PROPAGATION = ["propagation", "--depth", "2", "--width", "10", "--steps", "5", "--batch", "4",
                "--inits", "kaiming"]  # fmt: skip
 THEORY = ["theory", "--steps", "60", "--burn-in", "10", "--neurons", "8", "--batch", "2",
           "--sigmas", "0.5", "--mus", "0.0", "--n-inputs", "20"]  # fmt: skip
-SWEEP = ["sweep", "--dataset", "randman", "--samples-per-class", "10", "--batch-size", "50",
+SWEEP = ["sweep", "--dataset", "randman", "--samples-per-class", "20", "--batch-size", "50",
          "--hidden", "8", "--epochs", "1", "--engine", "inprocess"]  # fmt: skip
 
 #: ``(command base, option, oracle)``: a number option of a command and its documented range
@@ -243,8 +243,8 @@ CLI_OPTIONS: list[tuple[list[str], str, Num | None]] = [
     (TRAIN, "--batch-size", Num(1, 100_000, integer=True)),
     (TRAIN, "--lr", None),  # a huge lr may diverge (exit 2) or run
     (TRAIN, "--sigma-u", Num(0, 10, lo_open=True)),
-    (TRAIN, "--steps", Num(1, 10_000, integer=True)),
-    (TRAIN, "--samples-per-class", Num(1, 10_000, integer=True)),
+    (TRAIN, "--steps", Num(2, 10_000, integer=True)),  # T = 1 has no temporal variance
+    (TRAIN, "--samples-per-class", Num(20, 10_000, integer=True)),  # 10 classes in val
     (TRAIN, "--seed", Num(0, 2**32 - 1, integer=True)),
     (TRAIN, "--diagnose-every", Num(1, 100_000, integer=True)),
     (TRAIN, "--hidden", Num(1, 100_000, integer=True)),
@@ -254,7 +254,7 @@ CLI_OPTIONS: list[tuple[list[str], str, Num | None]] = [
     (PROPAGATION, "--threshold", Num(0, 10, lo_open=True)),
     (PROPAGATION, "--batch", Num(1, 100_000, integer=True)),
     (THEORY, "--nu", Num(0, 1000, lo_open=True)),
-    (THEORY, "--dt", Num(0, 0.01, lo_open=True)),
+    (THEORY, "--dt", Num(2e-7, 0.01)),  # tau_mem (20 ms) at most 1e5 steps of dt
     (THEORY, "--tau-mem", None),  # in range but too close to dt: refused either way
     (THEORY, "--threshold", Num(0, 100, lo_open=True)),
     (THEORY, "--burn-in", Num(0, 59, integer=True)),  # 0 <= burn-in < --steps (60)
@@ -498,7 +498,7 @@ def _randman_case(name: str, value: Any) -> Case:
         expect = "any"
 
     def call() -> None:
-        kw = {"samples_per_class": 5, "n_steps": 20, "n_classes": 2, name: value}
+        kw = {"samples_per_class": 20, "n_steps": 20, "n_classes": 2, name: value}
         si.data.randman(**kw)
 
     return Case("api", f"si.data.randman({name}={value!r})", name, expect, _api(call),
@@ -667,33 +667,33 @@ def _draw(strategy: st.SearchStrategy[Any], n: int) -> list[Any]:
     return seen
 
 
-def cases(scale: int = 1) -> list[Case]:
-    """Every case of the pass (``scale`` multiplies the drawn examples)."""
+def cases(scale: float = 1.0) -> list[Case]:
+    """Every case of the pass (``scale`` multiplies the number of drawn examples)."""
     out: list[Case] = []
     numbers = st.tuples(st.sampled_from(range(len(CLI_OPTIONS))), st.sampled_from(CLI_NUMBERS))
-    for i, value in _draw(numbers, 120 * scale):
+    for i, value in _draw(numbers, max(1, round(120 * scale))):
         base, option, spec = CLI_OPTIONS[i]
         out.append(_number_case(base, option, spec, value))
     texts = st.tuples(st.sampled_from(range(len(CHOICE_OPTIONS))), st.sampled_from(TEXT_VALUES))
-    for i, value in _draw(texts, 60 * scale):
+    for i, value in _draw(texts, max(1, round(60 * scale))):
         base, option, valid = CHOICE_OPTIONS[i]
         out.append(_text_case(base, option, valid, value))
     init_kw = st.tuples(st.sampled_from(["own", "snntorch"]),
                         st.sampled_from(sorted(INIT_KEYWORDS) + sorted(CHOICE_KEYWORDS)),
                         st.sampled_from(range(len(API_VALUES))))  # fmt: skip
-    for which, name, j in _draw(init_kw, 60 * scale):
+    for which, name, j in _draw(init_kw, max(1, round(60 * scale))):
         out.append(_init_case(which, name, API_VALUES[j]))
     diag_kw = st.tuples(st.sampled_from(sorted(DIAGNOSE_KEYWORDS)),
                         st.sampled_from(range(len(API_VALUES))))  # fmt: skip
-    for name, j in _draw(diag_kw, 12 * scale):
+    for name, j in _draw(diag_kw, max(1, round(12 * scale))):
         out.append(_diagnose_case(name, API_VALUES[j]))
     conv = st.sampled_from([(fn, name) for fn, kws in CONVERSIONS.items() for name in kws])
     for (fn, name), j in _draw(st.tuples(conv, st.sampled_from(range(len(API_VALUES)))),
-                               40 * scale):  # fmt: skip
+                               max(1, round(40 * scale))):  # fmt: skip
         out.append(_conversion_case(fn, name, API_VALUES[j]))
     rm = st.tuples(st.sampled_from(sorted(RANDMAN_KEYWORDS)),
                    st.sampled_from(range(len(API_VALUES))))  # fmt: skip
-    for name, j in _draw(rm, 30 * scale):
+    for name, j in _draw(rm, max(1, round(30 * scale))):
         out.append(_randman_case(name, API_VALUES[j]))
     for fn in ("compare", "sweep"):
         for name, values in EXPERIMENT_KEYWORDS.items():

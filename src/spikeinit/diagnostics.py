@@ -33,7 +33,7 @@ import torch
 from torch import nn
 
 from . import theory
-from ._api_checks import check_model_and_data, check_reals
+from ._api_checks import check_model_and_data, check_reals, names_data_errors
 from .adapters.base import ForeignLayer
 from .adapters.find import TimeDim, check_time_dim, find_sites, resolve_forward
 from .init.foreign import (
@@ -302,6 +302,7 @@ def diagnose_layer(
     )
 
 
+@names_data_errors
 def diagnose(
     model: nn.Module,
     data: torch.Tensor | Iterable[Any],

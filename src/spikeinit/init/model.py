@@ -54,7 +54,7 @@ import torch
 from torch import nn
 
 from .. import theory
-from .._api_checks import check_model_and_data, check_reals
+from .._api_checks import check_model_and_data, check_reals, names_data_errors
 from ..adapters.find import TimeDim, check_time_dim
 from ..adapters.trace import shared_parameters
 from ..catalog import init_names
@@ -488,6 +488,7 @@ def _calibrate_rate(
 
 
 # --------------------------------------------------------------------------- entry point
+@names_data_errors
 def initialize(
     model: nn.Module,
     data: torch.Tensor | Iterable[Any] | None = None,

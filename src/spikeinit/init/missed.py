@@ -46,7 +46,8 @@ _NORMS = (
 
 def _parametrized(name: str, module: nn.Module) -> str | None:
     if parametrize.is_parametrized(module, "weight"):
-        kinds = [type(p).__name__.lstrip("_") for p in module.parametrizations["weight"]]
+        plist: Any = getattr(module, "parametrizations")["weight"]  # noqa: B009
+        kinds = [type(p).__name__.lstrip("_") for p in plist]
         # weight_norm's right inverse restores the weight; spectral_norm divides it by its
         # largest singular value again, so no weight scale sets sigma_U through it
         if any("Spectral" in k for k in kinds):

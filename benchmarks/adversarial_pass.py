@@ -498,7 +498,7 @@ def _randman_case(name: str, value: Any) -> Case:
         expect = "any"
 
     def call() -> None:
-        kw = {"samples_per_class": 20, "n_steps": 20, "n_classes": 2, name: value}
+        kw = {"samples_per_class": 50, "n_steps": 20, "n_classes": 2, name: value}
         si.data.randman(**kw)
 
     return Case("api", f"si.data.randman({name}={value!r})", name, expect, _api(call),

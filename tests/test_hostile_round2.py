@@ -395,3 +395,67 @@ def test_inprocess_sweep_records_a_failing_point_and_goes_on(tmp_path, capsys):
     assert "memory" in failed["error"]
     attempts = (out / failed["name"] / "attempts").read_text()
     assert attempts == "2"  # tried 1 + --max-failures times
+
+
+# -- found by the adversarial pass (benchmarks/adversarial_pass.py) ------------------------
+
+
+@pytest.mark.parametrize(
+    "extra,needle",
+    [
+        (["--lr", "inf"], "--lr"),
+        (["--sigma-u", "nan"], "--sigma-u"),
+        (["--steps", str(10**30)], "--steps"),  # before: OverflowError traceback
+        (["--epochs", str(10**30)], "--epochs"),  # before: accepted, a hang
+    ],
+)
+def test_unbounded_numbers_are_refused(tmp_path, capsys, extra, needle):
+    _refused(["train", *TINY, *extra, "--out", str(tmp_path / "o")], capsys, needle,
+             out=tmp_path / "o")  # fmt: skip
+
+
+def test_diagnose_with_an_empty_checkpoint_path_is_refused(tmp_path, capsys):
+    # before: '' read as "no checkpoint" and a fresh model was diagnosed, exit 0
+    _refused(["diagnose", "", "--out", str(tmp_path / "d")], capsys, "checkpoint",
+             out=tmp_path / "d")  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "make,name",
+    [
+        (lambda: si.LIFParams.from_norse(v_th=0), "v_th"),
+        (lambda: si.LIFParams.from_spikingjelly(v_threshold=math.nan), "v_threshold"),
+        (lambda: si.LIFParams.from_snntorch(beta=0.9, threshold=-1), "threshold"),
+        (lambda: si.LIFParams.from_norse(dt="σ"), "dt"),
+    ],
+)
+def test_framework_thresholds_and_dt_are_named(make, name):
+    with pytest.raises((ValueError, TypeError), match=f"^{name} must be"):
+        make()
+
+
+@pytest.mark.parametrize("bad", ["int", "wrong width", "1-D"])
+def test_data_that_does_not_fit_the_model_names_data(bad):
+    x = _x()
+    data = {"int": x.long(), "wrong width": torch.rand(100, 32, 7), "1-D": x[:, 0, 0]}[bad]
+    for call in (si.initialize, si.diagnose):
+        with pytest.raises(ValueError, match="^data does not fit the model"):
+            call(_Two(), data)
+
+
+def test_huge_xi_names_the_targets():
+    own = si.models.build("fc", (20,), 5, params=si.LIFParams(dt=2e-3), hidden=(16,),
+                          duration=0.2)  # fmt: skip
+    with pytest.raises(ValueError, match=r"xi=1e\+30.*raise sigma_u \(or lower xi\)"):
+        si.initialize(own, _x()[:60], xi=1e30)
+
+
+def test_api_compare_names_its_keyword_not_the_flag(tmp_path):
+    user = tmp_path / "user.py"
+    user.write_text("def build():\n    raise RuntimeError('never')\n"
+                    "def data():\n    raise RuntimeError('never')\n")  # fmt: skip
+    with pytest.raises(ValueError, match="max_failures") as info:
+        si.compare(f"{user}:build", f"{user}:data", out=str(tmp_path / "o"), max_failures=-1)
+    assert "--max-failures" not in str(info.value)
+    with pytest.raises(TypeError, match="^engine must be a name"):
+        si.compare(f"{user}:build", f"{user}:data", out=str(tmp_path / "o"), engine=3)

@@ -132,11 +132,11 @@ def test_hand_edited_trial_json_on_resume_exits_2(finished_sweep, capsys, conten
 
 def test_grid_value_too_long_for_a_file_name_is_recorded_not_a_traceback(tmp_path, capsys):
     out = tmp_path / "s"
-    argv = ["sweep", *TINY, "--engine", "inprocess", "--grid", "hidden=" + "1" * 300,
+    argv = ["sweep", *TINY, "--engine", "inprocess", "--grid", "hidden=16," + "1" * 300,
             "--max-failures", "0", "--out", str(out)]  # fmt: skip
     assert main(argv) == 1  # before: OSError [Errno 36] File name too long, no results.json
-    [trial] = json.loads((out / "results.json").read_text())["trials"]
-    assert trial["status"] == "failed"
+    ok, trial = json.loads((out / "results.json").read_text())["trials"]
+    assert ok["status"] == "ok" and trial["status"] == "failed"
     assert all(len(part) <= 255 for part in trial["name"].split("/"))
     assert (out / trial["name"] / "attempts").exists()
 
@@ -383,6 +383,17 @@ def test_compare_with_a_diverged_run_writes_results(tmp_path, capsys):
     assert "1 diverged" in (out / "report.md").read_text()
 
 
+def test_a_failure_of_every_trial_is_the_set_up_s_one_line(tmp_path, capsys):
+    # the same error in every trial is not a grid point's: exit 2 and no table
+    out = tmp_path / "s"
+    argv = ["sweep", *TINY, "--hidden", "100000000", "--engine", "inprocess",
+            "--grid", "lr=0.1,0.2", "--max-failures", "0", "--out", str(out)]  # fmt: skip
+    code = main(argv)
+    err = capsys.readouterr().err
+    assert code == 2 and "memory" in _one_line(err)
+    assert not (out / "results.json").exists()
+
+
 def test_inprocess_sweep_records_a_failing_point_and_goes_on(tmp_path, capsys):
     out = tmp_path / "s"
     argv = ["sweep", *TINY, "--engine", "inprocess", "--grid", "hidden=16,100000000",
@@ -403,8 +414,8 @@ def test_inprocess_sweep_records_a_failing_point_and_goes_on(tmp_path, capsys):
 @pytest.mark.parametrize(
     "extra,needle",
     [
-        (["--lr", "inf"], "--lr"),
-        (["--sigma-u", "nan"], "--sigma-u"),
+        (["--lr", "inf"], "--lr must be > 0 and finite"),
+        (["--sigma-u", "nan"], "--sigma-u must be > 0 and finite"),
         (["--steps", str(10**30)], "--steps"),  # before: OverflowError traceback
         (["--epochs", str(10**30)], "--epochs"),  # before: accepted, a hang
     ],

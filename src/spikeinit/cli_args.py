@@ -76,17 +76,6 @@ MAX_STEPS = 1_000_000
 MAX_SIZE = 100_000_000
 
 
-def positive_float(text: str) -> float:
-    """An argparse ``type`` for a finite float > 0 (``inf`` and ``nan`` refused)."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if not (math.isfinite(value) and value > 0):
-        raise argparse.ArgumentTypeError(f"must be a finite number > 0, got {text}")
-    return value
-
-
 #: the largest ``--seed`` (numpy's seed range, 2**32 - 1)
 MAX_SEED = 2**32 - 1
 
@@ -255,7 +244,7 @@ def add_training_arguments(p: argparse.ArgumentParser) -> None:
     add_user_arguments(p)
     p.add_argument("--epochs", type=positive_int(MAX_EPOCHS), help="default: the preset's")
     p.add_argument("--batch-size", type=positive_int(MAX_SIZE), help="default: the preset's")
-    p.add_argument("--lr", type=positive_float, help="learning rate (default: the preset's)")
+    p.add_argument("--lr", type=float, help="learning rate (default: the preset's)")
     p.add_argument("--optimizer", choices=OPTIMIZERS)
     p.add_argument(
         "--loss",
@@ -263,7 +252,7 @@ def add_training_arguments(p: argparse.ArgumentParser) -> None:
         help=f"{', '.join(LOSSES)}, auto (a model of your own: the tutorials' loss for its "
         "output) or FILE.py:FUNCTION(trace [T, B, C], y)",
     )
-    p.add_argument("--sigma-u", type=positive_float, help="fluctuation target sigma_U / theta")
+    p.add_argument("--sigma-u", type=float, help="fluctuation target sigma_U / theta")
     p.add_argument("--steps", type=positive_int(MAX_STEPS), help="time steps T (image datasets)")
     p.add_argument("--samples-per-class", type=positive_int(MAX_SIZE), help="Randman size")
     p.add_argument("--hidden", help="hidden widths for fc/recurrent, e.g. 128 or 128,128")

@@ -893,9 +893,13 @@ def run_inprocess(tasks: list[dict[str, Any]], max_failures: int = 2) -> list[di
 
     As on Ray Tune (``FailureConfig(max_failures)``), a trial that raises is tried
     again up to ``max_failures`` times (from its own ``last.pt``) and then recorded
-    as ``failed`` with its error; the other trials go on.
+    as ``failed`` with its error; the other trials go on. If every trial failed
+    with the same error, that error is the set-up's (a missing model file, data
+    that do not load), not a grid point's: it is raised, and the command ends with
+    it in one line instead of a table of identical failures.
     """
     records = []
+    errors: list[Exception] = []
     for task in progress(tasks, total=len(tasks), desc="trials"):
         for attempt in range(max_failures + 1):
             try:
@@ -904,6 +908,9 @@ def run_inprocess(tasks: list[dict[str, Any]], max_failures: int = 2) -> list[di
             except Exception as exc:  # noqa: BLE001 - recorded, as Ray records a trial's error
                 if attempt == max_failures:
                     records.append(_failed_record(task, f"{type(exc).__name__}: {exc}"))
+                    errors.append(exc)
+    if errors and len(errors) == len(tasks) and len({str(e) for e in errors}) == 1:
+        raise errors[0]
     return records
 
 

@@ -126,9 +126,13 @@ def report_missed(
     """Name each neuron's obstacles in ``report`` and warn where its target was missed."""
     by_site = {site.name: obstacles(model, site, modules) for site in sites}
     reasons = {name: why for found in by_site.values() for name, why in found.items()}
+    passed_through = {name for site in sites for name in site.transparent}
     for entry in report.modules:
         if entry.name in reasons and not entry.initialised:
-            entry.reason = reasons[entry.name]
+            # a norm passed through keeps that reason, with why it matters; a parametrized
+            # weight module is not "behind another module's output": say what it is
+            keep = entry.name in passed_through and entry.reason
+            entry.reason = f"{entry.reason}; {reasons[entry.name]}" if keep else reasons[entry.name]
         elif entry.name.endswith(".parametrizations.weight"):
             owner = entry.name.rsplit(".parametrizations.weight", 1)[0]
             if owner in reasons:

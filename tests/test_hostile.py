@@ -57,7 +57,8 @@ def test_from_snntorch_beta_type(beta):
 
 
 def test_from_snntorch_beta_near_one():
-    with pytest.raises(ValueError, match="tau_mem must be at most"):
+    # the message names the parameter given (issue 28), not the tau_mem derived from it
+    with pytest.raises(ValueError, match=r"beta must be in \(0.367879, 0.99999\]"):
         LIFParams.from_snntorch(beta=math.nextafter(1.0, 0.0))
 
 

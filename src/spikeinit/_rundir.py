@@ -30,6 +30,8 @@ LOCK_NAME = ".lock"
 RESULTS_NAME = "results.json"
 #: what a :class:`~spikeinit.train.Trainer` writes into its run directory
 TRAINER_FILES = ("last.pt", "best.pt", "metrics.jsonl")
+#: the report every command writes beside ``results.json``
+REPORT_NAME = "report.md"
 
 _held: dict[str, tuple[int, int]] = {}  # resolved dir -> (fd, depth)
 _guard = threading.Lock()
@@ -48,11 +50,18 @@ def check_out_dir(path: str | os.PathLike[str], name: str = "--out") -> Path:
     p = Path(path)
     if str(path) == "":
         raise ValueError(f"{name} must be a directory path, got ''")
+    _check_no_dangling_link(p, name)
     if p.exists():
         if not p.is_dir():
             raise ValueError(f"{name} {p} exists and is not a directory")
         if not os.access(p, os.W_OK | os.X_OK):
             raise ValueError(f"{name} {p} is not writable")
+        for file in (RESULTS_NAME, REPORT_NAME, *TRAINER_FILES):
+            if (p / file).is_dir():
+                raise ValueError(
+                    f"{name} {p} holds a directory {file!r} where the run writes a file: "
+                    "remove it or choose another --out"
+                )
         return p
     parent = p.absolute().parent
     while not parent.exists():
@@ -62,6 +71,21 @@ def check_out_dir(path: str | os.PathLike[str], name: str = "--out") -> Path:
     if not os.access(parent, os.W_OK | os.X_OK):
         raise ValueError(f"{name} {p} cannot be created: {parent} is not writable")
     return p
+
+
+def _check_no_dangling_link(p: Path, name: str) -> None:
+    """``ValueError`` if ``p`` or one of its ancestors is a symbolic link that leads
+    nowhere (a loop, or a missing target): ``mkdir`` would fail with ELOOP / EEXIST."""
+    for q in (p, *p.absolute().parents):
+        if q.is_symlink() and not q.exists():
+            why = "a loop of links or a missing target"
+            try:
+                q.resolve(strict=True)
+            except RuntimeError:  # Python < 3.13 reports a loop this way
+                why = "a loop of links"
+            except OSError as exc:
+                why = "a loop of links" if exc.errno == 40 else "its target does not exist"
+            raise ValueError(f"{name} {p}: {q} is a symbolic link that leads nowhere ({why})")
 
 
 def run_owner(path: str | os.PathLike[str]) -> str | None:

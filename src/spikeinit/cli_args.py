@@ -69,6 +69,33 @@ def positive_int(upper: int | None = None) -> Any:
     return parse
 
 
+#: bounds of the training commands' sizes: far beyond any run that ends, and small
+#: enough that no integer overflows on the way to the allocation (``--steps 1e30``)
+MAX_EPOCHS = 1_000_000
+MAX_STEPS = 1_000_000
+MAX_SIZE = 100_000_000
+
+
+#: the largest ``--seed`` (numpy's seed range, 2**32 - 1)
+MAX_SEED = 2**32 - 1
+
+
+def int_in(lo: int, hi: int | None = None) -> Any:
+    """An argparse ``type`` for an integer in ``[lo, hi]`` (``>= lo`` without ``hi``)."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+        if value < lo or (hi is not None and value > hi):
+            bound = f"between {lo} and {hi}" if hi is not None else f">= {lo}"
+            raise argparse.ArgumentTypeError(f"must be {bound}, got {text}")
+        return value
+
+    return parse
+
+
 def int_list(upper: int | None = None) -> Any:
     """An argparse ``type`` for a comma-separated list of positive integers (``100,1000``)."""
     one = positive_int(upper)
@@ -132,7 +159,9 @@ def float_list(lo: float, hi: float) -> Any:
 def add_common_arguments(p: argparse.ArgumentParser, out: str) -> None:
     """``--out``, ``--seed`` and ``--device``, shared by every command."""
     p.add_argument("--out", default=out, help="output directory (default: %(default)s)")
-    p.add_argument("--seed", type=int, default=0, help="random seed (default: %(default)s)")
+    p.add_argument(
+        "--seed", type=int_in(0, MAX_SEED), default=0, help="random seed (default: %(default)s)"
+    )
     p.add_argument("--device", default="cpu", help="torch device, e.g. cpu or cuda")
 
 
@@ -213,8 +242,8 @@ def add_training_arguments(p: argparse.ArgumentParser) -> None:
         "nn.Module (snnTorch, Norse, SpikingJelly, spikeinit); needs --data",
     )
     add_user_arguments(p)
-    p.add_argument("--epochs", type=positive_int(), help="default: the preset's")
-    p.add_argument("--batch-size", type=positive_int(), help="default: the preset's")
+    p.add_argument("--epochs", type=positive_int(MAX_EPOCHS), help="default: the preset's")
+    p.add_argument("--batch-size", type=positive_int(MAX_SIZE), help="default: the preset's")
     p.add_argument("--lr", type=float, help="learning rate (default: the preset's)")
     p.add_argument("--optimizer", choices=OPTIMIZERS)
     p.add_argument(
@@ -224,8 +253,8 @@ def add_training_arguments(p: argparse.ArgumentParser) -> None:
         "output) or FILE.py:FUNCTION(trace [T, B, C], y)",
     )
     p.add_argument("--sigma-u", type=float, help="fluctuation target sigma_U / theta")
-    p.add_argument("--steps", type=positive_int(), help="time steps T (image datasets)")
-    p.add_argument("--samples-per-class", type=positive_int(), help="Randman size")
+    p.add_argument("--steps", type=positive_int(MAX_STEPS), help="time steps T (image datasets)")
+    p.add_argument("--samples-per-class", type=positive_int(MAX_SIZE), help="Randman size")
     p.add_argument("--hidden", help="hidden widths for fc/recurrent, e.g. 128 or 128,128")
 
 
@@ -260,7 +289,7 @@ def add_user_arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument(
         "--repeat-steps",
-        type=positive_int(),
+        type=positive_int(MAX_STEPS),
         help="feed a static batch this many steps to a one-step model (snnTorch init_hidden)",
     )
 
@@ -337,9 +366,9 @@ def add_engine_arguments(p: argparse.ArgumentParser, engine: str) -> None:
     )
     p.add_argument(
         "--max-failures",
-        type=int,
+        type=int_in(0),
         default=2,
-        help="retries of a trial whose worker dies (default: %(default)s)",
+        help="retries of a trial that fails or whose worker dies (default: %(default)s)",
     )
 
 
@@ -506,6 +535,8 @@ def add_sweep(sub: Any) -> None:
         help="skip finished trials, continue interrupted ones from their last checkpoint",
     )
     add_engine_arguments(p, "ray")
+    # unset, so that a --config file's value is used unless the command line gives one
+    p.set_defaults(dataset=None, seed=None)
     _command(p, "sweep")
 
 

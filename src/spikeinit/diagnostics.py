@@ -33,6 +33,7 @@ import torch
 from torch import nn
 
 from . import theory
+from ._api_checks import check_model_and_data, check_reals, names_data_errors
 from .adapters.base import ForeignLayer
 from .adapters.find import TimeDim, check_time_dim, find_sites, resolve_forward
 from .measure import (
@@ -302,6 +303,7 @@ def diagnose_layer(
     )
 
 
+@names_data_errors
 def diagnose(
     model: nn.Module,
     data: torch.Tensor | Iterable[Any],
@@ -319,6 +321,8 @@ def diagnose(
     data) or ``None`` (no time axis, one step) for a foreign model whose forward
     is one step; ``"auto"`` probes and refuses to guess.
     """
+    check_model_and_data(model, data)
+    check_reals(saturation=saturation)
     check_time_dim(time_dim, forward)
     if not 0 < saturation <= 1:
         raise ValueError(f"saturation must be in (0, 1], got {saturation!r}")

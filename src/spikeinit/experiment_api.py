@@ -28,6 +28,7 @@ import argparse
 import importlib
 import inspect
 import json
+import re
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, NoReturn
@@ -69,10 +70,28 @@ class _ArgumentError(ValueError):
     pass
 
 
+def _keyword(match: re.Match[str]) -> str:
+    return match.group(1)[2:].replace("-", "_")
+
+
+def _check_strings(**values: Any) -> None:
+    """``TypeError`` naming a keyword that must be a string (or a list of strings)."""
+    for name, value in values.items():
+        items = [value] if name != "inits" else value
+        if name == "inits" and (isinstance(value, str) or not isinstance(value, Sequence)):
+            raise TypeError(f"inits must be a list of method names, got {value!r}")
+        if not items or not all(isinstance(v, str) and v for v in items):
+            raise TypeError(
+                f"{name} must be {'names' if name == 'inits' else 'a name'}, got {value!r}"
+            )
+
+
 def _parse(argv: list[str]) -> argparse.Namespace:
     parser = build_parser()
 
     def fail(message: str) -> NoReturn:
+        # the command's words for the API's: "argument --max-failures" -> "max_failures"
+        message = re.sub(r"argument (--[a-z][a-z-]*)(/[-a-z]+)?", _keyword, message)
         raise _ArgumentError(message)
 
     for action in parser._subparsers._group_actions:  # type: ignore[union-attr]
@@ -128,6 +147,7 @@ def compare(
     ``readout``, ``sigma_u``, ``seed``, ``device``, ``resume``, ``address``,
     ``max_concurrent``, ``threads``, ...): ``spikeinit compare --help``.
     """
+    _check_strings(inits=inits, engine=engine)
     argv = [
         "compare", "--model", factory_reference(model, "model"),
         "--data", factory_reference(data, "data"), "--inits", ",".join(inits),
@@ -153,6 +173,7 @@ def sweep(
     ``grid`` maps sweep parameters (``sigma_u``, ``mu_u``, ``xi``, ``lr``, ``readout``,
     ...: ``spikeinit sweep --help``) to their values; ``options`` as for :func:`compare`.
     """
+    _check_strings(engine=engine)
     if not isinstance(grid, Mapping) or not grid:
         raise ValueError("grid must be a non-empty {parameter: [values]} mapping")
     items = []

@@ -30,6 +30,7 @@ section 'Neuron conventions')::
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Literal
 
@@ -60,6 +61,26 @@ def _check_tau_steps(name: str, tau: float, dt: float) -> None:
             f"exp(-dt/{name}) is too close to 1 for a bounded PSP kernel "
             f"(spikeinit.params.MAX_KERNEL_STEPS = {MAX_KERNEL_STEPS})"
         )
+
+
+def _tau_of_decay(name: str, value: object, decay: float, dt: float, allowed: str) -> float:
+    """``tau = -dt / ln(decay)`` for a framework's parameter ``name`` that gives the
+    per-step ``decay``; ``ValueError`` naming ``name`` (and its ``allowed`` range in its
+    own units) unless ``dt < tau <= MAX_TAU_STEPS dt``, what :class:`LIFParams` holds."""
+    lo, hi = math.exp(-1.0), math.exp(-1.0 / MAX_TAU_STEPS)
+    if not (lo < decay <= hi):
+        raise ValueError(
+            f"{name} must be in {allowed} with dt = {dt!r} s, got {value!r}: it gives a decay "
+            f"of {decay:.6g} per step, and spikeinit needs a time constant above one step (decay > "
+            f"{lo:.4f}) and at most {MAX_TAU_STEPS:g} steps (decay <= {hi:.6f})"
+        )
+    return -dt / math.log(decay)
+
+
+def _decay_range(to_param: Callable[[float], float], increasing: bool, fmt: str = ".6g") -> str:
+    """The range of a framework parameter whose decay lies in ``(exp(-1), exp(-1/MAX)]``."""
+    a, b = to_param(math.exp(-1.0)), to_param(math.exp(-1.0 / MAX_TAU_STEPS))
+    return f"({a:{fmt}}, {b:{fmt}}]" if increasing else f"[{b:{fmt}}, {a:{fmt}})"
 
 
 @dataclass(frozen=True)
@@ -172,9 +193,13 @@ class LIFParams:
                 raise TypeError(f"{name} must be a real number in (0, 1), got {value!r}")
             if not (0.0 < value < 1.0):
                 raise ValueError(f"{name} must be in (0, 1), got {value!r}")
-        tau_syn = None if alpha is None else -dt / math.log(alpha)
+        positive_finite("dt", dt)
+        positive_finite("threshold", threshold)
+        allowed = _decay_range(lambda d: d, True)
+        tau_mem = _tau_of_decay("beta", beta, float(beta), dt, allowed)
+        tau_syn = None if alpha is None else _tau_of_decay("alpha", alpha, alpha, dt, allowed)
         return cls(
-            tau_mem=-dt / math.log(beta),
+            tau_mem=tau_mem,
             tau_syn=tau_syn,
             dt=dt,
             threshold=threshold,
@@ -229,14 +254,21 @@ class LIFParams:
         ``dt * tau_mem_inv``. ``tau_syn_inv=None`` gives a delta synapse (Norse ``LIF``
         has a current synapse; ``LIFBox`` does not). Defaults are Norse's.
         """
+        positive_finite("dt", dt)
+        positive_finite("v_th", v_th)
+        taus: dict[str, float | None] = {}
         for name, value in (("tau_mem_inv", tau_mem_inv), ("tau_syn_inv", tau_syn_inv)):
             if value is None:
+                taus[name] = None
                 continue
             positive_finite(name, value)
             if dt * value >= 1.0:
                 raise ValueError(f"{name} * dt must be < 1, got {name}={value!r} with dt={dt!r}")
-        tau_mem = -dt / math.log(1.0 - dt * tau_mem_inv)
-        tau_syn = None if tau_syn_inv is None else -dt / math.log(1.0 - dt * tau_syn_inv)
+            allowed = _decay_range(lambda d: (1.0 - d) / dt, False) + " (1/s)"
+            taus[name] = _tau_of_decay(name, value, 1.0 - dt * value, dt, allowed)
+        tau_mem = taus["tau_mem_inv"]
+        tau_syn = taus["tau_syn_inv"]
+        assert tau_mem is not None
         return cls(
             tau_mem=tau_mem,
             tau_syn=tau_syn,
@@ -263,14 +295,20 @@ class LIFParams:
         ``v_reset=None`` is a soft (subtract) reset, a value a hard reset (only
         0 maps exactly to ``reset="zero"``).
         """
-        if isinstance(tau, bool) or not isinstance(tau, (int, float)) or not tau > 1.0:
+        if isinstance(tau, bool) or not isinstance(tau, (int, float)):
+            raise TypeError(f"tau must be a real number > 1 (in steps), got {tau!r}")
+        if not tau > 1.0:
             raise ValueError(f"tau must be > 1 (in steps), got {tau!r}")
+        positive_finite("dt", dt)
+        positive_finite("v_threshold", v_threshold)
+        allowed = _decay_range(lambda d: 1.0 / (1.0 - d), True, ".7g") + " (steps)"
+        tau_mem = _tau_of_decay("tau", tau, 1.0 - 1.0 / tau, dt, allowed)
         if v_reset not in (None, 0.0):
             raise ValueError(
                 f"v_reset must be None (soft reset) or 0.0 (hard reset to zero), got {v_reset!r}"
             )
         return cls(
-            tau_mem=-dt / math.log(1.0 - 1.0 / tau),
+            tau_mem=tau_mem,
             tau_syn=None,
             dt=dt,
             threshold=v_threshold,

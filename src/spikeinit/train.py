@@ -49,9 +49,11 @@ changed weights.
 
 **Divergence.** A non-finite loss, gradient or (after an epoch) parameter, or a
 parameter grown beyond :data:`EXPLODED` times its initial scale (an absurd
-learning rate), stops training with :class:`TrainingDiverged`, naming the epoch
-and batch; no
-checkpoint is written after the failure, so ``last.pt`` stays the last good one.
+learning rate), a training loss grown beyond :data:`LOSS_EXPLODED` times its
+initial value (the first batch's, or on resume the first epoch's mean; at least 1),
+or an optimiser step that overflows the parameters' float type, stops training
+with :class:`TrainingDiverged`, naming the epoch and batch; no checkpoint
+is written after the failure, so ``last.pt`` stays the last good one.
 """
 
 from __future__ import annotations
@@ -115,6 +117,9 @@ Data = Any  # (x, y) tensors or an iterable of (x, y) batches
 #: a parameter whose largest magnitude grows beyond this many times its initial one
 #: (or 1, if larger) has exploded: training stops as for a non-finite value
 EXPLODED = 1e6
+#: a training loss above this many times its initial value (or 1, if larger) has
+#: exploded (adam with lr = 1e6 reaches 1e7 on Randman while every weight stays finite)
+LOSS_EXPLODED = 1e3
 
 
 class TrainingDiverged(RuntimeError):
@@ -451,11 +456,13 @@ def _atomic_write(path: Path, write: Callable[[Any], None], mode: str = "wb") ->
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as exc:
         try:
             os.unlink(tmp)
         except FileNotFoundError:
             pass
+        if isinstance(exc, OSError) and exc.filename is None and exc.errno is not None:
+            raise OSError(exc.errno, exc.strerror, str(path)) from exc  # name the file
         raise
     _fsync_dir(path.parent)
 
@@ -796,6 +803,7 @@ class Trainer:
         self._loss_fn = _losses.resolve(cfg.loss)
         self._names = {p: n for n, p in model.named_parameters()}
         # the scale each parameter starts from: growth beyond EXPLODED times it is divergence
+        self._initial_loss: float | None = None  # see _check_loss_growth
         self._start_scale = {
             n: max(1.0, float(p.detach().abs().max())) if p.numel() else 1.0
             for n, p in model.named_parameters()
@@ -925,6 +933,20 @@ class Trainer:
         ]
         raise self._diverged(f"non-finite gradient in {bad} (loss {loss:.4g})", epoch, batch)
 
+    def _check_loss_growth(self, loss: float, epoch: int, batch: int) -> None:
+        """Divergence if ``loss`` exceeds :data:`LOSS_EXPLODED` times the initial loss."""
+        if self._initial_loss is None:
+            first = self.history[0].get("train_loss") if self.history else None
+            self._initial_loss = float(first) if isinstance(first, (int, float)) else loss
+        reference = max(abs(self._initial_loss), 1.0)
+        if loss > LOSS_EXPLODED * reference:
+            raise self._diverged(
+                f"the loss exploded to {loss:.4g}, more than {LOSS_EXPLODED:.0e} times its "
+                f"initial {self._initial_loss:.4g} (lower the learning rate)",
+                epoch,
+                batch,
+            )
+
     def _check_parameters(self, epoch: int) -> None:
         bad = [n for n, p in self.model.named_parameters() if not bool(torch.isfinite(p).all())]
         if bad:
@@ -988,12 +1010,23 @@ class Trainer:
                 loss_value = float(loss.detach())
                 if not math.isfinite(loss_value):
                     raise self._diverged(f"the loss is {loss_value}", epoch, b)
+                self._check_loss_growth(loss_value, epoch, b)
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
                 self._check_gradients(epoch, b, loss_value)
                 if cfg.grad_clip is not None:
                     nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
-                opt.step()
+                try:
+                    opt.step()
+                except RuntimeError as exc:
+                    if "overflow" not in str(exc):
+                        raise
+                    # adam's lr / bias correction beyond the float range (lr = 1e38)
+                    raise self._diverged(
+                        f"the optimiser step overflowed ({exc}); lr = {cfg.lr:g} is too large",
+                        epoch,
+                        b,
+                    ) from None
                 if per_batch:
                     assert self.scheduler is not None
                     self.scheduler.step()

@@ -101,6 +101,29 @@ def _manual_step(root: Path) -> str:
     )
 
 
+def _check_cached_labels(cache: Path, labels: Any, n_samples: int) -> None:
+    """``ValueError`` naming ``cache`` unless ``labels`` are ``n_samples`` integer class
+    indices in ``[0, N_CLASSES)``: a hand-edited or foreign cache fails here, at load,
+    not in the middle of ``fit``."""
+    if not isinstance(labels, torch.Tensor) or labels.dim() != 1 or labels.is_floating_point():
+        raise ValueError(
+            f"dvs_gesture: {cache} holds labels that are not a 1-D integer tensor; delete it "
+            "to rebuild the cache"
+        )
+    if labels.numel() != n_samples:
+        raise ValueError(
+            f"dvs_gesture: {cache} holds {labels.numel()} labels for {n_samples} samples; "
+            "delete it to rebuild the cache"
+        )
+    bad = ((labels < 0) | (labels >= N_CLASSES)).nonzero()
+    if bad.numel():
+        i = int(bad[0, 0])
+        raise ValueError(
+            f"dvs_gesture: {cache} holds label {int(labels[i])} (sample {i}), outside "
+            f"[0, {N_CLASSES - 1}]; delete it to rebuild the cache"
+        )
+
+
 def _load_split(
     train: bool, root: Path, dt: float, n_steps: int, size: int
 ) -> tuple[EventStore, torch.Tensor]:
@@ -109,9 +132,12 @@ def _load_split(
         try:
             blob = torch.load(cache, weights_only=True)
             store = EventStore(blob["keys"], blob["offsets"], n_steps, (2, size, size))
-            return store, blob["labels"]
+            labels = blob["labels"]
         except Exception:  # noqa: BLE001 - a bad cache entry is rebuilt
             cache.unlink(missing_ok=True)
+        else:
+            _check_cached_labels(cache, labels, len(blob["offsets"]) - 1)
+            return store, labels
     try:
         tonic_datasets = importlib.import_module("tonic.datasets")
     except ImportError as err:  # pragma: no cover - depends on the environment

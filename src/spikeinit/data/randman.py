@@ -60,7 +60,11 @@ def randman_cutoff(alpha: float, prec: float = PREC, max_cutoff: int = MAX_CUTOF
     """Number of Fourier terms ``K = min(ceil(prec^(-1/alpha)), max_cutoff)``."""
     alpha = check_float("alpha", alpha, 0.0, lo_open=True)
     prec = check_float("prec", prec, 0.0, 1.0, lo_open=True, hi_open=True)
-    return int(min(math.ceil(prec ** (-1.0 / alpha)), max_cutoff))
+    # in logs: prec ** (-1 / alpha) overflows a float for a small alpha (1e-3)
+    exponent = -math.log(prec) / alpha
+    if exponent >= math.log(max_cutoff):
+        return int(max_cutoff)
+    return int(min(math.ceil(math.exp(exponent)), max_cutoff))
 
 
 def _eval_manifold(

@@ -186,7 +186,13 @@ def read_shd(
             labels = np.asarray(fh["labels"][()])
         except (OSError, KeyError, TypeError, ValueError) as err:
             raise ValueError(f"{path}: could not read the SHD datasets ({err})") from err
-    n = len(labels)
+    for key, value in (("spikes/times", times), ("spikes/units", units)):
+        if np.ndim(value) != 1:
+            raise ValueError(
+                f"{path}: '{key}' must be a 1-D array of per-sample arrays, got shape "
+                f"{np.shape(value)}"
+            )
+    n = labels.size if labels.ndim != 1 else len(labels)
     if labels.ndim != 1 or n == 0:
         raise ValueError(
             f"{path}: 'labels' must be a non-empty 1-D array, got shape {labels.shape}"

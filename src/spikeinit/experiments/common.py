@@ -94,16 +94,27 @@ def write_results(
         **{k: _jsonable(v) for k, v in fields.items()},
     }
     path = out_dir(out) / "results.json"
-    tmp = path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(data, indent=1) + "\n")
-    os.replace(tmp, path)
+    write_text_atomic(path, json.dumps(data, indent=1) + "\n")
     return path
+
+
+def write_text_atomic(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` through a temporary file and ``os.replace``: a full
+    disk or a file-size limit leaves the old file (or none), never a part, and no
+    temporary behind."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    try:
+        tmp.write_text(text)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
 
 
 def write_report(out: str | Path, text: str) -> Path:
     """Write ``report.md`` and return its path."""
     path = out_dir(out) / "report.md"
-    path.write_text(text.rstrip() + "\n")
+    write_text_atomic(path, text.rstrip() + "\n")
     return path
 
 

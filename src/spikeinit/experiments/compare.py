@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +25,7 @@ import numpy as np
 from ..cli_run import resolve_device
 from .common import new_figure, plot_activity, save_figure, write_report, write_results
 from .presets import epochs_to_reach, preset, resolve_init, spec_dict
-from .sweep import Trial, check_address, check_trial_cpus, execute
+from .sweep import Trial, check_address, check_engine_options, check_trial_cpus, execute
 from .train_cmd import dataset_of, spec_overrides
 
 
@@ -56,27 +57,44 @@ def compare(
             "seed": r["params"]["seed"],
             "metrics": r["metrics"],
             "history": r["history"],
+            "status": r.get("status", "ok"),
+            **({"error": r["error"]} if r.get("error") else {}),
         }
         for r in records
     ]
 
 
 def summarize(runs: list[dict[str, Any]]) -> dict[str, Any]:
-    """Per init: test accuracy mean/std and epochs to 90 % of the best val accuracy."""
+    """Per init: test accuracy mean/std and epochs to 90 % of the best val accuracy.
 
-    best = max((r.get("val_acc") or 0.0) for run in runs for r in run["history"])
+    A run that diverged (or failed) has no test accuracy: the mean and std are over
+    the runs that finished (``None`` if none did), and ``n_finished`` /
+    ``not_finished`` (``{status: count}``) say how many did not.
+    """
+
+    best = max(
+        [(r.get("val_acc") or 0.0) for run in runs for r in run["history"]], default=0.0
+    )
     level = 0.9 * best
     table: dict[str, Any] = {}
     for init in dict.fromkeys(r["init"] for r in runs):
         mine = [r for r in runs if r["init"] == init]
-        acc = np.array([r["metrics"]["test_accuracy"] for r in mine])
-        reach = np.array([epochs_to_reach(r["history"], level) for r in mine])
+        done = [r for r in mine if r["metrics"].get("test_accuracy") is not None]
+        acc = np.array([r["metrics"]["test_accuracy"] for r in done], dtype=float)
+        reach = np.array([epochs_to_reach(r["history"], level) for r in mine], dtype=float)
+        others: dict[str, int] = {}
+        for r in mine:
+            if r["metrics"].get("test_accuracy") is None:
+                status = str(r.get("status", "failed"))
+                others[status] = others.get(status, 0) + 1
         table[init] = {
-            "test_accuracy_mean": float(acc.mean()),
-            "test_accuracy_std": float(acc.std()),
+            "test_accuracy_mean": float(acc.mean()) if done else None,
+            "test_accuracy_std": float(acc.std()) if done else None,
             "epochs_to_90pct_mean": float(np.nanmean(reach)) if np.isfinite(reach).any() else None,
             "runs_reaching_90pct": int(np.isfinite(reach).sum()),
             "n_runs": len(mine),
+            "n_finished": len(done),
+            "not_finished": others,
         }
     return {"best_val_accuracy": best, "level": level, "table": table}
 
@@ -88,7 +106,9 @@ def plot_curves(runs: list[dict[str, Any]], out: str | Path, key: str = "val_acc
             curves = [
                 [h.get(k) or math.nan for h in r["history"]] for r in runs if r["init"] == init
             ]
-            n = min(len(c) for c in curves)
+            n = min((len(c) for c in curves), default=0)
+            if n == 0:
+                continue
             arr = np.array([c[:n] for c in curves], dtype=float)
             mean, std = np.nanmean(arr, 0), np.nanstd(arr, 0)
             ep = np.arange(1, n + 1)
@@ -97,8 +117,12 @@ def plot_curves(runs: list[dict[str, Any]], out: str | Path, key: str = "val_acc
     axes[0][0].set(
         xlabel="epoch", ylabel="validation accuracy", title="learning curves (mean ± std)"
     )
-    axes[0][1].set(xlabel="epoch", ylabel="training loss", yscale="log")
-    axes[0][0].legend()
+    losses = [h.get("train_loss") for r in runs for h in r["history"]]
+    positive = any(isinstance(v, (int, float)) and 0 < v < math.inf for v in losses)
+    # runs that diverged in their first epoch have no loss to show on a log scale
+    axes[0][1].set(xlabel="epoch", ylabel="training loss", yscale="log" if positive else "linear")
+    if axes[0][0].get_legend_handles_labels()[0]:
+        axes[0][0].legend()
     return save_figure(fig, out, "learning_curves.png")
 
 
@@ -115,15 +139,20 @@ def report_table(summary: dict[str, Any]) -> str:
     ]
     for init, t in summary["table"].items():
         reach = "never" if t["epochs_to_90pct_mean"] is None else f"{t['epochs_to_90pct_mean']:.1f}"
-        rows.append(
-            f"| {init} | {t['test_accuracy_mean']:.4f} ± {t['test_accuracy_std']:.4f} | "
-            f"{reach} | {t['runs_reaching_90pct']}/{t['n_runs']} |"
-        )
+        if t["test_accuracy_mean"] is None:
+            acc = "none finished"
+        else:
+            acc = f"{t['test_accuracy_mean']:.4f} ± {t['test_accuracy_std']:.4f}"
+        lost = t.get("not_finished") or {}
+        if lost:
+            acc += " (" + ", ".join(f"{n} {status}" for status, n in lost.items()) + ")"
+        rows.append(f"| {init} | {acc} | {reach} | {t['runs_reaching_90pct']}/{t['n_runs']} |")
     return "\n".join(rows)
 
 
 def run(args: argparse.Namespace) -> int:
 
+    check_engine_options(args)
     device = resolve_device(args.device)
     for name in args.inits:
         resolve_init(name)
@@ -140,7 +169,7 @@ def run(args: argparse.Namespace) -> int:
     engine_kw = (
         {"address": args.address, "max_concurrent": args.max_concurrent,
          "num_cpus": args.num_cpus, "max_failures": args.max_failures}
-        if args.engine == "ray" else {}
+        if args.engine == "ray" else {"max_failures": args.max_failures}
     )  # fmt: skip
     records: list[dict[str, Any]] = []
     threads = args.threads if args.engine == "ray" or args.threads != 1 else None
@@ -200,4 +229,12 @@ def run(args: argparse.Namespace) -> int:
         ),
     )
     print(report_table(summary))
+    failed = [r for r in runs if r["status"] == "failed"]
+    if failed:
+        print(
+            f"spikeinit compare: {len(failed)} run(s) failed ({failed[0]['init']} seed "
+            f"{failed[0]['seed']}: {failed[0].get('error')}); rerun with --resume to retry them",
+            file=sys.stderr,
+        )
+        return 1
     return 0

@@ -78,7 +78,32 @@ def _user_model(
     return net, clf.call, batches, f"fresh {spec.model}, init {args.init}"
 
 
+def _check_checkpoint_options(args: argparse.Namespace) -> None:
+    """A checkpoint brings its own model and weights: options that would build or
+    initialise another model are refused rather than ignored."""
+    if args.checkpoint is not None and not args.checkpoint.strip():
+        raise ValueError("checkpoint must be a run directory or a .pt file, got ''")
+    if not args.checkpoint:
+        return
+    given = [
+        flag
+        for flag, value in (
+            ("--model", args.model),
+            ("--model-kw", args.model_kw),
+            ("--init", None if args.init == "default" else args.init),
+        )
+        if value is not None
+    ]
+    if given:
+        raise ValueError(
+            f"{' and '.join(given)} apply to a fresh model; the checkpoint {args.checkpoint} "
+            "brings its own model and trained weights: leave them out, or leave out the "
+            "checkpoint to diagnose a fresh model"
+        )
+
+
 def run(args: argparse.Namespace) -> int:
+    _check_checkpoint_options(args)
     device = resolve_device(args.device)
     user = is_entry_point(args.model) or bool(args.data)
     if args.checkpoint and not user:

@@ -157,7 +157,32 @@ def preset(dataset: str, **overrides: Any) -> RunSpec:
     clean = {k: v for k, v in overrides.items() if v is not None}
     if "dataset_kw" in clean:
         clean["dataset_kw"] = {**base.dataset_kw, **clean["dataset_kw"]}
-    return replace(base, **clean)
+    spec = replace(base, **clean)
+    _check_used(spec, base, clean)
+    return spec
+
+
+#: the datasets whose pixels ``standardize`` standardises (MNIST's mean and std)
+STANDARDIZED_DATASETS: tuple[str, ...] = ("mnist5k", "mnist")
+#: the zoo models whose hidden widths ``hidden`` sets
+MODELS_WITH_HIDDEN: tuple[str, ...] = ("fc", "recurrent")
+
+
+def _check_used(spec: RunSpec, base: RunSpec, given: dict[str, Any]) -> None:
+    """``ValueError`` for an option that the run of ``spec`` would silently ignore."""
+    if given.get("standardize") and spec.dataset not in STANDARDIZED_DATASETS:
+        raise ValueError(
+            f"--standardize: only for {', '.join(STANDARDIZED_DATASETS)} (it applies MNIST's "
+            f"pixel mean and std), not for dataset {spec.dataset!r}; leave it out"
+        )
+    if "hidden" in given and tuple(given["hidden"]) != tuple(base.hidden):
+        if spec.model not in MODELS_WITH_HIDDEN:
+            what = "a model of your own" if is_entry_point(spec.model) else f"model {spec.model!r}"
+            raise ValueError(
+                f"--hidden: only the {' and '.join(MODELS_WITH_HIDDEN)} models have hidden "
+                f"widths to set, not {what} (its sizes are fixed"
+                + (": pass them with --model-kw)" if is_entry_point(spec.model) else ")")
+            )
 
 
 def standardize_mnist(x: torch.Tensor) -> torch.Tensor:

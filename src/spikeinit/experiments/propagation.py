@@ -45,6 +45,7 @@ Beyond the paper: ``balanced`` and ``balanced_cal`` (see
 from __future__ import annotations
 
 import argparse
+import math
 import time
 from typing import Any
 
@@ -392,7 +393,8 @@ def _report(config: dict[str, Any], runs: list[dict[str, Any]], figures: list[st
         ),
         "",
         f"Theory: 1 - Phi(theta) = {p:.4f}; Micheli gain c = 1/(1 - Phi(theta)) = {1 / p:.3f}; "
-        f"collapse constant c* = {c_star:.3f} (c/c* = {p**-1 / c_star:.3f}); "
+        f"collapse constant c* = {c_star:.3f} (c/c* = "
+        f"{(p**-1 / c_star if c_star > 0 else math.inf):.3f}); "
         f"fixed-point slope {theory.micheli_fixed_point_slope(theta):.3f} "
         f"(stable below theta = {theory.micheli_stability_bound():.3f}).",
         "",

@@ -50,7 +50,7 @@ from typing import Any
 import numpy as np
 
 from ..catalog import DATASETS, LOSSES, MODELS, OPTIMIZERS, OUTPUTS, SCHEDULES
-from ..cli_args import ENGINES, readout_rule
+from ..cli_args import ENGINES, MAX_SEED, readout_rule
 from ..cli_run import resolve_device
 from ..diagnostics import diagnose
 from ..entry_points import absolute, is_entry_point
@@ -79,6 +79,8 @@ STATES = ("silent", "saturated", "mean-driven", "fluctuation-driven")
 MAX_TRIALS = 100_000
 #: the most seeds per grid point (``--seeds`` and ``seeds`` in a TOML file)
 MAX_SEEDS = 1000
+#: longest swept-values part of a trial's directory name (the spec hash follows it)
+MAX_LABEL = 120
 
 
 # ------------------------------------------------------------------------------------------
@@ -92,6 +94,7 @@ class Param:
     kind: str  # "float", "int", "choice", "hidden", "readout", "table"
     help: str
     low: float | None = None  # inclusive lower bound (ints, floats)
+    high: float | None = None  # inclusive upper bound (ints)
     positive: bool = False  # floats: > 0
     choices: Callable[[], Sequence[str]] | None = None
 
@@ -117,7 +120,7 @@ PARAMETERS: dict[str, Param] = {
     "mu_u": Param("float", "mean target mu_U / theta"),
     "xi": Param("float", "threshold distance (1 - mu_U) / sigma_U", positive=True),
     "lr": Param("float", "learning rate", positive=True),
-    "seed": Param("int", "random seed", low=0),
+    "seed": Param("int", "random seed", low=0, high=MAX_SEED),
     "epochs": Param("int", "epochs", low=1),
     "batch_size": Param("int", "mini-batch size", low=1),
     "steps": Param("int", "time steps T (image datasets)", low=1),
@@ -184,6 +187,8 @@ def parse_value(name: str, raw: Any) -> Any:
             raise TypeError(f"{name}: expected an integer, got {raw!r}")
         if p.low is not None and value < p.low:
             raise ValueError(f"{name} must be an integer >= {p.low:g}, got {raw!r}")
+        if p.high is not None and value > p.high:
+            raise ValueError(f"{name} must be an integer <= {p.high:.0f}, got {raw!r}")
         return value
     if p.kind == "hidden":
         if isinstance(raw, int):
@@ -285,12 +290,20 @@ def load_toml(path: str | Path) -> dict[str, Any]:
             raise ValueError(f"--config: grid.{name} must be a non-empty list, got {values!r}")
         grid[key] = _unique([parse_value(key, v) for v in values], key)
     fixed = {key: parse_value(key, v) for _, key, v in _toml_table(data, "fixed")}
+    if "seed" in fixed:
+        raise ValueError(
+            "--config: [fixed] seed would be ignored (each trial's seed is the base seed plus "
+            "its seed index): write seed = N at the top level (the base seed), or sweep it "
+            "in [grid]"
+        )
     out: dict[str, Any] = {"grid": grid, "fixed": fixed}
     for key in ("seeds", "random", "seed"):
         if key in data:
             v = data[key]
             if isinstance(v, bool) or not isinstance(v, int) or v < (0 if key == "seed" else 1):
                 raise ValueError(f"--config: {key} must be a positive integer, got {v!r}")
+            if key == "seed" and v > MAX_SEED:
+                raise ValueError(f"--config: seed must be between 0 and {MAX_SEED}, got {v}")
             if key == "seeds" and v > MAX_SEEDS:
                 raise ValueError(f"--config: seeds must be between 1 and {MAX_SEEDS}, got {v}")
             out[key] = v
@@ -409,6 +422,8 @@ def make_trials(
         digest = hashlib.sha1(json.dumps(spec_dict(spec), sort_keys=True).encode()).hexdigest()[:8]
         label = "_".join(f"{k}={_fmt(v)}" for k, v in point.items())
         label = re.sub(r"[^A-Za-z0-9_.=+-]", "-", label)
+        if len(label) > MAX_LABEL:  # a file name has at most 255 bytes; the hash tells apart
+            label = label[:MAX_LABEL] + "..."
         trials.append(Trial(f"trials/{label}-{digest}", point, spec))
     return trials
 
@@ -591,8 +606,30 @@ def finished_record(out: Path, trial: Trial) -> dict[str, Any] | None:
         rec = json.loads(path.read_text())
     except json.JSONDecodeError:
         return None
-
+    _check_record(path, rec)
     return rec if rec.get("spec") == _jsonable(spec_dict(trial.spec)) else None
+
+
+def _check_record(path: Path, rec: Any) -> None:
+    """``ValueError`` naming ``path`` if ``rec`` is not the shape a trial writes (a
+    hand-edited ``trial.json``): resuming from it would fail later, or silently."""
+    problem = None
+    if not isinstance(rec, dict):
+        problem = f"a {type(rec).__name__}, not a trial record"
+    elif not isinstance(rec.get("metrics"), dict):
+        problem = f"'metrics' is {rec.get('metrics')!r}, not a table"
+    elif not isinstance(rec.get("history", []), list):
+        problem = "'history' is not a list"
+    elif not isinstance(rec.get("status"), str):
+        problem = f"'status' is {rec.get('status')!r}"
+    else:
+        acc = rec["metrics"].get("test_accuracy")
+        if rec["status"] == "ok" and not isinstance(acc, (int, float)):
+            problem = f"a finished trial with test_accuracy {acc!r}"
+    if problem:
+        raise ValueError(
+            f"--resume: {path} is damaged ({problem}); delete it to run that trial again"
+        )
 
 
 def clear_trial(out: Path, trial: Trial) -> None:
@@ -851,9 +888,30 @@ def _failed_record(task: dict[str, Any], error: Any) -> dict[str, Any]:
     }
 
 
-def run_inprocess(tasks: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Run ``tasks`` one after another in this process."""
-    return [execute_trial(t) for t in progress(tasks, total=len(tasks), desc="trials")]
+def run_inprocess(tasks: list[dict[str, Any]], max_failures: int = 2) -> list[dict[str, Any]]:
+    """Run ``tasks`` one after another in this process.
+
+    As on Ray Tune (``FailureConfig(max_failures)``), a trial that raises is tried
+    again up to ``max_failures`` times (from its own ``last.pt``) and then recorded
+    as ``failed`` with its error; the other trials go on. If every trial failed
+    with the same error, that error is the set-up's (a missing model file, data
+    that do not load), not a grid point's: it is raised, and the command ends with
+    it in one line instead of a table of identical failures.
+    """
+    records = []
+    errors: list[Exception] = []
+    for task in progress(tasks, total=len(tasks), desc="trials"):
+        for attempt in range(max_failures + 1):
+            try:
+                records.append(execute_trial(task))
+                break
+            except Exception as exc:  # noqa: BLE001 - recorded, as Ray records a trial's error
+                if attempt == max_failures:
+                    records.append(_failed_record(task, f"{type(exc).__name__}: {exc}"))
+                    errors.append(exc)
+    if errors and len(errors) == len(tasks) and len({str(e) for e in errors}) == 1:
+        raise errors[0]
+    return records
 
 
 def execute(
@@ -906,7 +964,7 @@ def execute(
                 tasks, out, gpus_per_trial=gpus, cpus_per_trial=float(threads or 1), **ray_kw
             )
         else:
-            new = run_inprocess(tasks)
+            new = run_inprocess(tasks, max_failures=ray_kw.get("max_failures", 2))
         for i, rec in zip(todo, new, strict=True):
             records[i] = rec
     for i, done_rec in enumerate(records):
@@ -1222,24 +1280,43 @@ def _fixed_from_args(args: argparse.Namespace) -> dict[str, Any]:
     return over
 
 
-def plan(args: argparse.Namespace) -> tuple[list[Trial], dict[str, list[Any]], dict[str, Any]]:
-    """Validate the arguments and build the trials (before anything is written)."""
+def check_engine_options(args: argparse.Namespace) -> None:
+    """``ValueError`` for engine options that the chosen engine would ignore
+    (``--address``, ``--num-cpus``, ``--max-concurrent`` with ``--engine inprocess``),
+    and for a negative ``--max-failures`` (``sweep`` and ``compare`` alike)."""
     if args.max_failures < 0:
         raise ValueError(f"--max-failures must be >= 0, got {args.max_failures}")
+    if args.engine == "inprocess":
+        given = [
+            flag
+            for flag, value in (
+                ("--address", args.address),
+                ("--num-cpus", args.num_cpus),
+                ("--max-concurrent", args.max_concurrent),
+            )
+            if value is not None
+        ]
+        if given:
+            raise ValueError(
+                f"{', '.join(given)}: Ray options, but --engine inprocess runs the trials one "
+                "after another in this process; use --engine ray or leave them out"
+            )
+
+
+def plan(args: argparse.Namespace) -> tuple[list[Trial], dict[str, list[Any]], dict[str, Any]]:
+    """Validate the arguments and build the trials (before anything is written)."""
+    check_engine_options(args)
     file: dict[str, Any] = load_toml(args.config) if args.config else {}
     grid = dict(file.get("grid", {}))
     grid.update(parse_grid_items(args.grid))
     fixed = dict(file.get("fixed", {}))
-    cli_fixed = _fixed_from_args(args)
-    if args.config and args.dataset == "randman" and "dataset" in fixed:
-        cli_fixed.pop("dataset")  # the file's dataset wins over the CLI default
-    fixed.update(cli_fixed)
+    fixed.update(_fixed_from_args(args))  # the command line wins over the file
     for k in list(fixed):
         if k in grid:
             fixed.pop(k)
     seeds = args.seeds if args.seeds is not None else file.get("seeds", 1)
     random_n = args.random if args.random is not None else file.get("random")
-    base_seed = args.seed if args.seed else file.get("seed", 0)
+    base_seed = args.seed if args.seed is not None else file.get("seed", 0)
     trials = make_trials(grid, fixed, seeds=seeds, base_seed=base_seed, random_n=random_n)
     axes = None
     if args.axes:
@@ -1327,7 +1404,7 @@ def run(args: argparse.Namespace) -> int:
                 "max_failures": args.max_failures,
             }
             if args.engine == "ray"
-            else {}
+            else {"max_failures": args.max_failures}
         ),
     )
     wall = time.perf_counter() - t0

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 from typing import Any
 
 from .._rundir import check_resumable
@@ -28,10 +29,10 @@ def spec_overrides(args: argparse.Namespace) -> dict[str, Any]:
             raise ValueError(msg) from None
         if not hidden or min(hidden) < 1:
             raise ValueError(msg)
-    if args.lr is not None and not args.lr > 0:
-        raise ValueError(f"--lr must be > 0, got {args.lr}")
-    if args.sigma_u is not None and not args.sigma_u > 0:
-        raise ValueError(f"--sigma-u must be > 0, got {args.sigma_u}")
+    if args.lr is not None and not (math.isfinite(args.lr) and args.lr > 0):
+        raise ValueError(f"--lr must be > 0 and finite, got {args.lr}")
+    if args.sigma_u is not None and not (math.isfinite(args.sigma_u) and args.sigma_u > 0):
+        raise ValueError(f"--sigma-u must be > 0 and finite, got {args.sigma_u}")
     return {
         "model": args.model,
         "epochs": args.epochs,

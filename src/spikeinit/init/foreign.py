@@ -85,6 +85,7 @@ from ..measure import (  # the shared measuring code (re-exported: si.init.forei
 from ..nn.base import WeightGroup
 from . import functional as F
 from . import knob_check, registry, shortcuts
+from .missed import report_missed
 from .outputs import decoding, rule_for, target_of
 from .registry import RuleContext
 from .report import GroupInit, InitReport, LayerInit, ModuleInit
@@ -876,6 +877,7 @@ def initialize_foreign(
             {t: s.name for s in reversed(trace.sites) for t in s.transparent},
         )
         knob_check.annotate(report.modules, dead)
+        report_missed(model, report, trace.sites, dict(model.named_modules()))
         return report
 
 

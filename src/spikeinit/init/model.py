@@ -41,6 +41,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from .._api_checks import check_model_and_data, check_reals, names_data_errors
 from ..adapters.find import TimeDim, check_time_dim
 from ..adapters.trace import shared_parameters
 from ..measure import (  # the shared measuring code (re-exported: si.init.model.*)
@@ -102,6 +103,7 @@ def _check_native_sharing(model: nn.Module) -> None:
 
 
 # --------------------------------------------------------------------------- entry point
+@names_data_errors
 def initialize(
     model: nn.Module,
     data: torch.Tensor | Iterable[Any] | None = None,
@@ -196,6 +198,9 @@ def initialize(
     Returns:
         An :class:`InitReport`.
     """
+    check_model_and_data(model, data)
+    check_reals(sigma_u=sigma_u, mu_u=mu_u, xi=xi, alpha=alpha, nu=nu, tol=tol,
+                target_rate=target_rate)  # fmt: skip
     check_time_dim(time_dim, forward)
     rule = registry.model_rule(method)
     keywords = {

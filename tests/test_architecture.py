@@ -357,7 +357,7 @@ def test_no_import_circles():
 #: imports only units of a lower layer. ``spikeinit`` is the package root (the public names).
 LAYERS: list[set[str]] = [
     {"_validate", "catalog", "_rundir", "_memory", "kept", "surrogate", "entry_points"},
-    {"params", "cli_args"},
+    {"params", "cli_args", "_api_checks"},
     {"_kernels", "theory", "cli"},
     {"neuron", "sparse_input", "experiment_api"},
     {"nn", "optim", "regularizers", "losses", "data"},
@@ -373,7 +373,7 @@ LAYERS: list[set[str]] = [
 #: and the registry below the model-level code that asks it
 INIT_LAYERS: list[set[str]] = [
     {"report", "outputs"},
-    {"targets", "shortcuts", "knob_check"},
+    {"targets", "shortcuts", "knob_check", "missed"},
     {"rules"},
     {"functional", "propagation_rules", "perez_nieves", "dale_rule"},  # names kept importable
     {"registry", "calibrate"},

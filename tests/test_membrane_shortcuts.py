@@ -102,7 +102,10 @@ def _check_case(case: InteropCase, calibrate: bool, tolerance: float) -> None:
         assert sigma == pytest.approx(d.sigma_u_theta, rel=0.01), name  # diagnose agrees
         notes = " ".join(la.notes)
         if "no weights" in notes and "target is not applied" in notes:
-            continue  # nothing scales this neuron's input (attention's K*V): said plainly
+            # nothing scales this neuron's input (attention's K*V): said plainly, and the
+            # report claims no target for it
+            assert la.target_sigma_u_theta is None, name
+            continue
         if "not reachable" in notes:
             assert sigma > la.target_sigma_u_theta, name  # the fixed part alone is larger
             continue

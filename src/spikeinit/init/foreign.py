@@ -863,7 +863,9 @@ def initialize_foreign(
             entry = _measured_entry(index, layer, site, currents[site.name], results)
             entry.output = output_of.get(site.name)
             entry.output_rule = output_rules.get(site.name)
-            entry.target_sigma_u_theta = targets.get(site.name)
+            # a neuron with no knob of its own (no weight feeds it) has no target applied
+            no_knob = site.name in results and results[site.name].rule == "none"
+            entry.target_sigma_u_theta = None if no_knob else targets.get(site.name)
             if default_note and index == 1:
                 entry.notes.append(default_note)
             if entry.output is not None and entry.output_rule is None:

@@ -132,7 +132,9 @@ def markdown(rows: list[dict[str, Any]]) -> str:
             text = d.get("refused") or d.get("error", "")
             kind = "refused" if "refused" in d else "FAILED"
             layers, w_d, w_c = "-", "-", "-"
-            verdict = f"{kind}: {text[:220].replace('|', '/')}..."
+            # the start of the message, kept as text in Markdown (no table cells, no links)
+            short = text[:220].replace("|", "/").replace("[", "\\[")
+            verdict = f"{kind}: {short}..."
             secs = f"{d['seconds']:.2f}"
         lines.append(
             f"| {r['model']} | {r['framework']} | {r['source']} | {layers} | {w_d} | {w_c} "

@@ -58,6 +58,9 @@ OUTPUT_SIGMA_U = 0.125
 #: accuracy after one epoch: 0.125: 81.2 %, 0.25: 84.2 %, 0.5: 84.9 %; default 81.1 %)
 READOUT_SIGMA_U = 0.25
 
+#: the target of an output layer by what its decoding reads
+_BY_DECODING = {"spikes": OUTPUT_SIGMA_U, "membrane": READOUT_SIGMA_U}
+
 #: the largest numeric output target (as for sigma_u)
 MAX_OUTPUT_SIGMA_U = 1e3
 
@@ -97,17 +100,16 @@ def target_of(rule: Rule, sigma_u: float, decoded: str = "spikes") -> tuple[floa
     what the model returns of it (:func:`decoding`)."""
     if rule == "auto":
         rule = "spikes" if "spikes" in decoded else "membrane"
+        how = f"decoded by its {rule}"
         if rule == "spikes" and "membrane" in decoded:
             how = (
                 "spikes and membrane returned, decoded as spikes; readout='membrane' if "
                 "the loss reads the membrane"
             )
-        else:
-            how = f"decoded by its {rule}"
-        aim = OUTPUT_SIGMA_U if rule == "spikes" else READOUT_SIGMA_U
+        aim = _BY_DECODING[rule]
         return aim, f"decode-aware: sigma_U = {aim:g} theta ({how}; readout='auto')"
-    if rule in ("spikes", "membrane"):
-        aim = OUTPUT_SIGMA_U if rule == "spikes" else READOUT_SIGMA_U
+    if rule in _BY_DECODING:
+        aim = _BY_DECODING[str(rule)]
         how = f"decoded by its {rule}; readout={rule!r}"
         return aim, f"decode-aware: sigma_U = {aim:g} theta ({how})"
     if isinstance(rule, float):

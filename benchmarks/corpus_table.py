@@ -29,6 +29,8 @@ import torch
 
 import spikeinit as si
 
+from .interop_table import registry
+
 ROOT = Path(__file__).resolve().parent.parent
 REGISTRIES = ("interop_models_2", "interop_models_sinabs", "interop_models_residual")
 
@@ -49,12 +51,6 @@ def cases() -> list[Any]:
     return out
 
 
-def _reset(case: Any, model: torch.nn.Module) -> None:
-    if case.framework == "spikingjelly":
-        from spikingjelly.activation_based import functional
-
-        functional.reset_net(model)
-
 
 def run_once(case: Any, calibrate: bool) -> dict[str, Any]:
     """One initialisation of a fresh build: worst relative error, layers, seconds, or the
@@ -72,9 +68,9 @@ def run_once(case: Any, calibrate: bool) -> dict[str, Any]:
     except Exception as err:  # a row, not a crash
         return {"error": f"{type(err).__name__}: {err}", "seconds": time.perf_counter() - start}
     seconds = time.perf_counter() - start
-    _reset(case, model)
+    registry().reset_case(case, model)
     diag = si.diagnose(model, x, time_dim=case.time_dim)
-    _reset(case, model)
+    registry().reset_case(case, model)
     aims = {la.name: la.target_sigma_u_theta for la in report.layers}
     # a neuron that no weight feeds (a spike-driven attention's product of spike trains)
     # has no knob: the report says so, and it is counted apart, not as a miss

@@ -31,7 +31,8 @@ from ._common import environment
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def _registry() -> Any:
+def registry() -> Any:
+    """``tests/interop_models.py`` (the corpus and its helpers; tests/ is not a package)."""
     sys.path.insert(0, str(ROOT / "tests"))
     import interop_models  # noqa: E402  (tests/ is not a package)
 
@@ -62,19 +63,13 @@ def summarise(diag: Any) -> dict[str, Any]:
     }
 
 
-def _reset(case: Any, model: torch.nn.Module) -> None:
-    if case.framework == "spikingjelly":
-        from spikingjelly.activation_based import functional
-
-        functional.reset_net(model)
-
 
 def _diagnose(case: Any, model: torch.nn.Module, x: torch.Tensor) -> dict[str, Any]:
     try:
         out = summarise(si.diagnose(model, x, time_dim=case.time_dim))
     except Exception as err:  # a row, not a crash: the table is about which models work
         out = {"error": f"{type(err).__name__}: {err}"[:300]}
-    _reset(case, model)
+    registry().reset_case(case, model)
     return out
 
 
@@ -86,7 +81,7 @@ def _initialise(case: Any, x: torch.Tensor, **kw: Any) -> dict[str, Any]:
     except Exception as err:
         return {"error": f"{type(err).__name__}: {err}"[:300], "init_s": None}
     seconds = time.perf_counter() - t0
-    _reset(case, model)
+    registry().reset_case(case, model)
     return {"init_s": seconds, **_diagnose(case, model, x)}
 
 
@@ -144,7 +139,7 @@ def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
     p.add_argument("--threads", type=int, default=1, help="torch.set_num_threads (default 1)")
     a = p.parse_args(argv)
     torch.set_num_threads(a.threads)
-    reg = _registry()
+    reg = registry()
     cases = [c for c in reg.MODELS if (a.slow or not c.slow)]
     if a.only:
         unknown = set(a.only) - {c.name for c in reg.MODELS}

@@ -158,6 +158,15 @@ def _drive_sj_single(model: nn.Module, x: Tensor) -> Tensor:
     return out
 
 
+def reset_case(case: InteropCase, model: nn.Module) -> None:
+    """Clear the neuron state a SpikingJelly model keeps between calls, between two uses of
+    the model (initialise, then diagnose or run the source's forward)."""
+    if case.framework == "spikingjelly":
+        from spikingjelly.activation_based import functional
+
+        functional.reset_net(model)
+
+
 def run_reference(case: InteropCase, model: nn.Module, x: Tensor) -> Any:
     """Run ``model`` on ``x`` the way its source does (and reset SpikingJelly state)."""
     if case.convention == "step":

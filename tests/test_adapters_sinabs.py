@@ -31,15 +31,10 @@ from spikeinit.adapters import find_layers  # noqa: E402
 from spikeinit.adapters import sinabs as adapter  # noqa: E402
 from spikeinit.neuron import lif_sequence  # noqa: E402
 
+# one torch thread per test (conftest.one_thread): per-step loops of tiny ops
+pytestmark = pytest.mark.usefixtures("one_thread")
+
 B, T, N = 3, 60, 12
-
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
 
 
 def current(seed: int = 0, shape: tuple[int, ...] = (B, T, N), scale: float = 0.6) -> torch.Tensor:

@@ -17,6 +17,7 @@ from interop_models import (
     called_neurons,
     neuron_types_used,
     required_neuron_types,
+    reset_case,
     run_reference,
     weight_module_names,
 )
@@ -25,25 +26,13 @@ import spikeinit as si
 from spikeinit.init.foreign import STATIC_SIGMA_U
 from spikeinit.init.outputs import OUTPUT_SIGMA_U, READOUT_SIGMA_U
 
-pytestmark = pytest.mark.filterwarnings("ignore")
+# one torch thread per test (conftest.one_thread): per-step loops of tiny ops
+pytestmark = [pytest.mark.filterwarnings("ignore"), pytest.mark.usefixtures("one_thread")]
 
 
 CASES = [pytest.param(c, id=c.name, marks=[pytest.mark.slow] if c.slow else []) for c in MODELS]
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
-def _reset(case: InteropCase, model: torch.nn.Module) -> None:
-    if case.framework == "spikingjelly":
-        from spikingjelly.activation_based import functional
-
-        functional.reset_net(model)
 
 
 def _own_weights(model: torch.nn.Module, name: str) -> dict[str, torch.Tensor]:
@@ -115,13 +104,13 @@ def _initialised(case: InteropCase, calibrate: bool = False) -> dict:
             model = case.build()
             x = case.make_data()
             expected = called_neurons(case, model, x)
-            _reset(case, model)
+            reset_case(case, model)
             before = {n: _own_weights(model, n) for n in weight_module_names(model)}
             kw = {"calibrate": True} if calibrate else {}
             report = si.initialize(model, x, time_dim=case.time_dim, **case.init_kwargs, **kw)
-            _reset(case, model)
+            reset_case(case, model)
             diag = si.diagnose(model, x, time_dim=case.time_dim)
-            _reset(case, model)
+            reset_case(case, model)
         except Exception as err:  # reported by every test of this case, computed once
             _RUNS[key]["error"] = err
         else:

@@ -21,6 +21,7 @@ from interop_models import (
 from interop_models import (
     InteropCase,
     readout_neuron_classes,
+    reset_case,
     run_reference,
     spiking_neuron_classes,
     weight_module_names,
@@ -36,26 +37,14 @@ from interop_models_2 import (
 
 import spikeinit as si
 
-pytestmark = pytest.mark.filterwarnings("ignore")
+# one torch thread per test (conftest.one_thread): per-step loops of tiny ops
+pytestmark = [pytest.mark.filterwarnings("ignore"), pytest.mark.usefixtures("one_thread")]
 
 CASES = [pytest.param(c, id=c.name, marks=[pytest.mark.slow] if c.slow else []) for c in MODELS]
 LANDING = [c for c in CASES if c.values[0].name not in REFUSALS]  # type: ignore[union-attr]
 REFUSED = [c for c in CASES if c.values[0].name in REFUSALS]  # type: ignore[union-attr]
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
-def _reset(case: InteropCase, model: torch.nn.Module) -> None:
-    if case.framework == "spikingjelly":
-        from spikingjelly.activation_based import functional
-
-        functional.reset_net(model)
 
 
 def _called_spiking(case: InteropCase, model: torch.nn.Module, x: torch.Tensor) -> list[str]:
@@ -81,7 +70,7 @@ def _called_spiking(case: InteropCase, model: torch.nn.Module, x: torch.Tensor) 
     finally:
         for h in handles:
             h.remove()
-        _reset(case, model)
+        reset_case(case, model)
     skip = set(case.readouts) | set(case.encoders)
     return [n for n in seen if n not in skip]
 
@@ -129,7 +118,7 @@ def test_forward_runs(case: InteropCase):
     x = case.make_data()
     with torch.no_grad():
         out = run_reference(case, model, x)
-    _reset(case, model)
+    reset_case(case, model)
     first = out[0] if isinstance(out, (tuple, list)) else out
     assert torch.isfinite(first).all()
     assert len(_called_spiking(case, model, x)) >= 1
@@ -189,9 +178,9 @@ def _initialised(case: InteropCase, calibrate: bool = False) -> dict:
         expected = _called_spiking(case, model, x)
         kw = {"calibrate": True} if calibrate else {}
         report = si.initialize(model, x, time_dim=case.time_dim, **kw)
-        _reset(case, model)
+        reset_case(case, model)
         diag = si.diagnose(model, x, time_dim=case.time_dim)
-        _reset(case, model)
+        reset_case(case, model)
         _RUNS[key] = {"slow": case.slow, "report": report, "diag": diag, "expected": expected}
     return _RUNS[key]
 

@@ -23,7 +23,8 @@ import spikeinit as si  # noqa: E402
 from spikeinit.init.foreign import STATIC_SIGMA_U  # noqa: E402
 from spikeinit.init.outputs import OUTPUT_SIGMA_U  # noqa: E402
 
-pytestmark = pytest.mark.filterwarnings("ignore")
+# one torch thread per test (conftest.one_thread): per-step loops of tiny ops
+pytestmark = [pytest.mark.filterwarnings("ignore"), pytest.mark.usefixtures("one_thread")]
 
 CASES = [pytest.param(c, id=c.name) for c in MODELS_SINABS]
 #: calibrated (a second initialisation each) in the default run; the rest with -m slow
@@ -33,13 +34,6 @@ CALIBRATED_BY_DEFAULT = {
     "sinabs_alif_recurrent",
 }
 
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
 
 
 def _reset(model: torch.nn.Module) -> None:
